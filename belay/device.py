@@ -1,0 +1,265 @@
+"""One open board: calls serialised by a lock, deadlines, interrupts, capabilities.
+
+>>> async with await Device.open("unix") as device:
+...     await device.exec("print('hi')")
+...     assert await device.eval("1 + 1") == 2
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from belay import literals
+from belay.board_info import Capabilities, DeviceInfo, parse_probe
+from belay.device_files import device_file
+from belay.errors import (
+    ConnectionLostError,
+    DeviceExecError,
+    DeviceTimeoutError,
+    DeviceValueError,
+    ProtocolError,
+)
+from belay.link import CallResult, Link, OutputCallback
+from belay.transports import TransportFactory, open_transport
+from belay.transports.base import Transport
+
+logger = logging.getLogger(__name__)
+
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
+
+
+class Device:
+    """An open connection to one board, shared safely by many tasks.
+
+    ``call_timeout`` is the default deadline of a call in seconds (``None``: none);
+    ``recover_timeout`` bounds getting the board back after an interrupted call.
+    """
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        call_timeout: float | None = None,
+        sync_timeout: float = 5.0,
+        recover_timeout: float = 5.0,
+    ) -> None:
+        self._link = link
+        self._lock = anyio.Lock()
+        self.call_timeout = call_timeout
+        self.sync_timeout = sync_timeout
+        self.recover_timeout = recover_timeout
+        self.reboots = 0
+        """Reboots seen since the device opened (what a board held is gone after each)."""
+        self._lost: ConnectionLostError | None = None
+        self._closed = False
+        self._info: DeviceInfo | None = None
+        self._capabilities: Capabilities | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        port: str,
+        *,
+        transport_factory: TransportFactory = open_transport,
+        call_timeout: float | None = None,
+        sync_timeout: float = 5.0,
+        on_unsolicited: OutputCallback | None = None,
+    ) -> Device:
+        """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error."""
+        transport = await transport_factory(port)
+        device = cls.over(transport, call_timeout=call_timeout, sync_timeout=sync_timeout,
+                          on_unsolicited=on_unsolicited)  # fmt: skip
+        try:
+            async with device._lock:
+                await device._link.sync(sync_timeout)
+            await device.detect()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await transport.aclose()
+            raise
+        return device
+
+    @classmethod
+    def over(cls, transport: Transport, *, on_unsolicited: OutputCallback | None = None,
+             **options: Any) -> Device:  # fmt: skip
+        """A device on an already open transport (it is synced on first use)."""
+        return cls(Link(transport, on_unsolicited=on_unsolicited), **options)
+
+    # --- identity ---------------------------------------------------------------------
+
+    @property
+    def port(self) -> str:
+        return self._link.transport.port
+
+    @property
+    def transport(self) -> Transport:
+        return self._link.transport
+
+    @property
+    def info(self) -> DeviceInfo:
+        if self._info is None:
+            raise RuntimeError("device not detected yet: call detect()")
+        return self._info
+
+    @property
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is None:
+            raise RuntimeError("device not detected yet: call detect()")
+        return self._capabilities
+
+    @property
+    def is_lost(self) -> bool:
+        return self._lost is not None
+
+    async def detect(self) -> tuple[DeviceInfo, Capabilities]:
+        """Learn the board's identity and capabilities in one round trip (a raw-paste try)."""
+        result = await self.call(device_file("probe.py"), raw_paste=True)
+        probe = self._value_of(result)
+        raw_paste = bool(self._link.protocol.raw_paste_supported)
+        self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)
+        logger.info("opened %s", self._info.describe())
+        return self._info, self._capabilities
+
+    # --- calls ------------------------------------------------------------------------
+
+    async def exec(
+        self,
+        code: str | bytes,
+        *,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> str:
+        """Run statements; return what they printed. Raises :class:`DeviceExecError` if they raised."""
+        result = await self.call(code, timeout=timeout, on_output=on_output)
+        return result.output.decode("utf-8", "replace").replace("\r\n", "\n")
+
+    async def eval(self, expression: str, *, timeout: float | None = None) -> Any:
+        """The value of ``expression`` on the board, read back as a Python literal."""
+        result = await self.call(f"print(repr({expression}))", timeout=timeout)
+        return self._value_of(result)
+
+    async def call(
+        self,
+        code: str | bytes,
+        *,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+        raw_paste: bool | None = None,
+    ) -> CallResult:
+        """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
+        payload = code.encode("utf-8") if isinstance(code, str) else bytes(code)
+        deadline = self.call_timeout if timeout is None else timeout
+        async with self._lock:
+            await self._ready()
+            use_paste = self._use_raw_paste(payload) if raw_paste is None else raw_paste
+            result = await self._guarded(payload, on_output, deadline, use_paste)
+        if result.error:
+            raise remote_error(result.error)
+        return result
+
+    async def _guarded(
+        self,
+        payload: bytes,
+        on_output: OutputCallback | None,
+        deadline: float | None,
+        raw_paste: bool,
+    ) -> CallResult:
+        finished = False
+        try:
+            with anyio.fail_after(None if deadline is None or math.isinf(deadline) else deadline):
+                result = await self._link.call(payload, on_output, raw_paste=raw_paste)
+            finished = True
+            return result
+        except TimeoutError as error:
+            raise DeviceTimeoutError(
+                f"call on {self.port} did not finish within {deadline:g}s; it was interrupted",
+                timeout=deadline,
+            ) from error
+        except ConnectionLostError as error:
+            self._on_lost(error)
+            finished = True
+            raise
+        finally:
+            if not finished:
+                await self._recover()
+
+    async def _recover(self) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._link.recover(self.recover_timeout)
+            except ConnectionLostError as error:
+                self._on_lost(error)
+            except (DeviceTimeoutError, ProtocolError) as error:
+                logger.warning("board on %s not recovered yet: %s", self.port, error)
+
+    async def _ready(self) -> None:
+        if self._closed:
+            raise ConnectionLostError(f"device on {self.port} is closed", port=self.port)
+        if self._lost is not None:
+            raise ConnectionLostError(f"the board on {self.port} is gone: {self._lost}", port=self.port)
+        if not self._link.ready:
+            try:
+                await self._link.recover(self.sync_timeout)
+            except ConnectionLostError as error:
+                self._on_lost(error)
+                raise
+
+    def _on_lost(self, error: ConnectionLostError) -> None:
+        if error.rebooted:
+            self.reboots += 1
+            self._link.protocol = type(self._link.protocol)()
+            logger.warning("board on %s rebooted", self.port)
+        else:
+            self._lost = error
+            logger.warning("board on %s lost: %s", self.port, error)
+
+    def _use_raw_paste(self, payload: bytes) -> bool:
+        pacing = self._link.transport.pacing
+        supported = self._capabilities is not None and self._capabilities.raw_paste
+        return supported and pacing is not None and len(payload) > pacing.chunk_size
+
+    @staticmethod
+    def _value_of(result: CallResult) -> Any:
+        if result.output_truncated:
+            raise DeviceValueError("the value printed by the board exceeded the output limit")
+        lines = result.output.decode("utf-8", "replace").strip().splitlines()
+        if not lines:
+            raise DeviceValueError("the board printed no value")
+        return literals.loads(lines[-1])
+
+    # --- lifetime ---------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection (and end a virtual board's process). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            await self._link.transport.aclose()
+
+    async def __aenter__(self) -> Device:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def remote_error(error: bytes) -> DeviceExecError:
+    """The exception a board's traceback text describes."""
+    text = error.decode("utf-8", "replace").replace("\r\n", "\n").strip()
+    last = text.splitlines()[-1] if text else ""
+    match = _ERROR_LINE.match(last)
+    if match is None:
+        return DeviceExecError("Exception", last, text)
+    return DeviceExecError(match.group(1), (match.group(2) or "").strip(), text)

@@ -1,0 +1,19 @@
+"""The device half's source files (``device/``), read as package data, never imported."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+
+@cache
+def device_file(name: str) -> bytes:
+    """The bytes of ``device/<name>``: from the installed wheel, else from a source checkout."""
+    packaged = resources.files("belay").joinpath("_device", name)
+    if packaged.is_file():
+        return packaged.read_bytes()
+    checkout = Path(__file__).resolve().parent.parent / "device" / name
+    if checkout.is_file():
+        return checkout.read_bytes()
+    raise FileNotFoundError(f"device file {name!r} is missing from this installation")

@@ -1,0 +1,144 @@
+"""The one error tree of belay: every failure a user can cause is a :class:`BelayError`.
+
+Each error carries its context as attributes (the port, the remote type name, ...), so a
+caller can act on it without parsing the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class BelayError(Exception):
+    """Base class of every error raised by belay."""
+
+
+# --- transports -------------------------------------------------------------------------
+
+
+class TransportError(BelayError):
+    """The byte stream to a board could not be opened or used."""
+
+    def __init__(self, message: str, *, port: str | None = None) -> None:
+        super().__init__(message)
+        self.port = port
+
+
+class PortNotFoundError(TransportError):
+    """No board is at that port (missing path, not a serial device, unknown board kind)."""
+
+
+class PortBusyError(TransportError):
+    """Another process holds the port open."""
+
+
+class ConnectionLostError(TransportError):
+    """The board went away during use: cable pulled, pty closed, process killed or rebooted."""
+
+    def __init__(self, message: str, *, port: str | None = None, rebooted: bool = False) -> None:
+        super().__init__(message, port=port)
+        self.rebooted = rebooted
+
+
+# --- protocol ---------------------------------------------------------------------------
+
+
+class ProtocolError(BelayError):
+    """The board sent bytes that do not fit the raw-REPL protocol."""
+
+    def __init__(self, message: str, *, received: bytes = b"") -> None:
+        super().__init__(message)
+        self.received = received
+
+
+class NotMicroPythonError(ProtocolError):
+    """Something answered on the port, but not a MicroPython raw REPL."""
+
+    def __init__(self, message: str, *, port: str | None = None, received: bytes = b"") -> None:
+        super().__init__(message, received=received)
+        self.port = port
+
+
+# --- calls ------------------------------------------------------------------------------
+
+
+class DeviceTimeoutError(BelayError, TimeoutError):
+    """A call did not finish within its deadline; the board was interrupted."""
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class DeviceExecError(BelayError):
+    """Code raised an exception on the board.
+
+    ``remote_type`` is the exception's type name on the board (``"ZeroDivisionError"``),
+    ``remote_message`` its message and ``remote_traceback`` the board's full traceback text.
+    """
+
+    def __init__(self, remote_type: str, remote_message: str, remote_traceback: str) -> None:
+        text = f"{remote_type}: {remote_message}" if remote_message else remote_type
+        super().__init__(text)
+        self.remote_type = remote_type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
+
+
+class DeviceValueError(BelayError):
+    """A value could not cross the wire: not a Python literal, or too large."""
+
+
+class DeviceCapabilityError(BelayError):
+    """The board lacks what the operation needs (threads, timers, raw-paste, ...)."""
+
+    def __init__(self, message: str, *, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability
+
+
+# --- sessions ---------------------------------------------------------------------------
+
+
+class SessionError(BelayError):
+    """A session operation failed; ``recoverable`` says whether a retry may succeed."""
+
+    def __init__(self, message: str, *, session_id: str | None = None, recoverable: bool = False) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.recoverable = recoverable
+
+
+class SessionLimitError(SessionError):
+    """Opening another session would exceed ``max_concurrent_sessions``."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message, recoverable=True)
+        self.limit = limit
+
+
+class ResourceCleanupError(BelayError):
+    """One or more resources could not be removed; ``failures`` lists every one."""
+
+    def __init__(self, message: str, failures: Sequence[tuple[str, BaseException]]) -> None:
+        lines = [message, *(f"  {name}: {error!r}" for name, error in failures)]
+        super().__init__("\n".join(lines))
+        self.failures = list(failures)
+
+
+__all__ = [
+    "BelayError",
+    "ConnectionLostError",
+    "DeviceCapabilityError",
+    "DeviceExecError",
+    "DeviceTimeoutError",
+    "DeviceValueError",
+    "NotMicroPythonError",
+    "PortBusyError",
+    "PortNotFoundError",
+    "ProtocolError",
+    "ResourceCleanupError",
+    "SessionError",
+    "SessionLimitError",
+    "TransportError",
+]

@@ -1,0 +1,22 @@
+"""The raw-REPL protocol, without I/O: bytes in, events out, requests out as bytes."""
+
+from belay.protocol.events import (
+    CallComplete,
+    Event,
+    Output,
+    RawPasteRefused,
+    Ready,
+    Unsolicited,
+)
+from belay.protocol.raw_repl import RawRepl, State
+
+__all__ = [
+    "CallComplete",
+    "Event",
+    "Output",
+    "RawPasteRefused",
+    "RawRepl",
+    "Ready",
+    "State",
+    "Unsolicited",
+]

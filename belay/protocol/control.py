@@ -1,0 +1,58 @@
+"""Control bytes of the raw REPL, and the code escaping that keeps them out of a call."""
+
+from __future__ import annotations
+
+import re
+
+ENTER_RAW = b"\x01"
+EXIT_RAW = b"\x02"
+INTERRUPT = b"\x03"
+EOT = b"\x04"
+RAW_PASTE_REQUEST = b"\x05A\x01"
+WINDOW_ACK = 0x01
+PROMPT = b">"
+
+SYNC = b"\r\x03\x03\x01"
+"""Stop whatever runs, clear the line, (re-)enter raw mode: the board answers with the banner."""
+
+BANNER = b"raw REPL; CTRL-B to exit"
+_BANNER_RE = re.compile(re.escape(BANNER) + rb"\r?\n>")
+_BANNER_FULL_LEN = len(BANNER) + 3
+
+_UNSAFE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape_code(code: bytes) -> bytes:
+    """Return code the raw REPL passes through unchanged.
+
+    Code holding control bytes (which would end or reset the input) is sent as
+    ``exec(b'...')`` with those bytes escaped; the board runs exactly the same source.
+    """
+    if not _UNSAFE.search(code):
+        return code
+    return b"exec(" + repr(code).encode("ascii") + b")"
+
+
+def find_banner(buffer: bytes | bytearray) -> tuple[int, int] | None:
+    """Where the raw-REPL banner and its prompt stand in ``buffer``, if they do."""
+    match = _BANNER_RE.search(buffer)
+    return None if match is None else (match.start(), match.end())
+
+
+def could_be_banner(buffer: bytes | bytearray) -> bool:
+    """Whether ``buffer`` is the start of the banner (more bytes may complete it)."""
+    full = BANNER + b"\r\n>"
+    return len(buffer) < _BANNER_FULL_LEN and (
+        full.startswith(buffer) or (BANNER + b"\n>").startswith(buffer)
+    )
+
+
+def banner_tail_keep(buffer: bytes | bytearray) -> int:
+    """How many trailing bytes of ``buffer`` could begin a banner and must be kept."""
+    start = max(0, len(buffer) - _BANNER_FULL_LEN)
+    index = bytes(buffer).find(BANNER[:1], start)
+    while index >= 0:
+        if could_be_banner(buffer[index:]):
+            return len(buffer) - index
+        index = bytes(buffer).find(BANNER[:1], index + 1)
+    return 0

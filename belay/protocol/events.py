@@ -1,0 +1,40 @@
+"""What the raw-REPL state machine reports, one event per thing the board said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The board is at the raw-REPL prompt and accepts a call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Standard output of the call in flight, as it arrives."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Unsolicited:
+    """Bytes the board sent while no call was in flight (background code printing)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallComplete:
+    """The call in flight finished; ``error`` holds what it wrote to stderr (empty on success)."""
+
+    error: bytes
+    error_truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RawPasteRefused:
+    """The board cannot do raw-paste; the call goes on in plain raw mode."""
+
+
+Event = Ready | Output | Unsolicited | CallComplete | RawPasteRefused

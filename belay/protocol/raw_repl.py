@@ -1,0 +1,295 @@
+"""The MicroPython raw REPL and raw-paste mode as a state machine with no I/O.
+
+Feed it what the board sent with :meth:`RawRepl.receive_data`, collect :mod:`events
+<belay.protocol.events>` from :meth:`RawRepl.next_events`, and write whatever
+:meth:`RawRepl.data_to_send` returns. Requests (:meth:`sync`, :meth:`start_call`,
+:meth:`interrupt`) only queue bytes. Every buffer it keeps is bounded.
+
+The framing, after code and ``\\x04`` (plain) or a raw-paste exchange::
+
+    OK  <stdout>  \\x04  <stderr>  \\x04  >
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+from belay.errors import ProtocolError
+from belay.protocol import control
+from belay.protocol.events import (
+    CallComplete,
+    Event,
+    Output,
+    RawPasteRefused,
+    Ready,
+    Unsolicited,
+)
+
+MAX_ERROR_BYTES = 64 * 1024
+"""Stderr kept per call; the rest is dropped and the call marked truncated."""
+
+
+class State(enum.Enum):
+    UNSYNCED = "unsynced"  # nothing known; bytes are unsolicited
+    SYNCING = "syncing"  # waiting for the raw-REPL banner
+    IDLE = "idle"  # at the raw prompt
+    PASTE_REQUESTED = "paste-requested"  # sent ctrl-E A ctrl-A, waiting for R\x00/R\x01/banner
+    PASTE_WINDOW = "paste-window"  # got R\x01, waiting for the 2-byte window size
+    PASTING = "pasting"  # sending code within the window
+    PASTE_ENDING = "paste-ending"  # sent ctrl-D, waiting for the board's ctrl-D
+    AWAIT_OK = "await-ok"  # plain raw mode: sent code + ctrl-D, waiting for OK
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    AWAIT_PROMPT = "await-prompt"
+
+
+_IN_CALL = frozenset(State) - {State.UNSYNCED, State.SYNCING, State.IDLE}
+
+
+class RawRepl:
+    """One board's raw-REPL conversation: bytes in, events out, requests out as bytes."""
+
+    def __init__(self, *, raw_paste: bool | None = None) -> None:
+        self.state = State.UNSYNCED
+        self.raw_paste_supported = raw_paste
+        """``None`` until learnt; ``False`` once a board refused it."""
+        self._inbox = bytearray()
+        self._outbox = bytearray()
+        self._events: list[Event] = []
+        self._error = bytearray()
+        self._error_truncated = False
+        self._paste = memoryview(b"")
+        self._window = 0
+        self._window_step = 0
+        self._pending_plain = b""
+        self.discarded = bytearray()
+        """The last bytes skipped while syncing, for error messages (bounded)."""
+
+    # --- requests ---------------------------------------------------------------------
+
+    @property
+    def in_call(self) -> bool:
+        return self.state in _IN_CALL
+
+    def sync(self) -> None:
+        """Get to a fresh raw prompt from any state: stop the call, enter raw mode, await banner."""
+        self._outbox += control.SYNC
+        self._enter_syncing()
+
+    def interrupt(self) -> None:
+        """Ask the board to raise KeyboardInterrupt in the running call."""
+        self._outbox += control.INTERRUPT
+
+    def start_call(self, code: bytes, *, raw_paste: bool = False) -> None:
+        """Send ``code`` for execution; its framing bytes are escaped first."""
+        if self.state is not State.IDLE:
+            raise ProtocolError(f"cannot start a call in state {self.state.value}")
+        payload = control.escape_code(code)
+        self._error.clear()
+        self._error_truncated = False
+        if raw_paste and self.raw_paste_supported is not False:
+            self._paste = memoryview(payload)
+            self._pending_plain = payload
+            self._outbox += control.RAW_PASTE_REQUEST
+            self.state = State.PASTE_REQUESTED
+        else:
+            self._outbox += payload + control.EOT
+            self.state = State.AWAIT_OK
+
+    def data_to_send(self) -> bytes:
+        """Bytes the board may be sent now (raw-paste flow control included)."""
+        if self.state is State.PASTING and self._window and self._paste:
+            chunk = self._paste[: self._window]
+            self._paste = self._paste[len(chunk) :]
+            self._window -= len(chunk)
+            self._outbox += chunk
+            if not self._paste:
+                self._outbox += control.EOT
+                self.state = State.PASTE_ENDING
+        out = bytes(self._outbox)
+        self._outbox.clear()
+        return out
+
+    # --- input ------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the board; may raise :class:`ProtocolError`."""
+        self._inbox += data
+        while self._inbox and self._step():
+            pass
+
+    def next_events(self) -> list[Event]:
+        """Every event produced since the last call, oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    # --- the machine ------------------------------------------------------------------
+
+    def _step(self) -> bool:
+        """Consume what the current state can; ``False`` when it needs more bytes."""
+        handler = _HANDLERS[self.state]
+        return handler(self)
+
+    def _unsolicited(self) -> bool:
+        self._events.append(Unsolicited(bytes(self._inbox)))
+        self._inbox.clear()
+        return False
+
+    def _syncing(self) -> bool:
+        found = control.find_banner(self._inbox)
+        if found is None:
+            keep = control.banner_tail_keep(self._inbox)
+            self._discard(self._inbox[: len(self._inbox) - keep])
+            del self._inbox[: len(self._inbox) - keep]
+            return False
+        start, end = found
+        self._discard(self._inbox[:start])
+        del self._inbox[:end]
+        self.state = State.IDLE
+        self._events.append(Ready())
+        return True
+
+    def _paste_requested(self) -> bool:
+        if self._inbox.startswith(b"R") and len(self._inbox) >= 2:
+            flag = self._inbox[1]
+            del self._inbox[:2]
+            if flag == 1:
+                self.raw_paste_supported = True
+                self.state = State.PASTE_WINDOW
+                return True
+            if flag == 0:
+                return self._fall_back_to_plain()
+            raise ProtocolError("unexpected raw-paste answer", received=bytes(self._inbox))
+        found = control.find_banner(self._inbox)
+        if found is not None:  # an old board: the request just reset the raw REPL
+            del self._inbox[: found[1]]
+            return self._fall_back_to_plain()
+        if self._inbox.startswith(b"R") or control.could_be_banner(self._inbox):
+            return False
+        raise ProtocolError("unexpected answer to raw-paste request", received=bytes(self._inbox))
+
+    def _fall_back_to_plain(self) -> bool:
+        self.raw_paste_supported = False
+        self._events.append(RawPasteRefused())
+        self._outbox += self._pending_plain + control.EOT
+        self._paste = memoryview(b"")
+        self.state = State.AWAIT_OK
+        return True
+
+    def _paste_window(self) -> bool:
+        if len(self._inbox) < 2:
+            return False
+        (self._window_step,) = struct.unpack("<H", self._inbox[:2])
+        del self._inbox[:2]
+        self._window = self._window_step
+        self.state = State.PASTING
+        return True
+
+    def _pasting(self) -> bool:
+        byte = self._inbox[0]
+        del self._inbox[:1]
+        if byte == control.WINDOW_ACK:
+            self._window += self._window_step
+        elif byte == control.EOT[0]:  # the board ends the paste early (e.g. a syntax error)
+            self._paste = memoryview(b"")
+            self._outbox += control.EOT
+            self.state = State.STDOUT
+        else:
+            raise ProtocolError("unexpected byte during raw-paste", received=bytes([byte]))
+        return True
+
+    def _paste_ending(self) -> bool:
+        byte = self._inbox[0]
+        del self._inbox[:1]
+        if byte == control.EOT[0]:
+            self.state = State.STDOUT
+        elif byte != control.WINDOW_ACK:
+            raise ProtocolError("unexpected byte ending raw-paste", received=bytes([byte]))
+        return True
+
+    def _await_ok(self) -> bool:
+        index = self._inbox.find(b"OK")
+        if index < 0:
+            keep = 1 if self._inbox.endswith(b"O") else 0
+            self._flush_unsolicited(len(self._inbox) - keep)
+            return False
+        self._flush_unsolicited(index)
+        del self._inbox[:2]
+        self.state = State.STDOUT
+        return True
+
+    def _flush_unsolicited(self, count: int) -> None:
+        if count > 0:
+            self._events.append(Unsolicited(bytes(self._inbox[:count])))
+            del self._inbox[:count]
+
+    def _stdout(self) -> bool:
+        index = self._inbox.find(control.EOT)
+        if index < 0:
+            self._events.append(Output(bytes(self._inbox)))
+            self._inbox.clear()
+            return False
+        if index:
+            self._events.append(Output(bytes(self._inbox[:index])))
+        del self._inbox[: index + 1]
+        self.state = State.STDERR
+        return True
+
+    def _stderr(self) -> bool:
+        index = self._inbox.find(control.EOT)
+        part = self._inbox if index < 0 else self._inbox[:index]
+        room = MAX_ERROR_BYTES - len(self._error)
+        self._error += part[:room]
+        self._error_truncated |= len(part) > room
+        if index < 0:
+            self._inbox.clear()
+            return False
+        del self._inbox[: index + 1]
+        self.state = State.AWAIT_PROMPT
+        return True
+
+    def _await_prompt(self) -> bool:
+        if self._inbox[0] == control.EOT[0] and not self._error_truncated:
+            return self._reframe_output()
+        if self._inbox[0] != control.PROMPT[0]:
+            raise ProtocolError("expected the raw prompt after a call", received=bytes(self._inbox))
+        del self._inbox[:1]
+        self.state = State.IDLE
+        self._events.append(CallComplete(bytes(self._error), self._error_truncated))
+        return True
+
+    def _reframe_output(self) -> bool:
+        """A third ctrl-D before the prompt: the call printed a ctrl-D of its own.
+
+        What was taken for stderr was more output, and the ctrl-D just seen ends the
+        (so far empty) stderr.
+        """
+        self._events.append(Output(control.EOT + bytes(self._error)))
+        self._error.clear()
+        del self._inbox[:1]
+        return True
+
+    def _enter_syncing(self) -> None:
+        self.state = State.SYNCING
+        self.discarded.clear()
+        self._paste = memoryview(b"")
+
+    def _discard(self, data: bytes | bytearray) -> None:
+        self.discarded += data
+        del self.discarded[: max(0, len(self.discarded) - 256)]
+
+
+_HANDLERS = {
+    State.UNSYNCED: RawRepl._unsolicited,
+    State.IDLE: RawRepl._unsolicited,
+    State.SYNCING: RawRepl._syncing,
+    State.PASTE_REQUESTED: RawRepl._paste_requested,
+    State.PASTE_WINDOW: RawRepl._paste_window,
+    State.PASTING: RawRepl._pasting,
+    State.PASTE_ENDING: RawRepl._paste_ending,
+    State.AWAIT_OK: RawRepl._await_ok,
+    State.STDOUT: RawRepl._stdout,
+    State.STDERR: RawRepl._stderr,
+    State.AWAIT_PROMPT: RawRepl._await_prompt,
+}

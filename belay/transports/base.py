@@ -1,0 +1,59 @@
+"""What every transport offers the layers above: an async byte stream to one board."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How to write a long plain-raw-mode call to a board whose UART buffer is small."""
+
+    chunk_size: int
+    delay: float
+
+
+class Transport(ABC):
+    """An open byte stream to one board.
+
+    ``receive`` raises :class:`~belay.errors.ConnectionLostError` when the board goes away;
+    ``aclose`` releases everything the transport opened or started, and may be called twice.
+    """
+
+    port: str
+    pacing: Pacing | None = None
+    """Set where plain raw mode must write slowly (a real UART without raw-paste)."""
+
+    @abstractmethod
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``."""
+
+    @abstractmethod
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """Wait for and return at least one byte."""
+
+    @abstractmethod
+    def receive_nowait(self, max_bytes: int = 65536) -> bytes:
+        """Return what has already arrived, possibly nothing, without waiting."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close the stream and end whatever the transport started."""
+
+    @property
+    def generation(self) -> int:
+        """Counts board restarts a transport performed itself (virtual boards)."""
+        return 0
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

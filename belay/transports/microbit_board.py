@@ -1,0 +1,113 @@
+"""The ``microbit`` virtual board: the real BBC micro:bit MicroPython firmware in QEMU.
+
+QEMU emulates the board and serves its UART on a pty it opens; this transport starts QEMU,
+opens that pty like any serial port, and ends QEMU's process group on close. A reboot
+(``machine.reset()``) happens inside QEMU and keeps the pty.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+
+import anyio
+
+from belay.errors import ConnectionLostError, PortNotFoundError, TransportError
+from belay.transports.base import Pacing, Transport
+from belay.transports.fd_stream import FdStream
+from belay.transports.process import kill_process_group, spawn_piped
+from belay.transports.serial import SerialTransport
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FIRMWARE = "/usr/share/firmware-microbit-micropython/firmware.hex"
+UART_PACING = Pacing(chunk_size=32, delay=0.01)
+"""The emulated nRF51 drops input beyond ~32 bytes per 10 ms once its heap is fragmented."""
+_PTY_LINE = re.compile(rb"char device redirected to (\S+)")
+INSTALL_HINT = (
+    "the microbit virtual board needs qemu-system-arm and the firmware "
+    f"{DEFAULT_FIRMWARE}: install the Debian packages qemu-system-arm and "
+    "firmware-microbit-micropython (or set BELAY_QEMU / BELAY_MICROBIT_FIRMWARE)"
+)
+
+
+def find_qemu_and_firmware(environ: dict[str, str] | None = None) -> tuple[str, str]:
+    env = os.environ if environ is None else environ
+    qemu = env.get("BELAY_QEMU") or shutil.which("qemu-system-arm")
+    firmware = env.get("BELAY_MICROBIT_FIRMWARE") or DEFAULT_FIRMWARE
+    if not qemu or not os.path.isfile(firmware):
+        raise PortNotFoundError(INSTALL_HINT, port="microbit")
+    return qemu, firmware
+
+
+def qemu_command(qemu: str, firmware: str) -> list[str]:
+    return [
+        qemu, "-M", "microbit", "-device", f"loader,file={firmware}",
+        "-nographic", "-serial", "pty", "-monitor", "none",
+    ]  # fmt: skip
+
+
+class MicrobitBoard(Transport):
+    """QEMU running the micro:bit firmware, reached through the pty QEMU opened."""
+
+    def __init__(self, process: subprocess.Popen[bytes], serial_port: SerialTransport) -> None:
+        self.port = "microbit"
+        self.pacing = UART_PACING
+        self.tty_path = serial_port.port
+        self._process = process
+        self._serial = serial_port
+
+    @classmethod
+    async def start(cls, *, startup_timeout: float = 10.0) -> MicrobitBoard:
+        qemu, firmware = find_qemu_and_firmware()
+        try:
+            process = spawn_piped(qemu_command(qemu, firmware))
+        except OSError as error:
+            raise TransportError(f"cannot start {qemu}: {error}", port="microbit") from error
+        try:
+            path = await _read_pty_path(process, startup_timeout)
+            serial_port = await SerialTransport.open(path, paced=False)
+        except BaseException:
+            kill_process_group(process)
+            raise
+        logger.debug("microbit board started: pid %d on %s", process.pid, path)
+        return cls(process, serial_port)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def send(self, data: bytes) -> None:
+        await self._serial.send(data)
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        return await self._serial.receive(max_bytes)
+
+    def receive_nowait(self, max_bytes: int = 65536) -> bytes:
+        return self._serial.receive_nowait(max_bytes)
+
+    async def aclose(self) -> None:
+        await self._serial.aclose()
+        kill_process_group(self._process)
+
+
+async def _read_pty_path(process: subprocess.Popen[bytes], timeout: float) -> str:
+    """The pty QEMU announces on its output ("char device redirected to /dev/pts/N")."""
+    assert process.stdout is not None
+    stream = FdStream(process.stdout.fileno(), "microbit")
+    seen = bytearray()
+    try:
+        with anyio.fail_after(timeout):
+            while (match := _PTY_LINE.search(seen)) is None:
+                seen += await stream.read(4096)
+    except (TimeoutError, OSError, ConnectionLostError) as error:
+        raise TransportError(
+            f"qemu-system-arm announced no pty within {timeout}s; it printed {bytes(seen)[-300:]!r}",
+            port="microbit",
+        ) from error
+    finally:
+        stream.close()
+    return match.group(1).decode()
