@@ -1,0 +1,55 @@
+"""belay: MicroPython device sessions that never leave a board in a mess."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from belay.board_info import Capabilities, DeviceInfo
+from belay.device import Device
+from belay.errors import (
+    BelayError,
+    ConnectionLostError,
+    DeviceCapabilityError,
+    DeviceExecError,
+    DeviceTimeoutError,
+    DeviceValueError,
+    NotMicroPythonError,
+    PortBusyError,
+    PortNotFoundError,
+    ProtocolError,
+    ResourceCleanupError,
+    SessionError,
+    SessionLimitError,
+    TransportError,
+)
+from belay.options import SessionOptions
+
+try:
+    __version__ = version("belay-sdk")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0+unknown"
+
+__all__ = [
+    # devices and their records
+    "Capabilities",
+    "Device",
+    "DeviceInfo",
+    # options
+    "SessionOptions",
+    # errors (also in belay.errors)
+    "BelayError",
+    "ConnectionLostError",
+    "DeviceCapabilityError",
+    "DeviceExecError",
+    "DeviceTimeoutError",
+    "DeviceValueError",
+    "NotMicroPythonError",
+    "PortBusyError",
+    "PortNotFoundError",
+    "ProtocolError",
+    "ResourceCleanupError",
+    "SessionError",
+    "SessionLimitError",
+    "TransportError",
+    "__version__",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
@@ -70,10 +71,8 @@ class FdStream:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            try:
+            with contextlib.suppress(Exception):  # no event loop: nobody can be waiting on it
                 anyio.notify_closing(self.fd)
-            except Exception:  # no event loop: nobody can be waiting on it
-                pass
 
     def _check_open(self) -> None:
         if self.closed:

@@ -1,0 +1,154 @@
+"""The ``belay`` command: ``belay exec``, ``belay ports``, ``belay virtual-board``.
+
+Exit status: 0 success; 1 the code raised on the board (its traceback on stderr);
+2 the port or board could not be used (one line on stderr); 3 a call timed out;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import anyio
+
+from belay.container import Container
+from belay.errors import (
+    BelayError,
+    DeviceExecError,
+    DeviceTimeoutError,
+    ProtocolError,
+    TransportError,
+)
+from belay.transports import VIRTUAL_BOARDS
+from belay.transports.discovery import list_serial_ports, micropython_ports
+
+EXIT_OK, EXIT_REMOTE, EXIT_PORT, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class CliError(Exception):
+    """A usage problem the CLI reports in one line with exit status 2."""
+
+
+def resolve_port(given: str | None, environ: dict[str, str], err: TextIO) -> str:
+    """``--port``, else ``$BELAY_PORT``, else the single USB MicroPython board, else ``unix``."""
+    if given:
+        return given
+    if environ.get("BELAY_PORT"):
+        return environ["BELAY_PORT"]
+    boards = micropython_ports()
+    if len(boards) == 1:
+        err.write(f"belay: using the board on {boards[0]}\n")
+        return boards[0]
+    if len(boards) > 1:
+        raise CliError(f"several boards connected ({', '.join(boards)}): choose one with --port")
+    err.write("belay: no board given or connected; using the unix virtual board\n")
+    return "unix"
+
+
+def read_code(args: argparse.Namespace, stdin: TextIO) -> str:
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as error:
+            raise CliError(f"cannot read {args.file}: {error.strerror}") from error
+    if args.code is None:
+        raise CliError("give CODE, -f FILE, or - to read code from standard input")
+    return stdin.read() if args.code == "-" else str(args.code)
+
+
+class _StdoutWriter:
+    """Streams board output to a binary stream as it arrives, CRLF turned into LF."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._held_cr = False
+
+    def __call__(self, data: bytes) -> None:
+        if self._held_cr:
+            data = b"\r" + data
+        self._held_cr = data.endswith(b"\r")
+        if self._held_cr:
+            data = data[:-1]
+        self._stream.write(data.replace(b"\r\n", b"\n"))
+        self._stream.flush()
+
+
+async def run_exec(container: Container, port: str, code: str, out: Any) -> None:
+    device = await container.device_opener(port)
+    async with device:
+        await device.exec(code, on_output=_StdoutWriter(out))
+
+
+def cmd_exec(args: argparse.Namespace, container: Container) -> int:
+    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    code = read_code(args, sys.stdin)
+    if args.timeout is not None:
+        container.config.options.call_timeout.from_value(args.timeout)
+    anyio.run(run_exec, container, port, code, sys.stdout.buffer)
+    return EXIT_OK
+
+
+def cmd_ports(args: argparse.Namespace, container: Container) -> int:
+    out = sys.stdout
+    out.write("virtual boards:\t" + ", ".join(VIRTUAL_BOARDS) + "\n")
+    ports = list_serial_ports()
+    if not ports:
+        out.write("no serial ports found\n")
+    for port in ports:
+        mark = "*" if port.likely_micropython else " "
+        out.write(f"{mark} {port.describe()}\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("exec", help="run code on a board and stream what it prints")
+    run.add_argument("code", nargs="?", help="code to run, or - to read it from standard input")
+    run.add_argument("-f", "--file", help="run the code in FILE")
+    run.add_argument("-p", "--port", help="board: a serial path, a pyserial URL, 'unix' or 'microbit' "
+                     "(default: $BELAY_PORT, else the one USB board, else 'unix')")  # fmt: skip
+    run.add_argument("-t", "--timeout", type=float, help="interrupt the code after this many seconds")
+    run.set_defaults(handler=cmd_exec)
+
+    ports = commands.add_parser("ports", help="list boards: serial ports (* = looks like MicroPython)")
+    ports.set_defaults(handler=cmd_ports)
+
+    return parser
+
+
+def _report(error: BaseException) -> int:
+    err = sys.stderr
+    if isinstance(error, DeviceExecError):
+        err.write(error.remote_traceback.rstrip("\n") + "\n")
+        return EXIT_REMOTE
+    if isinstance(error, DeviceTimeoutError):
+        err.write(f"belay: timeout: {error}\n")
+        return EXIT_TIMEOUT
+    if isinstance(error, TransportError | ProtocolError | CliError):
+        err.write(f"belay: error: {error}\n")
+        return EXIT_PORT
+    err.write(f"belay: error: {type(error).__name__}: {error}\n")
+    return EXIT_PORT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="belay: %(levelname)s %(name)s: %(message)s")
+    handler: Callable[[argparse.Namespace, Container], int] = args.handler
+    try:
+        return handler(args, Container())
+    except KeyboardInterrupt:
+        sys.stderr.write("belay: interrupted\n")
+        return EXIT_INTERRUPTED
+    except (BelayError, CliError) as error:
+        return _report(error)

@@ -1,0 +1,91 @@
+"""Session options: one frozen record, from code, from ``BELAY_*`` variables, or from a mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+_ENV_PREFIX = "BELAY_"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How sessions behave. Times are seconds as floats.
+
+    ``session_timeout``: an idle session is ended after this long.
+    ``max_concurrent_sessions``: more raise :class:`~belay.errors.SessionLimitError`
+    (or wait, with ``wait_for_session_slot``).
+    ``cleanup_timeout``: the most a session's cleanup may take.
+    ``call_timeout``: default deadline of one call (``None``: no deadline).
+    ``lease``: how long a board keeps a silent session's resources before reaping them.
+    ``journal_path``: where to journal session events (``None``: no journal).
+    """
+
+    session_timeout: float = 1800.0
+    max_concurrent_sessions: int = 10
+    wait_for_session_slot: bool = False
+    enable_metrics: bool = False
+    enable_resource_tracking: bool = True
+    cleanup_timeout: float = 30.0
+    call_timeout: float | None = None
+    sync_timeout: float = 5.0
+    lease: float = 30.0
+    journal_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("session_timeout", "cleanup_timeout", "sync_timeout", "lease"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if self.call_timeout is not None and self.call_timeout <= 0:
+            raise ValueError(f"call_timeout must be positive or None, not {self.call_timeout!r}")
+        if self.max_concurrent_sessions < 1:
+            raise ValueError("max_concurrent_sessions must be at least 1")
+
+    def replace(self, **changes: Any) -> SessionOptions:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: SessionOptions | None = None) -> SessionOptions:
+        """``base`` (or the defaults) with ``values`` applied; strings are converted, unknown
+        names refused."""
+        known = {field.name for field in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown session options: {', '.join(sorted(unknown))}")
+        converted = {name: _convert(name, value) for name, value in values.items()}
+        return dataclasses.replace(base, **converted) if base is not None else cls(**converted)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SessionOptions:
+        """Options from ``BELAY_SESSION_TIMEOUT``, ``BELAY_CALL_TIMEOUT``, ... (others default)."""
+        env = os.environ if environ is None else environ
+        names = {field.name for field in fields(cls)}
+        values = {
+            name: env[_ENV_PREFIX + name.upper()] for name in names if _ENV_PREFIX + name.upper() in env
+        }
+        return cls.from_mapping(values)
+
+
+def _convert(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if name in ("enable_metrics", "enable_resource_tracking", "wait_for_session_slot"):
+        if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError(f"{name}: expected a boolean, got {value!r}")
+        return text.lower() in ("1", "true", "yes", "on")
+    if name == "max_concurrent_sessions":
+        return int(text)
+    if name == "journal_path":
+        return Path(text) if text else None
+    if name == "call_timeout" and text.lower() in ("", "none"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number of seconds, got {value!r}") from None

@@ -1,0 +1,92 @@
+"""The ``belay`` command, run as a user runs it: a subprocess, real boards, exit statuses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BELAY = [sys.executable, "-m", "belay"]
+
+
+def belay(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "BELAY_PORT"}
+    environ.update(env or {})
+    return subprocess.run(
+        [*BELAY, *args], input=stdin, capture_output=True, text=True, timeout=60, env=environ, check=False
+    )
+
+
+def test_exec_prints_from_the_unix_board() -> None:
+    result = belay("exec", "--port", "unix", "print(1+1)")
+    assert (result.returncode, result.stdout) == (0, "2\n")
+
+
+def test_exec_defaults_to_the_unix_board_and_says_so() -> None:
+    result = belay("exec", "print(1+1)")
+    assert result.returncode == 0
+    assert result.stdout == "2\n"
+    assert "unix virtual board" in result.stderr
+
+
+def test_belay_port_variable_is_the_default() -> None:
+    result = belay("exec", "import sys; print(sys.platform)", env={"BELAY_PORT": "unix"})
+    assert (result.returncode, result.stdout, result.stderr) == (0, "linux\n", "")
+
+
+def test_exec_reads_a_file_and_stdin(tmp_path: Path) -> None:
+    script = tmp_path / "main.py"
+    script.write_text("for i in range(3):\n    print(i)\n")
+    assert belay("exec", "-p", "unix", "-f", str(script)).stdout == "0\n1\n2\n"
+    assert belay("exec", "-p", "unix", "-", stdin="print('piped')").stdout == "piped\n"
+
+
+def test_remote_exception_exits_1_with_the_board_traceback() -> None:
+    result = belay("exec", "-p", "unix", "print('before')\n1/0")
+    assert result.returncode == 1
+    assert result.stdout == "before\n"
+    assert "ZeroDivisionError: divide by zero" in result.stderr
+    assert 'File "<stdin>"' in result.stderr  # the board's traceback, not the host's
+    assert "belay/cli.py" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [("/dev/belay-no-such-port", "no such port"), ("/tmp", "is a directory")],
+)
+def test_bad_port_exits_2_with_one_line(port: str, message: str) -> None:
+    result = belay("exec", "-p", port, "print(1)")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_timeout_interrupts_and_exits_3() -> None:
+    result = belay("exec", "-p", "unix", "-t", "0.5", "while True: pass")
+    assert result.returncode == 3
+    assert "did not finish within 0.5s" in result.stderr
+
+
+def test_missing_code_is_a_usage_error() -> None:
+    result = belay("exec", "-p", "unix")
+    assert result.returncode == 2
+    assert "give CODE" in result.stderr
+
+
+def test_ports_lists_the_virtual_boards() -> None:
+    result = belay("ports")
+    assert result.returncode == 0
+    assert "unix, microbit" in result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["exec"], ["ports"]])
+def test_help_for_every_command(command: list[str]) -> None:
+    result = belay(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: belay" in result.stdout
