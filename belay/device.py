@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -50,7 +51,7 @@ class Device:
         recover_timeout: float = 5.0,
     ) -> None:
         self._link = link
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
         self.call_timeout = call_timeout
         self.sync_timeout = sync_timeout
         self.recover_timeout = recover_timeout
@@ -171,8 +172,9 @@ class Device:
         raw_paste: bool,
     ) -> CallResult:
         finished = False
+        bounded = deadline is not None and not math.isinf(deadline)
         try:
-            with anyio.fail_after(None if deadline is None or math.isinf(deadline) else deadline):
+            with anyio.fail_after(deadline) if bounded else contextlib.nullcontext():
                 result = await self._link.call(payload, on_output, raw_paste=raw_paste)
             finished = True
             return result
