@@ -145,6 +145,24 @@ class Device:
         result = await self.call(f"print(repr({expression}))", timeout=timeout)
         return self._value_of(result)
 
+    async def eval_code(self, code: str | bytes, *, timeout: float | None = None) -> Any:
+        """Run statements that print one value with ``repr()``; return that value."""
+        return self._value_of(await self.call(code, timeout=timeout))
+
+    async def soft_reset(self, *, timeout: float = 10.0) -> None:
+        """Soft-reset the board: whatever it held in RAM is gone; its files stay."""
+        async with self._lock:
+            await self._ready()
+            try:
+                await self._link.soft_reset(timeout)
+            except ConnectionLostError as error:  # the unix port ends its process on a reset
+                self._on_lost(error)
+                if not error.rebooted:
+                    raise
+                await self._link.sync(self.sync_timeout)
+                return
+            self.reboots += 1
+
     async def call(
         self,
         code: str | bytes,

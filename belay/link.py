@@ -95,6 +95,13 @@ class Link:
             received=seen,
         )
 
+    async def soft_reset(self, timeout: float) -> None:
+        """Soft-reset the board from its raw prompt and wait until it is back there."""
+        self.protocol.soft_reset()
+        await self._flush()
+        with anyio.fail_after(timeout):
+            await self._pump_until(Ready, None)
+
     async def call(
         self, code: bytes, on_output: OutputCallback | None = None, *, raw_paste: bool = False
     ) -> CallResult:

@@ -77,6 +77,13 @@ class RawRepl:
         self._outbox += control.SYNC
         self._enter_syncing()
 
+    def soft_reset(self) -> None:
+        """Ask an idle board to soft-reset (an empty call); then await its raw-REPL banner."""
+        if self.state is not State.IDLE:
+            raise ProtocolError(f"cannot soft-reset in state {self.state.value}")
+        self._outbox += control.EOT
+        self._enter_syncing()
+
     def interrupt(self) -> None:
         """Ask the board to raise KeyboardInterrupt in the running call."""
         self._outbox += control.INTERRUPT
@@ -99,14 +106,14 @@ class RawRepl:
 
     def data_to_send(self) -> bytes:
         """Bytes the board may be sent now (raw-paste flow control included)."""
-        if self.state is State.PASTING and self._window and self._paste:
+        if self.state is State.PASTING and self._window:
             chunk = self._paste[: self._window]
             self._paste = self._paste[len(chunk) :]
             self._window -= len(chunk)
             self._outbox += chunk
-            if not self._paste:
-                self._outbox += control.EOT
-                self.state = State.PASTE_ENDING
+        if self.state is State.PASTING and not self._paste:
+            self._outbox += control.EOT
+            self.state = State.PASTE_ENDING
         out = bytes(self._outbox)
         self._outbox.clear()
         return out
@@ -151,28 +158,28 @@ class RawRepl:
         return True
 
     def _paste_requested(self) -> bool:
-        if self._inbox.startswith(b"R") and len(self._inbox) >= 2:
-            flag = self._inbox[1]
-            del self._inbox[:2]
-            if flag == 1:
-                self.raw_paste_supported = True
-                self.state = State.PASTE_WINDOW
-                return True
-            if flag == 0:
-                return self._fall_back_to_plain()
-            raise ProtocolError("unexpected raw-paste answer", received=bytes(self._inbox))
-        found = control.find_banner(self._inbox)
-        if found is not None:  # an old board: the request just reset the raw REPL
-            del self._inbox[: found[1]]
-            return self._fall_back_to_plain()
-        if self._inbox.startswith(b"R") or control.could_be_banner(self._inbox):
+        found = control.find_paste_answer(self._inbox)
+        if found is None:  # report what cannot begin an answer; keep what may
+            keep = control.paste_answer_tail_keep(self._inbox)
+            self._flush_unsolicited(len(self._inbox) - keep)
             return False
-        raise ProtocolError("unexpected answer to raw-paste request", received=bytes(self._inbox))
+        start, end = found
+        self._flush_unsolicited(start)
+        answer = bytes(self._inbox[: end - start])
+        del self._inbox[: end - start]
+        if answer == control.PASTE_ACCEPTED:
+            self.raw_paste_supported = True
+            self._pending_plain = b""
+            self.state = State.PASTE_WINDOW
+            return True
+        # R\x00, or the banner from an old board: the request just reset its raw REPL
+        return self._fall_back_to_plain()
 
     def _fall_back_to_plain(self) -> bool:
         self.raw_paste_supported = False
         self._events.append(RawPasteRefused())
         self._outbox += self._pending_plain + control.EOT
+        self._pending_plain = b""
         self._paste = memoryview(b"")
         self.state = State.AWAIT_OK
         return True
@@ -181,6 +188,8 @@ class RawRepl:
         if len(self._inbox) < 2:
             return False
         (self._window_step,) = struct.unpack("<H", self._inbox[:2])
+        if not self._window_step:
+            raise ProtocolError("raw-paste window of zero bytes", received=bytes(self._inbox[:2]))
         del self._inbox[:2]
         self._window = self._window_step
         self.state = State.PASTING
@@ -250,30 +259,32 @@ class RawRepl:
         return True
 
     def _await_prompt(self) -> bool:
-        if self._inbox[0] == control.EOT[0] and not self._error_truncated:
-            return self._reframe_output()
-        if self._inbox[0] != control.PROMPT[0]:
+        if self._inbox[0] == control.PROMPT[0]:
+            del self._inbox[:1]
+            self.state = State.IDLE
+            self._events.append(CallComplete(bytes(self._error), self._error_truncated))
+            return True
+        if self._error_truncated:  # the bytes needed to reframe were dropped
             raise ProtocolError("expected the raw prompt after a call", received=bytes(self._inbox))
-        del self._inbox[:1]
-        self.state = State.IDLE
-        self._events.append(CallComplete(bytes(self._error), self._error_truncated))
-        return True
+        return self._reframe_output()
 
     def _reframe_output(self) -> bool:
-        """A third ctrl-D before the prompt: the call printed a ctrl-D of its own.
+        """No prompt after the second ctrl-D: the call printed a ctrl-D of its own.
 
-        What was taken for stderr was more output, and the ctrl-D just seen ends the
-        (so far empty) stderr.
+        The ctrl-D taken for the end of stdout was part of it, and what was taken for
+        stderr was more output; the ctrl-D just seen may end stdout, so stderr starts
+        over after it (the byte in hand is not consumed).
         """
         self._events.append(Output(control.EOT + bytes(self._error)))
         self._error.clear()
-        del self._inbox[:1]
+        self.state = State.STDERR
         return True
 
     def _enter_syncing(self) -> None:
         self.state = State.SYNCING
         self.discarded.clear()
         self._paste = memoryview(b"")
+        self._pending_plain = b""
 
     def _discard(self, data: bytes | bytearray) -> None:
         self.discarded += data

@@ -48,7 +48,7 @@ def open_raw_pty() -> tuple[int, int]:
 
 
 def spawn_on_pty(
-    argv: Sequence[str], slave: int, env: dict[str, str] | None = None
+    argv: Sequence[str], slave: int, env: dict[str, str] | None = None, cwd: str | None = None
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a new session with ``slave`` as its controlling terminal."""
     return subprocess.Popen(
@@ -60,6 +60,7 @@ def spawn_on_pty(
         preexec_fn=_pty_child_setup,
         close_fds=True,
         env=env,
+        cwd=cwd,
     )
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sysconfig
+import tempfile
 
 import anyio
 
@@ -52,6 +53,9 @@ class UnixBoard(Transport):
         self._stream: FdStream | None = None
         self._restarts = 0
         self._lost = False
+        self._flash = tempfile.TemporaryDirectory(prefix="belay-unix-board-")
+        self.filesystem = self._flash.name
+        """The board's own filesystem (its working directory); kept across reboots."""
 
     @classmethod
     async def start(cls, executable: str | None = None, *, startup_timeout: float = 10.0) -> UnixBoard:
@@ -74,7 +78,7 @@ class UnixBoard(Transport):
     async def _boot(self) -> None:
         master, slave = open_raw_pty()
         try:
-            self._process = spawn_on_pty([self.executable], slave)
+            self._process = spawn_on_pty([self.executable], slave, cwd=self.filesystem)
         except OSError as error:
             os.close(master)
             raise TransportError(f"cannot start {self.executable}: {error}", port=self.port) from error
@@ -147,3 +151,4 @@ class UnixBoard(Transport):
         if self._process is not None:
             kill_process_group(self._process)
         self._close_stream()
+        self._flash.cleanup()
