@@ -9,6 +9,8 @@ EXIT_RAW = b"\x02"
 INTERRUPT = b"\x03"
 EOT = b"\x04"
 RAW_PASTE_REQUEST = b"\x05A\x01"
+PASTE_ACCEPTED = b"R\x01"
+PASTE_REFUSED = b"R\x00"
 WINDOW_ACK = 0x01
 PROMPT = b">"
 
@@ -18,6 +20,7 @@ SYNC = b"\r\x03\x03\x01"
 BANNER = b"raw REPL; CTRL-B to exit"
 _BANNER_RE = re.compile(re.escape(BANNER) + rb"\r?\n>")
 _BANNER_FULL_LEN = len(BANNER) + 3
+_PASTE_ANSWER_RE = re.compile(rb"R[\x00\x01]|" + _BANNER_RE.pattern)
 
 _UNSAFE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -27,7 +30,10 @@ def escape_code(code: bytes) -> bytes:
 
     Code holding control bytes (which would end or reset the input) is sent as
     ``exec(b'...')`` with those bytes escaped; the board runs exactly the same source.
+    Empty code becomes a blank line: a bare ctrl-D at the raw prompt would soft-reset the board.
     """
+    if not code:
+        return b"\n"
     if not _UNSAFE.search(code):
         return code
     return b"exec(" + repr(code).encode("ascii") + b")"
@@ -56,3 +62,14 @@ def banner_tail_keep(buffer: bytes | bytearray) -> int:
             return len(buffer) - index
         index = bytes(buffer).find(BANNER[:1], index + 1)
     return 0
+
+
+def find_paste_answer(buffer: bytes | bytearray) -> tuple[int, int] | None:
+    """Where the first answer to a raw-paste request (``R\\x01``, ``R\\x00`` or the banner) stands."""
+    match = _PASTE_ANSWER_RE.search(buffer)
+    return None if match is None else (match.start(), match.end())
+
+
+def paste_answer_tail_keep(buffer: bytes | bytearray) -> int:
+    """How many trailing bytes of ``buffer`` could begin an answer to a raw-paste request."""
+    return max(banner_tail_keep(buffer), 1 if buffer.endswith(b"R") else 0)
