@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -26,6 +27,7 @@ from belay.errors import (
 )
 from belay.transports import VIRTUAL_BOARDS
 from belay.transports.discovery import list_serial_ports, micropython_ports
+from belay.transports.pty_server import serve_on_pty
 
 EXIT_OK, EXIT_REMOTE, EXIT_PORT, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -106,6 +108,22 @@ def cmd_ports(args: argparse.Namespace, container: Container) -> int:
     return EXIT_OK
 
 
+async def serve_virtual_board(container: Container, kind: str, out: TextIO) -> None:
+    """Start a virtual board, serve it on a pty, print the path, run until SIGINT/SIGTERM."""
+    transport = await container.transport_factory()(kind)
+    async with transport, serve_on_pty(transport) as path:
+        out.write(f"{path}\n")
+        out.flush()
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                return
+
+
+def cmd_virtual_board(args: argparse.Namespace, container: Container) -> int:
+    anyio.run(serve_virtual_board, container, args.kind, sys.stdout)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -122,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     ports = commands.add_parser("ports", help="list boards: serial ports (* = looks like MicroPython)")
     ports.set_defaults(handler=cmd_ports)
 
+    board = commands.add_parser(
+        "virtual-board", help="serve a virtual board on a pty and print its path (until Ctrl-C)"
+    )
+    board.add_argument("--kind", choices=VIRTUAL_BOARDS, default="unix")
+    board.set_defaults(handler=cmd_virtual_board)
     return parser
 
 

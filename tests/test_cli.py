@@ -85,8 +85,25 @@ def test_ports_lists_the_virtual_boards() -> None:
     assert "unix, microbit" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["exec"], ["ports"]])
+@pytest.mark.parametrize("command", [[], ["exec"], ["ports"], ["virtual-board"]])
 def test_help_for_every_command(command: list[str]) -> None:
     result = belay(*command, "--help")
     assert result.returncode == 0
     assert "usage: belay" in result.stdout
+
+
+def test_virtual_board_serves_a_pty_that_mpremote_can_use() -> None:
+    server = subprocess.Popen([*BELAY, "virtual-board", "--kind", "unix"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        path = server.stdout.readline().strip()
+        assert path.startswith("/dev/pts/")
+        mpremote = Path(sys.executable).with_name("mpremote")
+        result = subprocess.run(
+            [str(mpremote), "connect", path, "resume", "exec", "print(6 * 7)"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert (result.returncode, result.stdout.strip()) == (0, "42")
+    finally:
+        server.terminate()
+        assert server.wait(timeout=10) == 0
