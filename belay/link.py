@@ -105,8 +105,11 @@ class Link:
     async def call(
         self, code: bytes, on_output: OutputCallback | None = None, *, raw_paste: bool = False
     ) -> CallResult:
-        """Run ``code`` at the raw prompt and wait for its framing to end."""
-        self.drain_unsolicited()
+        """Run ``code`` at the raw prompt and wait for its framing to end.
+
+        Whatever background code printed since the last call arrives before ``OK`` and is
+        handed to ``on_unsolicited`` on the way.
+        """
         self.protocol.start_call(code, raw_paste=raw_paste)
         await self._flush()
         collector = _Collector(on_output, self.max_output)
@@ -133,13 +136,6 @@ class Link:
                 f"{timeout:g}s of an interrupt (a busy loop with interrupts off?)",
                 timeout=timeout,
             ) from error
-
-    def drain_unsolicited(self) -> None:
-        """Hand whatever background code printed since the last call to ``on_unsolicited``."""
-        data = self.transport.receive_nowait()
-        if data:
-            self.protocol.receive_data(data)
-            self._dispatch(self.protocol.next_events(), None)
 
     async def _pump_until(self, wanted: type[Event], collector: _Collector | None) -> Event:
         while True:
