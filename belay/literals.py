@@ -34,10 +34,13 @@ def dumps(value: Any) -> str:
 def _dump(value: Any, depth: int) -> str:
     if depth > MAX_DEPTH:
         raise DeviceValueError(f"value nested deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool | int | str | bytes):
+    if value is None or isinstance(value, bool):
         return repr(value)
+    for kind in (int, str, bytes):  # by the base type: a subclass (IntEnum) may repr as code
+        if isinstance(value, kind):
+            return kind.__repr__(value)
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else f"float('{value}')"
+        return float.__repr__(value) if math.isfinite(value) else f"float('{float.__repr__(value)}')"
     if isinstance(value, bytearray):
         return f"bytearray({bytes(value)!r})"
     if isinstance(value, tuple):
@@ -67,6 +70,8 @@ def loads(text: str) -> Any:
         return _load(tree.body, 0)
     except RecursionError as error:
         raise DeviceValueError("value nested too deeply") from error
+    except TypeError as error:  # an unhashable set item or dict key: {[1]}
+        raise DeviceValueError(f"board sent an impossible value: {error}") from error
 
 
 def _load(node: ast.expr, depth: int) -> Any:
@@ -93,7 +98,7 @@ def _load(node: ast.expr, depth: int) -> Any:
         return _complex(node, depth)
     if isinstance(node, ast.Call):
         return _call(node, depth)
-    raise DeviceValueError(f"not a literal: {ast.dump(node)[:200]}")
+    raise DeviceValueError(f"not a literal: {type(node).__name__} at column {node.col_offset}")
 
 
 def _complex(node: ast.BinOp, depth: int) -> complex:
