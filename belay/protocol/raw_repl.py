@@ -281,8 +281,9 @@ class RawRepl:
         return True
 
     def _enter_syncing(self) -> None:
+        if self.state is not State.SYNCING:  # a repeated sync keeps what the last one skipped
+            self.discarded.clear()
         self.state = State.SYNCING
-        self.discarded.clear()
         self._paste = memoryview(b"")
         self._pending_plain = b""
 
