@@ -64,6 +64,8 @@ def _translate_open_error(port: str, error: serial.SerialException) -> Transport
     code = getattr(error, "errno", None)
     if "exclusively lock" in text or code in (errno.EBUSY, errno.EAGAIN):
         return PortBusyError(f"{port} is busy: another process has it open", port=port)
+    if code == errno.ENOTTY or "Inappropriate ioctl" in text:  # pyserial drops the errno here
+        return PortNotFoundError(f"{port} is not a serial port (not a terminal device)", port=port)
     if code in (errno.ENOENT, errno.ENXIO, errno.ENODEV) or "could not open port" in text:
         return PortNotFoundError(f"cannot open {port}: {text}", port=port)
     return TransportError(f"cannot open {port}: {text}", port=port)
