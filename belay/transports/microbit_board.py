@@ -18,7 +18,7 @@ import anyio
 from belay.errors import ConnectionLostError, PortNotFoundError, TransportError
 from belay.transports.base import Pacing, Transport
 from belay.transports.fd_stream import FdStream
-from belay.transports.process import kill_process_group, spawn_piped
+from belay.transports.process import kill_process_group, spawn_piped, wait_exit
 from belay.transports.serial import SerialTransport
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ INSTALL_HINT = (
 
 def find_qemu_and_firmware(environ: dict[str, str] | None = None) -> tuple[str, str]:
     env = os.environ if environ is None else environ
-    qemu = env.get("BELAY_QEMU") or shutil.which("qemu-system-arm")
+    qemu = shutil.which(env.get("BELAY_QEMU") or "qemu-system-arm")
     firmware = env.get("BELAY_MICROBIT_FIRMWARE") or DEFAULT_FIRMWARE
     if not qemu or not os.path.isfile(firmware):
         raise PortNotFoundError(INSTALL_HINT, port="microbit")
@@ -81,10 +81,29 @@ class MicrobitBoard(Transport):
         return self._process.pid
 
     async def send(self, data: bytes) -> None:
-        await self._serial.send(data)
+        try:
+            await self._serial.send(data)
+        except ConnectionLostError as error:
+            raise await self._lost(error) from error
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
-        return await self._serial.receive(max_bytes)
+        try:
+            return await self._serial.receive(max_bytes)
+        except ConnectionLostError as error:
+            raise await self._lost(error) from error
+
+    async def _lost(self, error: ConnectionLostError) -> ConnectionLostError:
+        """The board's loss, named by this board's port and by how QEMU ended."""
+        status = await wait_exit(self._process, timeout=0.5)
+        if status is None:
+            how = "is still running"
+        elif status < 0:
+            how = f"was killed by signal {-status}"
+        else:
+            how = f"exited with status {status}"
+        return ConnectionLostError(
+            f"lost the microbit board ({self.tty_path}): QEMU {how}; {error}", port=self.port
+        )
 
     def receive_nowait(self, max_bytes: int = 65536) -> bytes:
         return self._serial.receive_nowait(max_bytes)
