@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -42,6 +42,13 @@ BOARDS = [
     pytest.param("unix", marks=[needs_unix], id="unix"),
     pytest.param("microbit", marks=[pytest.mark.microbit, needs_microbit], id="microbit"),
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Any test marked ``microbit`` skips, saying why, where QEMU or the firmware is missing."""
+    for item in items:
+        if item.get_closest_marker("microbit") is not None:
+            item.add_marker(needs_microbit)
 
 
 @pytest.fixture(scope="session")
@@ -113,14 +120,22 @@ def board_processes_of(root: int) -> list[str]:
     return found
 
 
+@pytest.fixture
+def board_processes() -> Callable[[], set[int]]:
+    """A probe: the pids of the board processes this test process has started and not reaped."""
+    return lambda: {int(line.split()[1]) for line in board_processes_of(os.getpid())}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_board_process_left_behind() -> Iterator[None]:
     """Fail the run loudly if a micropython or qemu-system-arm child outlives the tests."""
     yield
     leaked = board_processes_of(os.getpid())
-    for line in leaked:  # end them, so a failing run leaves nothing behind either
+    for line in leaked:  # end (and reap) them, so a failing run leaves nothing behind either
+        pid = int(line.split()[1])
         with contextlib.suppress(OSError):
-            os.kill(int(line.split()[1]), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
     if leaked:
         pytest.fail(
             "board processes still alive (or unreaped) at the end of the test run:\n  " + "\n  ".join(leaked),
