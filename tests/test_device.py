@@ -293,3 +293,80 @@ async def _reboot_and_check(device: Device) -> None:
     assert device.transport.pid != first_pid  # type: ignore[attr-defined]
     assert device.transport.generation == 1
     assert device.reboots == 1
+
+
+# --- more edges ---------------------------------------------------------------------
+
+
+async def test_concurrent_calls_are_serialised_and_each_gets_its_own_answer(device: Device) -> None:
+    results: dict[int, object] = {}
+
+    async def ask(i: int) -> None:
+        results[i] = await device.eval(f"{i} * {i}")
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            for i in range(12):
+                group.start_soon(ask, i)
+    assert results == {i: i * i for i in range(12)}
+
+
+async def test_a_call_cancelled_while_waiting_for_the_lock_leaves_the_board_alone(device: Device) -> None:
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                device.exec,
+                "import time\nwaited = 0\nfor i in range(5):\n    time.sleep(0.05)\n    waited += 1",
+            )
+            await anyio.sleep(0.05)
+            with anyio.move_on_after(0.05):
+                await device.exec("waited = -1")  # queued behind the first, then abandoned
+        assert await device.eval("waited") == 5
+
+
+async def test_timeout_interrupts_a_call_that_floods_output(device: Device) -> None:
+    with anyio.fail_after(10):
+        with pytest.raises(DeviceTimeoutError):
+            await device.exec("while True: print('spam' * 20)", timeout=0.3)
+        assert await device.eval("'calm'") == "calm"
+        assert await device.exec("print('clean')") == "clean\n"
+
+
+async def test_timeout_interrupts_a_sleep(device: Device) -> None:
+    with anyio.fail_after(5):
+        with pytest.raises(DeviceTimeoutError):
+            await device.exec("import time\ntime.sleep(10)", timeout=0.3)
+        assert await device.eval("1") == 1
+
+
+async def test_a_call_cancelled_while_its_code_is_still_being_written(device: Device) -> None:
+    # ~800 bytes: a quarter of a second of paced writes on the micro:bit (whose heap is ~9 KB)
+    program = "acc = 0\n" + "acc += 1  # one more line\n" * 30 + "print('all written', acc)"
+    with anyio.fail_after(10):
+        with anyio.move_on_after(0.05) as scope:
+            await device.exec(program)
+        if scope.cancelled_caught:
+            assert await device.eval("'recovered'") == "recovered"
+        assert await device.exec(program) == "all written 30\n"
+
+
+async def test_a_value_that_is_not_a_literal_is_refused_and_the_device_stays_usable(device: Device) -> None:
+    from belay.errors import DeviceValueError
+
+    with pytest.raises(DeviceValueError):
+        await device.eval("object()")
+    with pytest.raises(DeviceValueError):
+        await device.eval_code("pass")  # printed nothing
+    assert await device.eval("[1]") == [1]
+
+
+async def test_soft_reset_clears_ram(fresh_device: Device) -> None:
+    device = fresh_device
+    await device.exec("ram = 1")
+    with anyio.fail_after(10):
+        await device.soft_reset()
+        assert device.reboots == 1
+        with pytest.raises(DeviceExecError) as caught:
+            await device.eval("ram")
+        assert caught.value.remote_type == "NameError"
+        assert await device.eval("2 + 3") == 5
