@@ -94,7 +94,7 @@ def _same(got: object, want: object) -> bool:
     return got == want
 
 
-@pytest.mark.parametrize("value", LITERALS, ids=repr)
+@pytest.mark.parametrize("value", LITERALS, ids=[f"{i}-{type(v).__name__}" for i, v in enumerate(LITERALS)])
 async def test_eval_brings_back_every_literal_type(device: Device, value: object) -> None:
     await device.exec(f"v = {value!r}")
     got = await device.eval("v")
