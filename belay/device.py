@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import logging
 import math
@@ -142,7 +143,11 @@ class Device:
 
     async def eval(self, expression: str, *, timeout: float | None = None) -> Any:
         """The value of ``expression`` on the board, read back as a Python literal."""
-        result = await self.call(f"print(repr({expression}))", timeout=timeout)
+        try:
+            ast.parse(expression, mode="eval")
+        except SyntaxError as error:
+            raise DeviceValueError(f"not an expression: {expression[:200]!r} ({error.msg})") from None
+        result = await self.call(f"print(repr({expression}\n))", timeout=timeout)
         return self._value_of(result)
 
     async def eval_code(self, code: str | bytes, *, timeout: float | None = None) -> Any:
@@ -174,25 +179,44 @@ class Device:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
         payload = code.encode("utf-8") if isinstance(code, str) else bytes(code)
         deadline = self.call_timeout if timeout is None else timeout
-        async with self._lock:
+        bounded = deadline is not None and math.isfinite(deadline)
+        until = anyio.current_time() + deadline if bounded and deadline is not None else math.inf
+        await self._acquire(until, deadline)
+        try:
             await self._ready()
             use_paste = self._use_raw_paste(payload) if raw_paste is None else raw_paste
-            result = await self._guarded(payload, on_output, deadline, use_paste)
+            result = await self._guarded(payload, on_output, until, deadline, use_paste)
+        finally:
+            self._lock.release()
         if result.error:
             raise remote_error(result.error)
         return result
+
+    async def _acquire(self, until: float, deadline: float | None) -> None:
+        """Take the lock by ``until``; running out while queued touches nothing on the board."""
+        if not math.isfinite(until):
+            await self._lock.acquire()
+            return
+        try:
+            with anyio.fail_after(max(0.0, until - anyio.current_time())):
+                await self._lock.acquire()
+        except TimeoutError as error:
+            raise DeviceTimeoutError(
+                f"call on {self.port} waited {deadline:g}s for the board and never started", timeout=deadline
+            ) from error
 
     async def _guarded(
         self,
         payload: bytes,
         on_output: OutputCallback | None,
+        until: float,
         deadline: float | None,
         raw_paste: bool,
     ) -> CallResult:
+        """Run the call by ``until`` (absolute; ``inf``: none); interrupt the board if abandoned."""
         finished = False
-        bounded = deadline is not None and not math.isinf(deadline)
         try:
-            with anyio.fail_after(deadline) if bounded else contextlib.nullcontext():
+            with anyio.fail_at(until) if math.isfinite(until) else contextlib.nullcontext():
                 result = await self._link.call(payload, on_output, raw_paste=raw_paste)
             finished = True
             return result

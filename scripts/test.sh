@@ -9,4 +9,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 ruff check belay tests benchmarks examples scripts
 ruff format --check belay tests benchmarks examples scripts
 mypy belay
-pytest -q -p no:cacheprovider "$@"
+pytest -q -p no:cacheprovider -n 2 "$@"

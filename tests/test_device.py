@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from belay.device import Device
-from belay.errors import ConnectionLostError, DeviceExecError, DeviceTimeoutError
+from belay.errors import ConnectionLostError, DeviceExecError, DeviceTimeoutError, DeviceValueError
 
 pytestmark = pytest.mark.anyio
 
@@ -375,21 +375,16 @@ async def test_soft_reset_clears_ram(fresh_device: Device) -> None:
 # --- known bugs in belay/device.py (strict: these flip to failures once fixed) ------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeviceExecError,
-    reason="Device.eval wraps the expression as print(repr(<expr>)) on one line: a trailing comment "
-    "swallows the closing parentheses (SyntaxError)",
-)
 async def test_eval_of_an_expression_with_a_trailing_comment(device: Device) -> None:
     assert await device.eval("1 + 1  # a comment") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Device.call applies timeout= only once the lock is held: a call queued behind a long "
-    "one outlives its own deadline",
-)
+async def test_eval_of_a_statement_is_refused_on_the_host(device: Device) -> None:
+    with pytest.raises(DeviceValueError, match="not an expression"):
+        await device.eval("x = 3")
+    assert await device.eval("1") == 1
+
+
 async def test_timeout_covers_waiting_for_the_lock(device: Device) -> None:
     outcome: list[object] = []
 
