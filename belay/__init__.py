@@ -23,6 +23,11 @@ from belay.errors import (
     TransportError,
 )
 from belay.options import SessionOptions
+from belay.session.manager import DeviceSessionManager
+from belay.session.records import ResourceUsageStats, SessionStats
+from belay.session.session import DeviceSession, Timer
+from belay.session.state import ManagerState, SessionState, next_state
+from belay.session.tracker import CallbackResource, ResourceTracker, SessionResource
 
 try:
     __version__ = version("belay-sdk")
@@ -30,6 +35,18 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0+unknown"
 
 __all__ = [
+    # sessions
+    "CallbackResource",
+    "DeviceSession",
+    "DeviceSessionManager",
+    "ManagerState",
+    "ResourceTracker",
+    "ResourceUsageStats",
+    "SessionResource",
+    "SessionState",
+    "SessionStats",
+    "Timer",
+    "next_state",
     # devices and their records
     "Capabilities",
     "Device",

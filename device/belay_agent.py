@@ -72,8 +72,8 @@ def e(sid, expr):
     _p(repr(eval(expr, get(sid).ns)))
 
 
-def c(sid, name, *a):
-    _p(repr(get(sid).ns[name](*a)))
+def c(sid, name, *a, **k):
+    _p(repr(get(sid).ns[name](*a, **k)))
 
 
 def deploy(sid, name, h, code):

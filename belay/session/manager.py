@@ -1,0 +1,223 @@
+"""The session manager: owns boards and sessions' lifetimes, and nothing else."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from belay.device import Device
+from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError, SessionLimitError
+from belay.options import SessionOptions
+from belay.session.board import Board
+from belay.session.records import SessionStats
+from belay.session.session import DeviceSession
+from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
+from belay.transports import open_transport
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+DeviceOpener = Callable[[str, SessionOptions], Awaitable[Device]]
+
+
+async def open_device(port: str, options: SessionOptions) -> Device:
+    return await Device.open(
+        port, transport_factory=open_transport, call_timeout=options.call_timeout,
+        sync_timeout=options.sync_timeout,
+    )  # fmt: skip
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, ConnectionLostError) or (isinstance(error, SessionError) and error.recoverable)
+
+
+class DeviceSessionManager:
+    """Opens boards once and keeps them for its lifetime; hands out sessions on them.
+
+    ``async with DeviceSessionManager(options) as manager:`` then
+    ``async with manager.session(port) as session:``.
+    """
+
+    def __init__(
+        self,
+        options: SessionOptions | None = None,
+        *,
+        device_opener: DeviceOpener = open_device,
+        id_generator: Callable[[], str] = lambda: secrets.token_hex(8),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options or SessionOptions()
+        self.state = ManagerState.INACTIVE
+        self._open_device = device_opener
+        self._new_id = id_generator
+        self._clock = clock
+        self._boards: dict[str, Board] = {}
+        self._board_locks: dict[str, anyio.Lock] = {}
+        self._sessions: dict[str, DeviceSession] = {}
+        self._total = 0
+        self._max_active = 0
+        self._slot_freed = anyio.Event()
+        self._tasks: TaskGroup | None = None
+
+    # --- lifetime -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> DeviceSessionManager:
+        self.state = next_manager_state(self.state, ManagerEvent.START)
+        self._tasks = anyio.create_task_group()
+        await self._tasks.__aenter__()
+        self._tasks.start_soon(self._keep_sessions)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """End every session, close every board, stop background work."""
+        if self.state is not ManagerState.ACTIVE:
+            return
+        self.state = next_manager_state(self.state, ManagerEvent.SHUTDOWN)
+        with anyio.CancelScope(shield=True):
+            for session_id in list(self._sessions):
+                try:
+                    await self.end_session(session_id)
+                except ResourceCleanupError as error:
+                    logger.warning("%s", error)
+            for board in self._boards.values():
+                await board.aclose()
+            self._boards.clear()
+        if self._tasks is not None:
+            self._tasks.cancel_scope.cancel()
+            await self._tasks.__aexit__(None, None, None)
+        self.state = next_manager_state(self.state, ManagerEvent.DISPOSE)
+
+    # --- sessions -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def session(self, port: str, **options: Any) -> AsyncIterator[DeviceSession]:
+        """A session on ``port`` for the block; ended (cleaned up on the board) when it exits."""
+        session = await self.create_session(port, **options)
+        try:
+            yield session
+        except BaseException:
+            try:
+                await self.end_session(session.session_id)
+            except ResourceCleanupError as error:
+                logger.warning("cleanup after a failed block: %s", error)
+            raise
+        await self.end_session(session.session_id)
+
+    async def create_session(self, port: str, **options: Any) -> DeviceSession:
+        """Open a session on ``port`` (opening the board on first use)."""
+        if self.state is not ManagerState.ACTIVE:
+            raise SessionError(f"the manager is {self.state.value}: use it in `async with`")
+        session_options = SessionOptions.from_mapping(options, base=self.options) if options else self.options
+        await self._take_slot()
+        board = await self._board(port, session_options)
+        session = DeviceSession(board, self._new_id(), session_options, self._clock)
+        self._sessions[session.session_id] = session
+        board.sessions.add(session.session_id)
+        self._total += 1
+        self._max_active = max(self._max_active, len(self._active()))
+        try:
+            await session.begin()
+        except BaseException:
+            self._forget(session)
+            raise
+        return session
+
+    async def end_session(self, session_id: str) -> None:
+        """End one session: its resources are removed from the board."""
+        session = self.get_session(session_id)
+        try:
+            await session.close()
+        finally:
+            self._forget(session)
+
+    def get_session(self, session_id: str) -> DeviceSession:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise SessionError(f"no session {session_id!r} in this manager", session_id=session_id) from None
+
+    def list_sessions(self, state: SessionState | None = None) -> list[DeviceSession]:
+        return [s for s in self._sessions.values() if state is None or s.state is state]
+
+    async def execute_in_session(
+        self, port: str, operation: Callable[[DeviceSession], Awaitable[T]], retries: int = 3
+    ) -> T:
+        """Run ``operation`` in a fresh session, retrying with exponential backoff when the
+        failure is recoverable (a lost board, a full manager)."""
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        ):
+            with attempt:
+                async with self.session(port) as session:
+                    return await operation(session)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def stats(self) -> SessionStats:
+        return SessionStats(active=len(self._active()), total=self._total, max_active=self._max_active)
+
+    def board(self, port: str) -> Board | None:
+        """The open board on ``port``, if any."""
+        return self._boards.get(port)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _active(self) -> list[DeviceSession]:
+        return [s for s in self._sessions.values() if s.state in (SessionState.CREATED, SessionState.ACTIVE)]
+
+    async def _take_slot(self) -> None:
+        limit = self.options.max_concurrent_sessions
+        while len(self._sessions) >= limit:
+            if not self.options.wait_for_session_slot:
+                raise SessionLimitError(f"{limit} sessions are open already", limit=limit)
+            await self._slot_freed.wait()
+
+    def _forget(self, session: DeviceSession) -> None:
+        self._sessions.pop(session.session_id, None)
+        board = self._boards.get(session.port)
+        if board is not None:
+            board.sessions.discard(session.session_id)
+        self._slot_freed.set()
+        self._slot_freed = anyio.Event()
+
+    async def _board(self, port: str, options: SessionOptions) -> Board:
+        lock = self._board_locks.setdefault(port, anyio.Lock())
+        async with lock:
+            board = self._boards.get(port)
+            if board is not None and board.device.is_lost:
+                await board.aclose()
+                board = None
+            if board is None:
+                board = self._boards[port] = Board(await self._open_device(port, options))
+            return board
+
+    async def _keep_sessions(self) -> None:
+        """End sessions idle past ``session_timeout``; renew the others' leases on the board."""
+        period = max(0.05, min(self.options.lease / 3, self.options.session_timeout / 2))
+        while True:
+            await anyio.sleep(period)
+            for session in self.list_sessions(SessionState.ACTIVE):
+                idle = self._clock() - session.last_used
+                try:
+                    if idle > session.options.session_timeout:
+                        logger.info("ending idle session %s", session.session_id)
+                        await self.end_session(session.session_id)
+                    elif idle > session.options.lease / 3:
+                        await session.renew_lease()
+                except Exception as error:  # background upkeep never brings the manager down
+                    logger.warning("upkeep of session %s failed: %s", session.session_id, error)
