@@ -14,9 +14,11 @@ from belay.board_info import Capabilities, DeviceInfo
 from belay.errors import (
     ConnectionLostError,
     DeviceCapabilityError,
+    DeviceExecError,
     ResourceCleanupError,
     SessionError,
 )
+from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.functions import RemoteFunction, Task, Thread
@@ -89,7 +91,17 @@ class DeviceSession:
         """Load the agent if needed and open this session's namespace on the board."""
         await self._board.ensure_agent()
         lease_ms = int(self.options.lease * 1000)
-        await self._board.device.exec(f"_ba.begin({self.session_id!r}, {lease_ms})")
+        try:
+            await self._board.device.exec(f"_ba.begin({self.session_id!r}, {lease_ms})")
+        except DeviceExecError as error:
+            if error.remote_type != "MemoryError":
+                raise
+            raise SessionError(
+                f"the board on {self.port} has no memory left for another session "
+                f"({len(self._board.sessions)} open)",
+                session_id=self.session_id,
+                recoverable=True,
+            ) from error
         self.state = next_state(self.state, SessionEvent.BEGIN)
 
     async def close(self) -> None:
@@ -145,13 +157,13 @@ class DeviceSession:
 
     # --- running code -------------------------------------------------------------------
 
-    async def run(self, code: str) -> str:
+    async def run(self, code: str, on_output: OutputCallback | None = None) -> str:
         """Run agent-level ``code`` for this session (pending setups first); return its output."""
         self._check_active()
         self.last_used = self._clock()
         await self._run_setups()
         try:
-            return await self._board.device.exec(code, timeout=self.options.call_timeout)
+            return await self._board.device.exec(code, timeout=self.options.call_timeout, on_output=on_output)
         except ConnectionLostError:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
@@ -167,9 +179,12 @@ class DeviceSession:
         while self._setups:
             await self._setups.pop(0)()
 
-    async def exec(self, code: str) -> str:
-        """Run statements in this session's namespace; return what they printed."""
-        return await self.run(f"_ba.x({self.session_id!r}, {code!r})")
+    async def exec(self, code: str, *, on_output: OutputCallback | None = None) -> str:
+        """Run statements in this session's namespace; return what they printed.
+
+        ``on_output`` receives the output as it arrives, as bytes.
+        """
+        return await self.run(f"_ba.x({self.session_id!r}, {code!r})", on_output)
 
     async def eval(self, expression: str) -> Any:
         """The value of ``expression`` in this session's namespace."""
