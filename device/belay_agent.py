@@ -76,18 +76,6 @@ def c(sid, name, *a, **k):
     _p(repr(get(sid).ns[name](*a, **k)))
 
 
-def deploy(sid, name, h, code):
-    s = get(sid)
-    exec(code, s.ns)
-    s.methods[name] = h
-
-
-def output(sid):
-    s = get(sid)
-    _p(repr("".join(s.out)))
-    s.out = []
-
-
 def _end(s, wait):
     s.stop = True
     for t in s.timers.values():
@@ -123,23 +111,3 @@ def reap():
             reaped.append((s.sid, _end(s, 200)))
     del reaped[:-8]
     gc.collect()
-
-
-def _info(s, now):
-    return {
-        "age_ms": ticks_diff(now, s.born),
-        "idle_ms": ticks_diff(now, s.seen),
-        "lease_ms": s.lease,
-        "threads": dict(s.threads),
-        "timers": list(s.timers),
-        "methods": dict(s.methods),
-        "files": list(s.files),
-        "output": sum([len(t) for t in s.out]),
-    }
-
-
-def stats():
-    gc.collect()
-    now = ticks_ms()
-    d = dict([(k, _info(s, now)) for k, s in S.items()])
-    _p(repr({"version": VERSION, "sessions": d, "reaped": reaped, "mem_free": gc.mem_free(), "mem_alloc": gc.mem_alloc()}))

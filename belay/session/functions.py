@@ -68,7 +68,9 @@ class RemoteFunction:
         if tracker.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
         sid, code = self.session.session_id, self.code
-        return f"_ba.deploy({sid!r}, {code.name!r}, {code.code_hash!r}, {code.source!r})\n"
+        return (
+            f"_ba.x({sid!r}, {code.source!r})\n_ba.get({sid!r}).methods[{code.name!r}] = {code.code_hash!r}\n"
+        )
 
     def deployed(self) -> None:
         self.session.resources.register_deployed_method(self.code.name, self.code.code_hash)

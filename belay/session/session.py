@@ -11,6 +11,7 @@ import anyio
 
 from belay import literals
 from belay.board_info import Capabilities, DeviceInfo
+from belay.device_files import device_file
 from belay.errors import (
     ConnectionLostError,
     DeviceCapabilityError,
@@ -192,7 +193,8 @@ class DeviceSession:
 
     async def output(self) -> str:
         """What this session's background threads and timers printed since the last look."""
-        return str(await self.run_value(f"_ba.output({self.session_id!r})"))
+        code = f"_s = _ba.get({self.session_id!r})\nprint(repr(''.join(_s.out)))\n_s.out = []\ndel _s"
+        return str(await self.run_value(code))
 
     # --- decorators -----------------------------------------------------------------------
 
@@ -237,7 +239,7 @@ class DeviceSession:
 
     async def board_stats(self) -> dict[str, Any]:
         """This session's records as the agent keeps them on the board."""
-        stats = await self.run_value("_ba.stats()")
+        stats = await self.run_value(device_file("agent_stats.py").decode())
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
         return record

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from belay.device import Device
+from belay.device_files import device_file
 from belay.session.agent import agent_files, agent_version, ensure_agent
 
 pytestmark = pytest.mark.anyio
@@ -58,7 +59,7 @@ async def test_two_sessions_keep_their_own_namespaces(device: Device) -> None:
     assert await device.eval_code("_ba.c('b', 'read')") == 2
     assert await device.eval_code("_ba.end('a')") == []
     assert await device.eval_code("_ba.c('b', 'read')") == 2
-    stats = await device.eval_code("_ba.stats()")
+    stats = await device.eval_code(device_file("agent_stats.py"))
     assert list(stats["sessions"]) == ["b"]
     await device.eval_code("_ba.end('b')")
 

@@ -18,6 +18,7 @@ from belay import (
     SessionState,
 )
 from belay.device import Device
+from belay.device_files import device_file
 from belay.session.state import SessionEvent, next_state
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +49,7 @@ async def free_heap(device: Device) -> int:
 
 
 async def board_sessions(device: Device) -> dict[str, object]:
-    stats = await device.eval_code("_ba.stats()")
+    stats = await device.eval_code(device_file("agent_stats.py"))
     return dict(stats["sessions"])
 
 
@@ -84,6 +85,7 @@ async def test_everything_is_gone_from_the_board_after_the_session(manager: Devi
     async with manager.session(port):  # loads the agent, so the heap below excludes it
         pass
     device = observer(manager)
+    await board_sessions(device)  # the same observations as below, so both heaps see them
     before = await free_heap(device)
     async with manager.session(port) as session:
         await session.exec("table = [bytearray(32) for _ in range(20)]\ndef read():\n    return len(table)")
