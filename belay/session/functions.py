@@ -49,7 +49,7 @@ def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         if not key.isidentifier():
             raise DeviceValueError(f"keyword {key!r} is not an identifier")
         parts.append(f"{key}={literals.dumps(value)}")
-    return "".join(", " + part for part in parts)
+    return "".join("," + part for part in parts)
 
 
 class RemoteFunction:
@@ -81,7 +81,7 @@ class Task(RemoteFunction):
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         sid = self.session.session_id
-        code = self.deploy_code() + f"_ba.c({sid!r}, {self.code.name!r}{call_arguments(args, kwargs)})"
+        code = self.deploy_code() + f"_ba.c({sid!r},{self.code.name!r}{call_arguments(args, kwargs)})"
         value = await self.session.run_value(code)
         self.deployed()
         return value

@@ -51,7 +51,7 @@ class DeviceSessionManager:
         options: SessionOptions | None = None,
         *,
         device_opener: DeviceOpener = open_device,
-        id_generator: Callable[[], str] = lambda: secrets.token_hex(8),
+        id_generator: Callable[[], str] = lambda: secrets.token_hex(4),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options or SessionOptions()
