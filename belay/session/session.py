@@ -22,6 +22,7 @@ from belay.errors import (
 from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
+from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
@@ -67,6 +68,7 @@ class DeviceSession:
         self._setups: list[Task] = []
         self._teardowns: list[Task] = []
         self._timer_count = 0
+        self.fs = SessionFiles(self)
 
     # --- identity -----------------------------------------------------------------------
 

@@ -1,0 +1,334 @@
+"""Session-scoped files on a board: ``session.fs``.
+
+Files are written and read in small calls (at most :data:`CHUNK` bytes each: the micro:bit
+paces writes to its flash), as Python literals both ways; what the board prints is read by
+:func:`belay.literals.loads`, never evaluated. Paths are relative to the board's filesystem
+root; absolute paths and ``..`` are refused unless ``allow_outside=True``.
+
+The board has no ``hashlib`` (the micro:bit), so what is known about its files lives on the
+host, per :class:`~belay.session.board.Board`: the sha256 of every file ``put()`` wrote (an
+unchanged upload is skipped after a one-call size check) and a cache of directory listings
+that every write and removal through ``fs`` clears. Changes made around ``fs`` (by
+``session.exec`` code, or another host) are not seen by the caches: ``ls(refresh=True)``.
+
+Temporary files (``temp()``, ``put(..., temporary=True)``) are registered with the agent, whose
+``end()`` removes them when the session ends; other files stay on the board.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import anyio
+
+from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
+
+if TYPE_CHECKING:
+    from belay.session.board import Board
+    from belay.session.session import DeviceSession
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 256
+"""The most file bytes one call carries, either way."""
+
+CLOSE_TIMEOUT = 5.0
+"""How long closing a file after a failed or cancelled transfer may take."""
+
+_SEPARATORS = re.compile(r"[/\\]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class RemoteFileNotFoundError(DeviceExecError, FileNotFoundError):
+    """The file (or directory) is not on the board: ``path`` and ``port`` say which."""
+
+    def __init__(self, path: str, port: str, error: DeviceExecError) -> None:
+        super().__init__(error.remote_type, error.remote_message, error.remote_traceback)
+        self.path = path
+        self.port = port
+
+    def __str__(self) -> str:
+        return (
+            f"no file {self.path!r} on the board at {self.port} ({self.remote_type}: {self.remote_message})"
+        )
+
+
+def check_path(path: str, *, allow_outside: bool = False, allow_root: bool = False) -> str:
+    """``path`` normalised (no empty or ``.`` parts); refuses absolute paths and ``..``.
+
+    With ``allow_outside`` only an empty path (or one with a NUL) is refused, and the path is
+    passed as given.
+    """
+    if not isinstance(path, str):
+        raise DeviceValueError(f"a board path is a str, not {type(path).__name__}")
+    if "\x00" in path:
+        raise DeviceValueError(f"board path {path!r} contains a NUL character")
+    if allow_outside:
+        if not path and not allow_root:
+            raise DeviceValueError("empty board path")
+        return path
+    if path.startswith(("/", "\\")) or _DRIVE.match(path):
+        raise DeviceValueError(
+            f"board path {path!r} is absolute: only paths relative to the board's filesystem root "
+            "are allowed (pass allow_outside=True to go outside it)"
+        )
+    if ".." in _SEPARATORS.split(path):
+        raise DeviceValueError(
+            f"board path {path!r} contains '..': it could leave the board's filesystem root "
+            "(pass allow_outside=True to allow it)"
+        )
+    normal = "/".join(part for part in path.split("/") if part not in ("", "."))
+    if not normal and not allow_root:
+        raise DeviceValueError(f"board path {path!r} names no file")
+    return normal
+
+
+@dataclass
+class _BoardFiles:
+    """What the host knows about one board's files, shared by the sessions on it."""
+
+    hashes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """path -> (sha256, size) of what ``put()`` last wrote there."""
+    listings: dict[str, list[str]] = field(default_factory=dict)
+    temps: dict[str, SessionFiles] = field(default_factory=dict)
+    """Temporary files -> the session files object whose session's end removes them."""
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    """One file operation at a time per board: chunked writes of two sessions never interleave."""
+
+    def changed(self, path: str) -> None:
+        self.hashes.pop(path, None)
+        self.listings.clear()
+
+    def prune_temps(self, board: Board) -> None:
+        """Forget temporary files whose session ended (the agent removed them)."""
+        gone = [path for path, owner in self.temps.items() if owner.session.session_id not in board.sessions]
+        for path in gone:
+            del self.temps[path]
+        if gone:
+            self.listings.clear()
+
+
+_BOARDS: weakref.WeakKeyDictionary[Board, _BoardFiles] = weakref.WeakKeyDictionary()
+
+
+def _board_files(board: Board) -> _BoardFiles:
+    known = _BOARDS.get(board)
+    if known is None:
+        known = _BOARDS[board] = _BoardFiles()
+    return known
+
+
+def _is_missing(error: DeviceExecError) -> bool:
+    message = error.remote_message
+    return error.remote_type == "OSError" and (
+        "ENOENT" in message or "[Errno 2]" in message or "not found" in message.lower()
+    )
+
+
+class SessionFiles:
+    """``session.fs``: put, get, ls, rm and session-scoped temporary files on the board."""
+
+    def __init__(self, session: DeviceSession) -> None:
+        self.session = session
+        self._temps: set[str] = set()
+        self._temp_count = 0
+
+    # --- public API -------------------------------------------------------------------
+
+    async def put(
+        self,
+        source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+        remote_path: str | None = None,
+        *,
+        temporary: bool = False,
+        allow_outside: bool = False,
+    ) -> bool:
+        """Write ``source`` (a local file's path, or bytes) to ``remote_path`` on the board.
+
+        ``remote_path`` defaults to the local file's name. Returns ``False`` when the board
+        already holds exactly these bytes there (written by ``put``), ``True`` when written.
+        With ``temporary=True`` the file is removed when the session ends.
+        """
+        if isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+            if remote_path is None:
+                raise DeviceValueError("put() of bytes needs a remote_path")
+        else:
+            data = await anyio.Path(source).read_bytes()
+            if remote_path is None:
+                remote_path = os.path.basename(os.fspath(source))
+        path = check_path(remote_path, allow_outside=allow_outside)
+        wanted = (hashlib.sha256(data).hexdigest(), len(data))
+        known = self._known()
+        async with known.lock:
+            known.prune_temps(self.session._board)
+            unchanged = not temporary and path not in known.temps and known.hashes.get(path) == wanted
+            if unchanged and await self._size(path) == len(data):
+                logger.debug("%s unchanged on %s: not written", path, self.session.port)
+                return False
+            known.changed(path)
+            await self._write(path, data, temporary)
+            if temporary:
+                self._adopt_temp(known, path)
+            else:
+                known.hashes[path] = wanted
+                self._release_temp(known, path)
+        return True
+
+    async def get(self, remote_path: str, *, allow_outside: bool = False) -> bytes:
+        """The bytes of ``remote_path`` on the board."""
+        path = check_path(remote_path, allow_outside=allow_outside)
+        handle = f"_ba.get({self.session.session_id!r}).fr"
+        parts: list[bytes] = []
+        async with self._known().lock:
+            try:
+                chunk = await self.session.run_value(
+                    f"{handle}=open({path!r},'rb')\nprint(repr({handle}.read({CHUNK})))"
+                )
+            except DeviceExecError as error:
+                raise self._error(path, error) from None
+            try:
+                while True:
+                    if not isinstance(chunk, bytes):
+                        raise DeviceValueError(f"reading {path!r}: the board sent {type(chunk).__name__}")
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    chunk = await self.session.run_value(f"print(repr({handle}.read({CHUNK})))")
+            finally:
+                await self._close_handle(handle)
+        return b"".join(parts)
+
+    async def ls(self, path: str = "", *, allow_outside: bool = False, refresh: bool = False) -> list[str]:
+        """The sorted names in directory ``path`` (the root by default); cached until a change."""
+        where = check_path(path, allow_outside=allow_outside, allow_root=True)
+        known = self._known()
+        async with known.lock:
+            known.prune_temps(self.session._board)
+            if not refresh and where in known.listings:
+                return list(known.listings[where])
+            listdir = f"__import__('os').listdir({where!r})" if where else "__import__('os').listdir()"
+            try:
+                names = await self.session.run_value(f"print(repr({listdir}))")
+            except DeviceExecError as error:
+                if where and error.remote_type == "TypeError":  # the micro:bit: os.listdir() only
+                    raise DeviceCapabilityError(
+                        f"the board on {self.session.port} has a flat filesystem: no directory {where!r}",
+                        capability="filesystem",
+                    ) from None
+                raise self._error(where or ".", error) from None
+            if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+                raise DeviceValueError(f"listing {where!r}: the board sent {names!r:.200}")
+            known.listings[where] = sorted(names)
+            return list(known.listings[where])
+
+    async def rm(self, remote_path: str, *, allow_outside: bool = False) -> None:
+        """Remove ``remote_path`` from the board; :class:`RemoteFileNotFoundError` if it is not there."""
+        path = check_path(remote_path, allow_outside=allow_outside)
+        known = self._known()
+        async with known.lock:
+            known.changed(path)
+            code = (
+                f"_ba.get({self.session.session_id!r})\n"
+                f"try:\n __import__('os').remove({path!r})\n"
+                f"finally:\n [s.files.pop({path!r},None) for s in _ba.S.values()]"
+            )
+            try:
+                await self.session.run(code)
+            except DeviceExecError as error:
+                raise self._error(path, error) from None
+            finally:
+                owner = known.temps.pop(path, None)
+                if owner is not None:
+                    owner._temps.discard(path)
+                    owner.session.resources.unregister_file(path)
+
+    async def temp(self, data: bytes | bytearray | memoryview, suffix: str = "") -> str:
+        """Write ``data`` to a new file named after the session; removed when the session ends."""
+        if not isinstance(suffix, str) or _SEPARATORS.search(suffix) or "\x00" in suffix:
+            raise DeviceValueError(f"temp file suffix {suffix!r} must be a plain name part")
+        self._temp_count += 1
+        path = check_path(f"tmp-{self.session.session_id}-{self._temp_count}{suffix}")
+        await self.put(bytes(data), path, temporary=True)
+        return path
+
+    def temporary_files(self) -> list[str]:
+        """This session's temporary files (removed when it ends)."""
+        return sorted(self._temps)
+
+    # --- internals --------------------------------------------------------------------
+
+    def _known(self) -> _BoardFiles:
+        return _board_files(self.session._board)
+
+    async def _size(self, path: str) -> int:
+        """The size of ``path`` on the board, -1 if it is not there (os.size on the micro:bit)."""
+        size_of = f"(lambda o:o.size({path!r}) if hasattr(o,'size') else o.stat({path!r})[6])"
+        code = f"try:\n print({size_of}(__import__('os')))\nexcept OSError:\n print(-1)"
+        size = await self.session.run_value(code)
+        return size if isinstance(size, int) else -1
+
+    async def _write(self, path: str, data: bytes, temporary: bool) -> None:
+        """Write ``data`` in calls of at most :data:`CHUNK` bytes; the last one closes the file
+        and updates the agent's records (registered if ``temporary``, else no session's)."""
+        sid = self.session.session_id
+        handle = f"_ba.get({sid!r}).fw"
+        finish = f"\n[s.files.pop({path!r},None) for s in _ba.S.values()]"
+        if temporary:
+            finish += f"\n_ba.get({sid!r}).files[{path!r}]=1"
+        chunks = [data[start : start + CHUNK] for start in range(0, len(data), CHUNK)] or [b""]
+        codes = [f"{handle}.write({chunk!r})" for chunk in chunks]
+        codes[0] = f"{handle}=open({path!r},'wb')\n{codes[0]}"
+        codes[-1] += f"\n{handle}.close()\n{handle}=None{finish}"
+        try:
+            for code in codes:
+                await self.session.run(code)
+        except DeviceExecError as error:
+            await self._close_handle(handle)
+            raise self._error(path, error) from None
+        except BaseException:
+            await self._close_handle(handle)
+            raise
+
+    async def _close_handle(self, handle: str) -> None:
+        """Close the file ``handle`` names if it is open (best effort, after a failure too)."""
+        if not self.session.is_active:  # nothing was sent, or the board dropped the session
+            return
+        owner, name = handle.rsplit(".", 1)
+        code = f"if getattr({owner},{name!r},None):\n {handle}.close()\n{handle}=None"
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            try:
+                await self.session.run(code)
+            except Exception as error:  # the failure that brought us here matters more
+                logger.warning("could not close %s on %s: %s", handle, self.session.port, error)
+
+    def _adopt_temp(self, known: _BoardFiles, path: str) -> None:
+        owner = known.temps.get(path)
+        if owner is not None and owner is not self:
+            owner._temps.discard(path)
+            owner.session.resources.unregister_file(path)
+        known.temps[path] = self
+        self._temps.add(path)
+        self.session.resources.register_file(path)
+
+    def _release_temp(self, known: _BoardFiles, path: str) -> None:
+        """``path`` was written to stay: no session's end removes it any more."""
+        owner = known.temps.pop(path, None)
+        if owner is None:
+            return
+        owner._temps.discard(path)
+        owner.session.resources.unregister_file(path)
+
+    def _error(self, path: str, error: DeviceExecError) -> DeviceExecError:
+        if _is_missing(error):
+            return RemoteFileNotFoundError(path, self.session.port, error)
+        return error
+
+
+__all__ = ["CHUNK", "RemoteFileNotFoundError", "SessionFiles", "check_path"]

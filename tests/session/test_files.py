@@ -1,0 +1,240 @@
+"""``session.fs`` on both virtual boards, checked through the board's raw device where it matters."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from belay import DeviceSessionManager, SessionOptions
+from belay.device import Device
+from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
+from belay.session.files import CHUNK, RemoteFileNotFoundError, check_path
+
+pytestmark = pytest.mark.anyio
+NO_QEMU = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm missing")
+BOARDS = ["unix", pytest.param("microbit", marks=[pytest.mark.microbit, NO_QEMU], id="microbit")]
+
+# ~300 bytes (the micro:bit's flash is small), every byte value, more than one chunk
+DATA = bytes(range(256)) + b"\x00\x04\xff" * 15
+
+
+@pytest.fixture(params=BOARDS)
+async def manager(request: pytest.FixtureRequest) -> AsyncIterator[DeviceSessionManager]:
+    async with DeviceSessionManager(SessionOptions()) as opened:
+        opened.test_port = request.param  # type: ignore[attr-defined]
+        yield opened
+
+
+def port_of(manager: DeviceSessionManager) -> str:
+    return str(manager.test_port)  # type: ignore[attr-defined]
+
+
+def observer(manager: DeviceSessionManager) -> Device:
+    """The board's raw connection, outside every session."""
+    board = manager.board(port_of(manager))
+    assert board is not None
+    return board.device
+
+
+async def board_listing(device: Device) -> list[str]:
+    return sorted(await device.eval("__import__('os').listdir()"))
+
+
+async def board_read(device: Device, path: str) -> bytes:
+    code = f"_t=open({path!r},'rb')\nprint(repr(_t.read()))\n_t.close()\ndel _t"
+    return bytes(await device.eval_code(code))
+
+
+@contextmanager
+def bytes_sent(device: Device) -> Iterator[list[int]]:
+    """Count what the host sends to the board inside the block."""
+    transport = device.transport
+    sent: list[int] = []
+    original = transport.send
+
+    async def counting(data: bytes) -> None:
+        sent.append(len(data))
+        await original(data)
+
+    transport.send = counting  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        transport.send = original  # type: ignore[method-assign]
+
+
+# --- paths (no board) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["../x", "a/../../x", "a/..", "..\\x", "/x", "/", "\\x", "C:x", "", "./", "a\x00"]
+)
+def test_paths_outside_the_root_are_refused(path: str) -> None:
+    with pytest.raises(DeviceValueError):
+        check_path(path)
+
+
+def test_relative_paths_are_normalised_and_allow_outside_lets_them_through() -> None:
+    assert check_path("a//b/./c") == "a/b/c"
+    assert check_path("./x.bin") == "x.bin"
+    assert check_path("", allow_root=True) == ""
+    assert check_path("/flash/x", allow_outside=True) == "/flash/x"
+    assert check_path("../x", allow_outside=True) == "../x"
+
+
+# --- on the boards -------------------------------------------------------------------------
+
+
+async def test_binary_round_trip(manager: DeviceSessionManager, tmp_path: Path) -> None:
+    async with manager.session(port_of(manager)) as session:
+        device = observer(manager)
+        assert await session.fs.put(DATA, "blob.bin") is True
+        assert await session.fs.get("blob.bin") == DATA
+        assert await board_read(device, "blob.bin") == DATA  # as the board itself sees it
+        exact = DATA[: 2 * CHUNK]  # a whole number of chunks
+        assert await session.fs.put(exact, "exact.bin") is True
+        assert await session.fs.get("exact.bin") == exact
+        assert await session.fs.put(b"", "empty.bin") is True
+        assert await session.fs.get("empty.bin") == b""
+        local = tmp_path / "local.txt"
+        local.write_bytes(b"\x00\x04\xff from a local file\n")
+        assert await session.fs.put(local) is True  # named after the local file
+        assert await session.fs.get("local.txt") == local.read_bytes()
+        for name in ("blob.bin", "exact.bin", "empty.bin", "local.txt"):
+            await session.fs.rm(name)
+        assert session.resources.files() == []  # none of them was temporary
+    assert not {"blob.bin", "exact.bin", "empty.bin", "local.txt"} & set(await board_listing(device))
+
+
+async def test_unchanged_upload_is_skipped_and_a_changed_one_is_not(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager)) as session:
+        device = observer(manager)
+        with bytes_sent(device) as sent:
+            assert await session.fs.put(DATA, "same.bin") is True
+        first = sum(sent)
+        assert first > len(DATA)
+        with bytes_sent(device) as sent:
+            assert await session.fs.put(DATA, "same.bin") is False
+        assert sum(sent) < len(DATA) // 2  # one size check, no data
+        changed = DATA[:-1] + b"\x00"
+        with bytes_sent(device) as sent:
+            assert await session.fs.put(changed, "same.bin") is True
+        assert sum(sent) > len(DATA)
+        assert await board_read(device, "same.bin") == changed
+    async with manager.session(port_of(manager)) as later:  # the cache is the board's, not the session's
+        assert await later.fs.put(changed, "same.bin") is False
+        await device.exec("__import__('os').remove('same.bin')")  # behind fs's back
+        assert await later.fs.put(changed, "same.bin") is True  # the size check notices
+        assert await board_read(device, "same.bin") == changed
+        await later.fs.rm("same.bin")
+
+
+async def test_listing_is_cached_until_a_put_or_rm(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager)) as session:
+        device = observer(manager)
+        before = await session.fs.ls()
+        assert before == await board_listing(device)
+        assert "listed.bin" not in before
+        with bytes_sent(device) as sent:
+            assert await session.fs.ls() == before
+        assert sum(sent) == 0  # from the cache
+        await session.fs.put(b"\x00\x04\xff", "listed.bin")
+        assert await session.fs.ls() == sorted([*before, "listed.bin"])
+        await session.fs.rm("listed.bin")
+        assert await session.fs.ls() == before
+        await device.exec("_t=open('aside.bin','wb')\n_t.write(b'x')\n_t.close()\ndel _t")
+        assert await session.fs.ls() == before  # written around fs: still cached
+        assert "aside.bin" in await session.fs.ls(refresh=True)
+        await session.fs.rm("aside.bin")
+
+
+async def test_temporary_files_are_gone_after_the_session(manager: DeviceSessionManager) -> None:
+    port = port_of(manager)
+    async with manager.session(port) as session:
+        device = observer(manager)
+        scratch = await session.fs.temp(DATA, suffix=".bin")
+        assert session.session_id in scratch and scratch.endswith(".bin")
+        assert await session.fs.put(b"\x00\x04\xff", "temporary.bin", temporary=True) is True
+        assert await session.fs.put(b"kept", "kept.bin") is True
+        assert await session.fs.get(scratch) == DATA
+        assert sorted(session.resources.files()) == sorted([scratch, "temporary.bin"])
+        assert session.fs.temporary_files() == sorted([scratch, "temporary.bin"])
+        record = await session.board_stats()
+        assert sorted(record["files"]) == sorted([scratch, "temporary.bin"])  # the agent's own records
+        assert {scratch, "temporary.bin", "kept.bin"} <= set(await board_listing(device))
+    listing = await board_listing(device)
+    assert scratch not in listing and "temporary.bin" not in listing
+    assert "kept.bin" in listing  # put() without temporary=True stays
+    async with manager.session(port) as other:
+        assert scratch not in await other.fs.ls()  # the ended session's temp files left the cache too
+        await other.fs.rm("kept.bin")
+
+
+async def test_temp_files_removed_or_kept_early_do_not_fail_the_end(
+    manager: DeviceSessionManager,
+) -> None:
+    async with manager.session(port_of(manager)) as session:
+        device = observer(manager)
+        gone = await session.fs.temp(b"\x00\x04\xff")
+        kept = await session.fs.temp(b"\x00\x04\xff")
+        await session.fs.rm(gone)  # the agent forgets it: its end() does not miss it
+        assert await session.fs.put(b"now kept", kept) is True  # rewritten to stay
+        assert session.resources.files() == []
+    assert gone not in await board_listing(device)
+    assert await board_read(device, kept) == b"now kept"
+    await device.exec(f"__import__('os').remove({kept!r})")
+
+
+async def test_paths_outside_the_root_are_refused_before_sending(
+    manager: DeviceSessionManager,
+) -> None:
+    async with manager.session(port_of(manager)) as session:
+        device = observer(manager)
+        with bytes_sent(device) as sent:
+            for bad in ("../escape.bin", "/escape.bin", "a/../../escape.bin"):
+                with pytest.raises(DeviceValueError, match="allow_outside"):
+                    await session.fs.put(b"x", bad)
+                with pytest.raises(DeviceValueError):
+                    await session.fs.get(bad)
+                with pytest.raises(DeviceValueError):
+                    await session.fs.rm(bad)
+            with pytest.raises(DeviceValueError):
+                await session.fs.ls("..")
+            with pytest.raises(DeviceValueError):
+                await session.fs.temp(b"x", suffix="/../x")
+        assert sent == []
+
+
+async def test_missing_files_give_a_clear_error(manager: DeviceSessionManager) -> None:
+    port = port_of(manager)
+    async with manager.session(port) as session:
+        with pytest.raises(
+            RemoteFileNotFoundError, match=r"no file 'missing\.bin' on the board at"
+        ) as caught:
+            await session.fs.rm("missing.bin")
+        assert caught.value.path == "missing.bin" and caught.value.port == port
+        assert isinstance(caught.value, FileNotFoundError) and isinstance(caught.value, DeviceExecError)
+        with pytest.raises(RemoteFileNotFoundError, match="missing"):
+            await session.fs.get("missing.bin")
+        assert await session.eval("1 + 1") == 2  # the session is still usable
+
+
+async def test_two_sessions_write_at_once_without_mixing_their_chunks(manager: DeviceSessionManager) -> None:
+    port = port_of(manager)
+    first, second = DATA, bytes(reversed(DATA))
+    async with manager.session(port) as one, manager.session(port) as two:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one.fs.put, first, "one.bin")
+            group.start_soon(two.fs.put, second, "two.bin")
+        assert await two.fs.get("one.bin") == first
+        assert await one.fs.get("two.bin") == second
+        await one.fs.rm("one.bin")
+        await two.fs.rm("two.bin")
+        if port == "microbit":
+            with pytest.raises(DeviceCapabilityError):
+                await one.fs.ls("sub")
