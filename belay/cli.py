@@ -1,4 +1,7 @@
-"""The ``belay`` command: ``belay exec``, ``belay ports``, ``belay virtual-board``.
+"""The ``belay`` command: ``belay exec``, ``belay stats``, ``belay ports``, ``belay virtual-board``.
+
+``belay exec`` runs code in a session of its own (ended, so cleaned off the board, when the
+code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board.
 
 Exit status: 0 success; 1 the code raised on the board (its traceback on stderr);
 2 the port or board could not be used (one line on stderr); 3 a call timed out;
@@ -16,7 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import anyio
+from rich.console import Console
 
+from belay.cli_stats import read_board_stats, render_stats, stats_json
 from belay.container import Container
 from belay.errors import (
     BelayError,
@@ -81,18 +86,51 @@ class _StdoutWriter:
         self._stream.flush()
 
 
-async def run_exec(container: Container, port: str, code: str, out: Any) -> None:
+def as_repl_error(error: DeviceExecError) -> DeviceExecError:
+    """The board's traceback as if the code had run at its REPL: the agent's frames left out,
+    the code's own frames (``<string>`` to ``exec``) named ``<stdin>`` as before."""
+    lines = error.remote_traceback.splitlines()
+    agent = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "belay_agent')]
+    if not agent or not any('File "<string>"' in line for line in lines[agent[-1] + 1 :]):
+        return error  # the error is the agent's own: show it whole
+    head = [line for line in lines[: agent[-1]] if not line.lstrip().startswith("File ")]
+    tail = [line.replace('File "<string>"', 'File "<stdin>"') for line in lines[agent[-1] + 1 :]]
+    return DeviceExecError(error.remote_type, error.remote_message, "\n".join(head + tail) + "\n")
+
+
+async def run_exec(container: Container, port: str, code: str, out: Any, timeout: float | None) -> None:
+    """Run ``code`` in a session of its own: what it leaves on the board is removed at the end."""
+    manager = container.session_manager()
+    options = {} if timeout is None else {"call_timeout": timeout}
+    async with manager, manager.session(port, **options) as session:
+        try:
+            await session.exec(code, on_output=_StdoutWriter(out))
+        except DeviceExecError as error:
+            raise as_repl_error(error) from None
+
+
+async def run_exec_kept(container: Container, port: str, code: str, out: Any, timeout: float | None) -> None:
+    """Run ``code`` in the board's REPL namespace, outside any session: nothing is cleaned up."""
     device = await container.device_opener(port)
     async with device:
-        await device.exec(code, on_output=_StdoutWriter(out))
+        await device.exec(code, timeout=timeout, on_output=_StdoutWriter(out))
 
 
 def cmd_exec(args: argparse.Namespace, container: Container) -> int:
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     code = read_code(args, sys.stdin)
-    if args.timeout is not None:
-        container.config.options.call_timeout.from_value(args.timeout)
-    anyio.run(run_exec, container, port, code, sys.stdout.buffer)
+    run = run_exec_kept if args.keep else run_exec
+    anyio.run(run, container, port, code, sys.stdout.buffer, args.timeout)
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace, container: Container) -> int:
+    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    stats = anyio.run(read_board_stats, container, port)
+    if args.json:
+        sys.stdout.write(stats_json(stats, port) + "\n")
+    else:
+        render_stats(stats, port, Console(file=sys.stdout))
     return EXIT_OK
 
 
@@ -124,6 +162,11 @@ def cmd_virtual_board(args: argparse.Namespace, container: Container) -> int:
     return EXIT_OK
 
 
+def _add_port(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--port", help="board: a serial path, a pyserial URL, 'unix' or 'microbit' "
+                        "(default: $BELAY_PORT, else the one USB board, else 'unix')")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -132,10 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("exec", help="run code on a board and stream what it prints")
     run.add_argument("code", nargs="?", help="code to run, or - to read it from standard input")
     run.add_argument("-f", "--file", help="run the code in FILE")
-    run.add_argument("-p", "--port", help="board: a serial path, a pyserial URL, 'unix' or 'microbit' "
-                     "(default: $BELAY_PORT, else the one USB board, else 'unix')")  # fmt: skip
+    _add_port(run)
     run.add_argument("-t", "--timeout", type=float, help="interrupt the code after this many seconds")
+    run.add_argument("-k", "--keep", action="store_true",
+                     help="run in the board's REPL namespace, outside a session, and leave the code's "
+                     "variables on the board for later --keep runs; without it the code runs in a "
+                     "session of its own, removed from the board when the code ends")  # fmt: skip
     run.set_defaults(handler=cmd_exec)
+
+    stats = commands.add_parser(
+        "stats", help="show the sessions the belay agent holds on a board, and its heap"
+    )
+    _add_port(stats)
+    stats.add_argument("--json", action="store_true", help="print the agent's stats as JSON")
+    stats.set_defaults(handler=cmd_stats)
 
     ports = commands.add_parser("ports", help="list boards: serial ports (* = looks like MicroPython)")
     ports.set_defaults(handler=cmd_ports)

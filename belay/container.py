@@ -9,14 +9,15 @@ they are made. Override a provider to swap one, e.g. in a test::
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from belay.device import Device
 from belay.options import SessionOptions
+from belay.session.manager import DeviceSessionManager
 from belay.transports import open_transport
 
 
@@ -34,18 +35,42 @@ async def _open_device(port: str, options: SessionOptions, transport_factory: An
     )
 
 
+def _session_manager(
+    options: SessionOptions, transport_factory: Any, id_generator: Any, clock: Any
+) -> DeviceSessionManager:
+    """A manager whose boards open through the container's transport factory.
+
+    A board is opened with the manager's options, not those of the session that happened to
+    open it first: the sessions on a board share its device, and a session's own
+    ``call_timeout`` bounds that session's calls only.
+    """
+
+    async def opener(port: str, _session_options: SessionOptions) -> Device:
+        return await _open_device(port, options, transport_factory)
+
+    return DeviceSessionManager(options, device_opener=opener, id_generator=id_generator, clock=clock)
+
+
 class Container(containers.DeclarativeContainer):
-    """Providers of every collaborator: options, clock, ids, transports, devices."""
+    """Providers of every collaborator: options, clock, ids, transports, devices, session managers."""
 
     config = providers.Configuration()
 
     options = providers.Singleton(_options, config.options)
     clock = providers.Object(time.monotonic)
     wall_clock = providers.Object(time.time)
-    id_generator = providers.Object(lambda: uuid.uuid4().hex)
+    # Short ids, as the manager's own default: a session's id goes with every call it makes.
+    id_generator = providers.Object(lambda: secrets.token_hex(4))
     transport_factory = providers.Object(open_transport)
     device_opener = providers.Callable(
         lambda port, options, factory: _open_device(port, options, factory),
         options=options,
         factory=transport_factory,
+    )
+    session_manager = providers.Factory(
+        _session_manager,
+        options=options,
+        transport_factory=transport_factory,
+        id_generator=id_generator,
+        clock=clock,
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +56,65 @@ def test_remote_exception_exits_1_with_the_board_traceback() -> None:
     assert "ZeroDivisionError: divide by zero" in result.stderr
     assert 'File "<stdin>"' in result.stderr  # the board's traceback, not the host's
     assert "belay/cli.py" not in result.stderr
+    assert "belay_agent" not in result.stderr  # nor the session's plumbing on the board
+
+
+def test_traceback_line_numbers_are_the_codes_own() -> None:
+    result = belay("exec", "-p", "unix", "def g():\n    1/0\n\ng()")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[1:] == [
+        '  File "<stdin>", line 4, in <module>',
+        '  File "<stdin>", line 2, in g',
+        "ZeroDivisionError: divide by zero",
+    ]
+
+
+def test_output_streams_while_the_code_still_runs() -> None:
+    code = "import time\nprint('first')\ntime.sleep(3)\nprint('second')"
+    process = subprocess.Popen([*BELAY, "exec", "-p", "unix", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "first\n"
+        assert process.poll() is None  # 'first' came while the code was sleeping
+        assert process.stdout.read() == "second\n"
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def served_board() -> Iterator[str]:
+    """A unix board served on a pty by ``belay virtual-board``: it outlives each ``belay exec``."""
+    server = subprocess.Popen([*BELAY, "virtual-board", "--kind", "unix"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_exec_runs_in_a_session_that_is_gone_afterwards(served_board: str) -> None:
+    code = "x = 41\nprint(x + 1)"
+    assert belay("exec", "-p", served_board, code).stdout == "42\n"
+    assert belay("exec", "-p", served_board, "--keep", "print('x' in globals())").stdout == "False\n"
+    stats = json.loads(belay("stats", "-p", served_board, "--json").stdout)
+    assert stats["sessions"] == {}
+
+
+def test_exec_keep_runs_in_the_repl_namespace_and_leaves_it(served_board: str) -> None:
+    assert belay("exec", "-p", served_board, "--keep", "y = 6 * 7").returncode == 0
+    assert belay("exec", "-p", served_board, "--keep", "print(y)").stdout == "42\n"
+
+
+def test_timeout_is_the_codes_and_the_board_is_usable_after(served_board: str) -> None:
+    started = time.monotonic()
+    result = belay("exec", "-p", served_board, "-t", "0.5", "while True: pass")
+    assert result.returncode == 3, result.stderr
+    assert time.monotonic() - started < 30
+    assert belay("exec", "-p", served_board, "print('alive')").stdout == "alive\n"
+    assert json.loads(belay("stats", "-p", served_board, "--json").stdout)["sessions"] == {}
 
 
 @pytest.mark.parametrize(
@@ -85,11 +147,17 @@ def test_ports_lists_the_virtual_boards() -> None:
     assert "unix, microbit" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["exec"], ["ports"], ["virtual-board"]])
+@pytest.mark.parametrize("command", [[], ["exec"], ["stats"], ["ports"], ["virtual-board"]])
 def test_help_for_every_command(command: list[str]) -> None:
     result = belay(*command, "--help")
     assert result.returncode == 0
     assert "usage: belay" in result.stdout
+
+
+def test_exec_help_says_what_keep_does() -> None:
+    text = " ".join(belay("exec", "--help").stdout.split())
+    assert "--keep" in text
+    assert "outside a session" in text
 
 
 def test_virtual_board_serves_a_pty_that_mpremote_can_use() -> None:

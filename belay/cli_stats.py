@@ -1,0 +1,118 @@
+"""``belay stats``: what the device agent holds on a board, as a table or as JSON.
+
+``device/agent_stats.py`` (sent on demand, to spare the agent's heap) prints one dict:
+``version``, ``sessions`` (by id: ``age_ms``, ``idle_ms``, ``lease_ms``, ``threads``
+{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``output``),
+``reaped``, ``mem_free`` and ``mem_alloc``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from belay.container import Container
+from belay.device_files import device_file
+from belay.errors import DeviceValueError
+from belay.session.agent import ensure_agent
+
+THREAD_STATES = ("running", "finished", "crashed")
+
+
+async def read_board_stats(container: Container, port: str) -> dict[str, Any]:
+    """Open ``port``, load the agent if it is missing (a current one is left as it is), read its stats."""
+    device = await container.device_opener(port)
+    async with device:
+        await ensure_agent(device)
+        stats = await device.eval_code(device_file("agent_stats.py"))
+    if not isinstance(stats, dict) or not isinstance(stats.get("sessions"), dict):
+        raise DeviceValueError(f"the agent on {port} sent stats in an unknown shape: {stats!r:.200}")
+    return stats
+
+
+def format_ms(ms: int) -> str:
+    """A duration for people: ``850ms``, ``12.3s``, ``4m05s``, ``2h03m``."""
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    seconds = ms // 1000
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def lease_left(record: dict[str, Any]) -> str:
+    """How long the board keeps the session without hearing from its host; ``expired``: reapable."""
+    left = int(record.get("lease_ms", 0)) - int(record.get("idle_ms", 0))
+    return format_ms(left) if left > 0 else "expired"
+
+
+def thread_counts(record: dict[str, Any]) -> dict[str, int]:
+    counts = dict.fromkeys(THREAD_STATES, 0)
+    for state, _error in record.get("threads", {}).values():
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def threads_cell(record: dict[str, Any]) -> str:
+    """Threads running, finished and crashed: ``2/0/1``."""
+    counts = thread_counts(record)
+    return "/".join(str(counts[state]) for state in THREAD_STATES)
+
+
+def sessions_table(stats: dict[str, Any], port: str) -> Table:
+    table = Table(
+        title=f"sessions on {port}",
+        title_justify="left",
+        caption="threads: running/finished/crashed",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("session", no_wrap=True)
+    for name in ("age", "lease left", "threads", "timers", "methods", "files", "output"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for sid, record in sorted(stats["sessions"].items()):
+        table.add_row(
+            sid,
+            format_ms(int(record.get("age_ms", 0))),
+            lease_left(record),
+            threads_cell(record),
+            str(len(record.get("timers", []))),
+            str(len(record.get("methods", {}))),
+            str(len(record.get("files", []))),
+            f"{record.get('output', 0)} B",
+        )
+    return table
+
+
+def heap_line(stats: dict[str, Any]) -> str:
+    used, free = int(stats.get("mem_alloc", 0)), int(stats.get("mem_free", 0))
+    share = f" ({100 * used // (used + free)}% used)" if used + free else ""
+    reaped = len(stats.get("reaped", []))
+    return (
+        f"agent {stats.get('version', '?')}: heap {used} B in use, {free} B free{share}; "
+        f"{reaped} session(s) reaped recently"
+    )
+
+
+def render_stats(stats: dict[str, Any], port: str, console: Console) -> None:
+    """The sessions as a table (or a line saying there are none), crashed threads, the heap."""
+    if stats["sessions"]:
+        console.print(sessions_table(stats, port))
+    else:
+        console.print(f"no sessions on {port}", markup=False)
+    for sid, record in sorted(stats["sessions"].items()):
+        for name, (state, error) in sorted(record.get("threads", {}).items()):
+            if state == "crashed":
+                console.print(f"session {sid}: thread {name} crashed: {error}", markup=False, soft_wrap=True)
+    console.print(heap_line(stats), markup=False, highlight=False, soft_wrap=True)
+
+
+def stats_json(stats: dict[str, Any], port: str) -> str:
+    """The agent's stats as JSON, with the port they came from."""
+    return json.dumps({"port": port, **stats}, indent=2)
