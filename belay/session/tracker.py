@@ -146,12 +146,13 @@ class ResourceTracker:
         pending = list(reversed(self._resources.values()))
         with anyio.move_on_after(timeout, shield=True):
             while pending:
-                resource = pending.pop(0)
+                resource = pending[0]
                 try:
                     await resource.cleanup()
                 except Exception as error:
                     failures.append((repr(resource), error))
                 self._resources.pop(resource.resource_id, None)
+                pending.pop(0)
         failures.extend((repr(r), TimeoutError(f"not released within {timeout:g}s")) for r in pending)
         self.forget_board_records()
         if failures:

@@ -316,3 +316,26 @@ def test_state_transitions_are_a_pure_function() -> None:
     assert next_state(SessionState.ACTIVE, SessionEvent.LOSE) is SessionState.LOST
     with pytest.raises(SessionError, match="cannot begin while closed"):
         next_state(SessionState.CLOSED, SessionEvent.BEGIN)
+
+
+async def test_a_warm_session_sends_no_agent_code(manager: DeviceSessionManager) -> None:
+    port = port_of(manager)
+    async with manager.session(port):
+        pass
+    transport = observer(manager).transport
+    sent: list[bytes] = []
+    original = transport.send
+
+    async def recording(data: bytes) -> None:
+        sent.append(data)
+        await original(data)
+
+    transport.send = recording  # type: ignore[method-assign]
+    try:
+        async with manager.session(port) as session:
+            assert await session.eval("1 + 1") == 2
+    finally:
+        transport.send = original  # type: ignore[method-assign]
+    wire = b"".join(sent)
+    assert b"belay_agent" not in wire and b"open(" not in wire
+    assert len(wire) < 200
