@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import pytest
+from session_helpers import observer, port_of, writes_to
 
-from belay import DeviceSessionManager, SessionOptions
+from belay import DeviceSessionManager
 from belay.device import Device
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
 from belay.session.files import CHUNK, RemoteFileNotFoundError, check_path
 
 pytestmark = pytest.mark.anyio
-NO_QEMU = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm missing")
-BOARDS = ["unix", pytest.param("microbit", marks=[pytest.mark.microbit, NO_QEMU], id="microbit")]
 
 # ~300 bytes (the micro:bit's flash is small), every byte value, more than one chunk
 DATA = bytes(range(256)) + b"\x00\x04\xff" * 15
-
-
-@pytest.fixture(params=BOARDS)
-async def manager(request: pytest.FixtureRequest) -> AsyncIterator[DeviceSessionManager]:
-    async with DeviceSessionManager(SessionOptions()) as opened:
-        opened.test_port = request.param  # type: ignore[attr-defined]
-        yield opened
-
-
-def port_of(manager: DeviceSessionManager) -> str:
-    return str(manager.test_port)  # type: ignore[attr-defined]
-
-
-def observer(manager: DeviceSessionManager) -> Device:
-    """The board's raw connection, outside every session."""
-    board = manager.board(port_of(manager))
-    assert board is not None
-    return board.device
 
 
 async def board_listing(device: Device) -> list[str]:
@@ -48,24 +26,6 @@ async def board_listing(device: Device) -> list[str]:
 async def board_read(device: Device, path: str) -> bytes:
     code = f"_t=open({path!r},'rb')\nprint(repr(_t.read()))\n_t.close()\ndel _t"
     return bytes(await device.eval_code(code))
-
-
-@contextmanager
-def bytes_sent(device: Device) -> Iterator[list[int]]:
-    """Count what the host sends to the board inside the block."""
-    transport = device.transport
-    sent: list[int] = []
-    original = transport.send
-
-    async def counting(data: bytes) -> None:
-        sent.append(len(data))
-        await original(data)
-
-    transport.send = counting  # type: ignore[method-assign]
-    try:
-        yield sent
-    finally:
-        transport.send = original  # type: ignore[method-assign]
 
 
 # --- paths (no board) ----------------------------------------------------------------------
@@ -114,17 +74,17 @@ async def test_binary_round_trip(manager: DeviceSessionManager, tmp_path: Path) 
 async def test_unchanged_upload_is_skipped_and_a_changed_one_is_not(manager: DeviceSessionManager) -> None:
     async with manager.session(port_of(manager)) as session:
         device = observer(manager)
-        with bytes_sent(device) as sent:
+        with writes_to(device) as sent:
             assert await session.fs.put(DATA, "same.bin") is True
-        first = sum(sent)
+        first = sum(map(len, sent))
         assert first > len(DATA)
-        with bytes_sent(device) as sent:
+        with writes_to(device) as sent:
             assert await session.fs.put(DATA, "same.bin") is False
-        assert sum(sent) < len(DATA) // 2  # one size check, no data
+        assert sum(map(len, sent)) < len(DATA) // 2  # one size check, no data
         changed = DATA[:-1] + b"\x00"
-        with bytes_sent(device) as sent:
+        with writes_to(device) as sent:
             assert await session.fs.put(changed, "same.bin") is True
-        assert sum(sent) > len(DATA)
+        assert sum(map(len, sent)) > len(DATA)
         assert await board_read(device, "same.bin") == changed
     async with manager.session(port_of(manager)) as later:  # the cache is the board's, not the session's
         assert await later.fs.put(changed, "same.bin") is False
@@ -140,9 +100,9 @@ async def test_listing_is_cached_until_a_put_or_rm(manager: DeviceSessionManager
         before = await session.fs.ls()
         assert before == await board_listing(device)
         assert "listed.bin" not in before
-        with bytes_sent(device) as sent:
+        with writes_to(device) as sent:
             assert await session.fs.ls() == before
-        assert sum(sent) == 0  # from the cache
+        assert sum(map(len, sent)) == 0  # from the cache
         await session.fs.put(b"\x00\x04\xff", "listed.bin")
         assert await session.fs.ls() == sorted([*before, "listed.bin"])
         await session.fs.rm("listed.bin")
@@ -195,7 +155,7 @@ async def test_paths_outside_the_root_are_refused_before_sending(
 ) -> None:
     async with manager.session(port_of(manager)) as session:
         device = observer(manager)
-        with bytes_sent(device) as sent:
+        with writes_to(device) as sent:
             for bad in ("../escape.bin", "/escape.bin", "a/../../escape.bin"):
                 with pytest.raises(DeviceValueError, match="allow_outside"):
                     await session.fs.put(b"x", bad)

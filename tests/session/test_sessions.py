@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
+from session_helpers import observer, port_of, writes_to
 
 from belay import (
     DeviceCapabilityError,
@@ -22,26 +20,6 @@ from belay.device_files import device_file
 from belay.session.state import SessionEvent, next_state
 
 pytestmark = pytest.mark.anyio
-NO_QEMU = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm missing")
-BOARDS = ["unix", pytest.param("microbit", marks=[pytest.mark.microbit, NO_QEMU], id="microbit")]
-
-
-@pytest.fixture(params=BOARDS)
-async def manager(request: pytest.FixtureRequest) -> AsyncIterator[DeviceSessionManager]:
-    async with DeviceSessionManager(SessionOptions(max_concurrent_sessions=25)) as opened:
-        opened.test_port = request.param  # type: ignore[attr-defined]
-        yield opened
-
-
-def port_of(manager: DeviceSessionManager) -> str:
-    return str(manager.test_port)  # type: ignore[attr-defined]
-
-
-def observer(manager: DeviceSessionManager) -> Device:
-    """The board's raw connection, outside every session."""
-    board = manager.board(port_of(manager))
-    assert board is not None
-    return board.device
 
 
 async def free_heap(device: Device) -> int:
@@ -60,21 +38,12 @@ async def test_tasks_run_on_the_board_and_later_calls_send_fewer_bytes(manager: 
         def add(a, b):  # type: ignore[no-untyped-def]
             return a + b
 
-        transport = observer(manager).transport
-        sent: list[int] = []
-        original = transport.send
-
-        async def counting(data: bytes) -> None:
-            sent.append(len(data))
-            await original(data)
-
-        transport.send = counting  # type: ignore[method-assign]
-        assert await add(1, 2) == 3
-        first = sum(sent)
-        sent.clear()
-        assert await add(40, 2) == 42
-        second = sum(sent)
-        transport.send = original  # type: ignore[method-assign]
+        with writes_to(observer(manager)) as sent:
+            assert await add(1, 2) == 3
+        first = sum(map(len, sent))
+        with writes_to(observer(manager)) as sent:
+            assert await add(40, 2) == 42
+        second = sum(map(len, sent))
         assert second < first
         assert "def add" not in str(session.resources.deployed_methods())
         assert session.resources.is_method_deployed("add", add.code.code_hash)
@@ -322,20 +291,9 @@ async def test_a_warm_session_sends_no_agent_code(manager: DeviceSessionManager)
     port = port_of(manager)
     async with manager.session(port):
         pass
-    transport = observer(manager).transport
-    sent: list[bytes] = []
-    original = transport.send
-
-    async def recording(data: bytes) -> None:
-        sent.append(data)
-        await original(data)
-
-    transport.send = recording  # type: ignore[method-assign]
-    try:
+    with writes_to(observer(manager)) as sent:
         async with manager.session(port) as session:
             assert await session.eval("1 + 1") == 2
-    finally:
-        transport.send = original  # type: ignore[method-assign]
     wire = b"".join(sent)
     assert b"belay_agent" not in wire and b"open(" not in wire
     assert len(wire) < 200
