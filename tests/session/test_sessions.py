@@ -297,3 +297,22 @@ async def test_a_warm_session_sends_no_agent_code(manager: DeviceSessionManager)
     wire = b"".join(sent)
     assert b"belay_agent" not in wire and b"open(" not in wire
     assert len(wire) < 200
+
+
+async def test_background_output_and_crashes_are_kept_for_the_session() -> None:
+    async with DeviceSessionManager() as manager, manager.session("unix") as session:
+
+        @session.thread
+        def chatty():  # type: ignore[no-untyped-def]
+            print("from the thread")  # noqa: T201 - runs on the board
+            raise ValueError("boom")
+
+        name = await chatty()
+        with anyio.fail_after(5):
+            while (await session.board_stats())["threads"][name][0] == "running":  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        record = await session.board_stats()
+        assert record["threads"][name] == ["crashed", "ValueError: boom"]
+        output = await session.output()
+        assert "from the thread" in output and "crashed: ValueError: boom" in output
+        assert await session.output() == ""  # read once
