@@ -90,16 +90,13 @@ class Task(RemoteFunction):
 class Thread(RemoteFunction):
     """``await thread(*args)`` starts the function in a tracked background thread; returns its name."""
 
-    count = 0
-
     async def __call__(self, *args: Any) -> str:
         if not self.session.capabilities.threads:
             raise DeviceCapabilityError(
                 f"the board on {self.session.port} has no _thread: cannot start {self.code.name}",
                 capability="threads",
             )
-        Thread.count += 1
-        name = f"{self.code.name}-{Thread.count}"
+        name = self.session.next_name(self.code.name)
         sid = self.session.session_id
         arguments = literals.dumps(tuple(args))
         code = self.deploy_code() + f"_bat.thread({sid!r}, {name!r}, {self.code.name!r}, {arguments})"

@@ -67,7 +67,7 @@ class DeviceSession:
         self._clock = clock
         self._setups: list[Task] = []
         self._teardowns: list[Task] = []
-        self._timer_count = 0
+        self._names = 0
         self.fs = SessionFiles(self)
 
     # --- identity -----------------------------------------------------------------------
@@ -228,8 +228,7 @@ class DeviceSession:
                 f"the board on {self.port} has neither machine.Timer nor _thread", capability="timer"
             )
         remote = function if isinstance(function, RemoteFunction) else Task(self, function)
-        self._timer_count += 1
-        name = f"timer-{self._timer_count}"
+        name = self.next_name("timer")
         sid = self.session_id
         code = remote.deploy_code() + (
             f"_bat.timer({sid!r}, {name!r}, {remote.code.name!r}, {int(period_ms)}, {literals.dumps(args)})"
@@ -238,6 +237,11 @@ class DeviceSession:
         remote.deployed()
         self.resources.register_timer(name)
         return Timer(self, name)
+
+    def next_name(self, prefix: str) -> str:
+        """A name for a thread or timer, unique within this session (``blink-1``, ``timer-2``)."""
+        self._names += 1
+        return f"{prefix}-{self._names}"
 
     async def board_stats(self) -> dict[str, Any]:
         """This session's records as the agent keeps them on the board."""
