@@ -17,7 +17,7 @@ from dependency_injector import containers, providers
 
 from belay.device import Device
 from belay.options import SessionOptions
-from belay.session.manager import DeviceSessionManager
+from belay.session.manager import DeviceSessionManager, open_device
 from belay.transports import open_transport
 
 
@@ -26,27 +26,13 @@ def _options(overrides: dict[str, Any] | None) -> SessionOptions:
     return SessionOptions.from_mapping(overrides or {}, base=SessionOptions.from_env())
 
 
-async def _open_device(port: str, options: SessionOptions, transport_factory: Any) -> Device:
-    return await Device.open(
-        port,
-        transport_factory=transport_factory,
-        call_timeout=options.call_timeout,
-        sync_timeout=options.sync_timeout,
-    )
-
-
 def _session_manager(
     options: SessionOptions, transport_factory: Any, id_generator: Any, clock: Any
 ) -> DeviceSessionManager:
-    """A manager whose boards open through the container's transport factory.
+    """A manager whose boards open through the container's transport factory."""
 
-    A board is opened with the manager's options, not those of the session that happened to
-    open it first: the sessions on a board share its device, and a session's own
-    ``call_timeout`` bounds that session's calls only.
-    """
-
-    async def opener(port: str, _session_options: SessionOptions) -> Device:
-        return await _open_device(port, options, transport_factory)
+    async def opener(port: str, board_options: SessionOptions) -> Device:
+        return await open_device(port, board_options, transport_factory)
 
     return DeviceSessionManager(options, device_opener=opener, id_generator=id_generator, clock=clock)
 
@@ -62,11 +48,7 @@ class Container(containers.DeclarativeContainer):
     # Short ids, as the manager's own default: a session's id goes with every call it makes.
     id_generator = providers.Object(lambda: secrets.token_hex(4))
     transport_factory = providers.Object(open_transport)
-    device_opener = providers.Callable(
-        lambda port, options, factory: _open_device(port, options, factory),
-        options=options,
-        factory=transport_factory,
-    )
+    device_opener = providers.Callable(open_device, options=options, transport_factory=transport_factory)
     session_manager = providers.Factory(
         _session_manager,
         options=options,

@@ -21,16 +21,19 @@ from belay.session.board import Board
 from belay.session.records import SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
-from belay.transports import open_transport
+from belay.transports import TransportFactory, open_transport
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DeviceOpener = Callable[[str, SessionOptions], Awaitable[Device]]
 
 
-async def open_device(port: str, options: SessionOptions) -> Device:
+async def open_device(
+    port: str, options: SessionOptions, transport_factory: TransportFactory = open_transport
+) -> Device:
+    """Open the board on ``port`` with the call and sync timeouts of ``options``."""
     return await Device.open(
-        port, transport_factory=open_transport, call_timeout=options.call_timeout,
+        port, transport_factory=transport_factory, call_timeout=options.call_timeout,
         sync_timeout=options.sync_timeout,
     )  # fmt: skip
 
@@ -122,7 +125,7 @@ class DeviceSessionManager:
             raise SessionError(f"the manager is {self.state.value}: use it in `async with`")
         session_options = SessionOptions.from_mapping(options, base=self.options) if options else self.options
         await self._take_slot()
-        board = await self._board(port, session_options)
+        board = await self._board(port)
         session = DeviceSession(board, self._new_id(), session_options, self._clock)
         self._sessions[session.session_id] = session
         board.sessions.add(session.session_id)
@@ -195,7 +198,9 @@ class DeviceSessionManager:
         self._slot_freed.set()
         self._slot_freed = anyio.Event()
 
-    async def _board(self, port: str, options: SessionOptions) -> Board:
+    async def _board(self, port: str) -> Board:
+        """The board on ``port``, opened with the manager's options: its sessions share the
+        device, and a session's own ``call_timeout`` bounds that session's calls only."""
         lock = self._board_locks.setdefault(port, anyio.Lock())
         async with lock:
             board = self._boards.get(port)
@@ -203,7 +208,7 @@ class DeviceSessionManager:
                 await board.aclose()
                 board = None
             if board is None:
-                board = self._boards[port] = Board(await self._open_device(port, options))
+                board = self._boards[port] = Board(await self._open_device(port, self.options))
             return board
 
     async def _keep_sessions(self) -> None:
