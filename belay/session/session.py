@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
 
 from belay import literals
 from belay.board_info import Capabilities, DeviceInfo
+from belay.device import Device
 from belay.device_files import device_file
 from belay.errors import (
     ConnectionLostError,
@@ -28,7 +29,7 @@ from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
 
 logger = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class Timer:
@@ -162,21 +163,25 @@ class DeviceSession:
 
     async def run(self, code: str, on_output: OutputCallback | None = None) -> str:
         """Run agent-level ``code`` for this session (pending setups first); return its output."""
+        timeout = self.options.call_timeout
+        return await self._on_board(lambda device: device.exec(code, timeout=timeout, on_output=on_output))
+
+    async def run_value(self, code: str) -> Any:
+        """Run agent-level ``code`` that prints one ``repr``; return that value."""
+        timeout = self.options.call_timeout
+        return await self._on_board(lambda device: device.eval_code(code, timeout=timeout))
+
+    async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
+        """Make a call for this session: it must be active, its setups run first, a lost
+        board moves it to LOST."""
         self._check_active()
         self.last_used = self._clock()
         await self._run_setups()
         try:
-            return await self._board.device.exec(code, timeout=self.options.call_timeout, on_output=on_output)
+            return await call(self._board.device)
         except ConnectionLostError:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
-
-    async def run_value(self, code: str) -> Any:
-        """Run agent-level ``code`` that prints one ``repr``; return that value."""
-        lines = (await self.run(code)).strip().splitlines()
-        if not lines:
-            raise SessionError(f"session {self.session_id}: the board printed no value")
-        return literals.loads(lines[-1])
 
     async def _run_setups(self) -> None:
         while self._setups:
