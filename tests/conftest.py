@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -141,3 +143,16 @@ def no_board_process_left_behind() -> Iterator[None]:
             "board processes still alive (or unreaped) at the end of the test run:\n  " + "\n  ".join(leaked),
             pytrace=False,
         )
+
+
+@pytest.fixture
+def served_board() -> Iterator[str]:
+    """A unix board served on a pty by ``belay virtual-board``: it outlives each connection."""
+    command = [sys.executable, "-m", "belay", "virtual-board", "--kind", "unix"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

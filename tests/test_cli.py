@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,18 +80,6 @@ def test_output_streams_while_the_code_still_runs() -> None:
     finally:
         process.kill()
         process.wait()
-
-
-@pytest.fixture
-def served_board() -> Iterator[str]:
-    """A unix board served on a pty by ``belay virtual-board``: it outlives each ``belay exec``."""
-    server = subprocess.Popen([*BELAY, "virtual-board", "--kind", "unix"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_exec_runs_in_a_session_that_is_gone_afterwards(served_board: str) -> None:

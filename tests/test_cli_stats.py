@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -104,18 +103,6 @@ def test_stats_on_a_bad_port_exits_2_with_one_line() -> None:
     result = belay("stats", "--port", "/dev/belay-no-such-port")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-@pytest.fixture
-def served_board() -> Iterator[str]:
-    """A unix board served on a pty by ``belay virtual-board``: it outlives each connection."""
-    server = subprocess.Popen([*BELAY, "virtual-board", "--kind", "unix"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 async def leave_a_session_on(path: str) -> str:
