@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import anyio
 import pytest
 
 from belay.device import Device
@@ -64,11 +65,32 @@ def board(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+_FORGET_NEW_GLOBALS = """
+def _belay_forget(keep):
+    g = globals()
+    for name in [name for name in g if name not in keep]:
+        del g[name]
+_belay_forget({keep!r})
+__import__('gc').collect()
+"""
+
+
 @pytest.fixture(scope="module")
-async def device(board: str) -> AsyncIterator[Device]:
-    """One open device per board and test module, for tests that leave the board usable."""
+async def shared_device(board: str) -> AsyncIterator[tuple[Device, set[str]]]:
+    """One open device per board and test module, with the globals it started with."""
     async with await Device.open(board) as opened:
-        yield opened
+        yield opened, set(await opened.eval("list(globals())"))
+
+
+@pytest.fixture
+async def device(shared_device: tuple[Device, set[str]]) -> AsyncIterator[Device]:
+    """The module's device, for tests that leave the board usable; the globals a test
+    created are deleted after it, so the micro:bit's small heap does not fill up."""
+    opened, baseline = shared_device
+    yield opened
+    if not opened.is_lost:
+        with anyio.fail_after(10):
+            await opened.exec(_FORGET_NEW_GLOBALS.format(keep=baseline))
 
 
 @pytest.fixture
