@@ -34,17 +34,67 @@ def _pty_child_setup() -> None:  # pragma: no cover - runs in the child
 
 
 def open_raw_pty() -> tuple[int, int]:
-    """A pty pair whose slave passes bytes through: no echo, no line editing, no CR/LF mapping.
+    """A pty pair whose slave passes every byte through: no echo, no line editing, no CR/LF
+    mapping, and no signals from bytes (ISIG off).
 
-    Signals stay on (ISIG), so a Ctrl-C byte interrupts a program that restores the mode
-    it found, as MicroPython's unix port does while it runs code.
+    Without ISIG a Ctrl-C byte never kills the program: MicroPython's unix port leaves SIGINT
+    at its default action between calls, so a Ctrl-C landing just as a call ends would end
+    the interpreter. :func:`interrupt_if_caught` delivers interrupts instead.
     """
     master, slave = pty.openpty()
     tty.setraw(slave)
-    attrs = termios.tcgetattr(slave)
-    attrs[3] |= termios.ISIG
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
     return master, slave
+
+
+STOP_TIMEOUT = 0.5
+"""How long an interrupt waits for the interpreter to stop before it checks its handler."""
+
+
+def _proc_status(pid: int) -> tuple[str, bool] | None:
+    """``pid``'s scheduler state letter and whether it catches SIGINT, from ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            masks = [line.split()[1] for line in status if line.startswith("SigCgt:")]
+        return state, bool(int(masks[0], 16) >> (signal.SIGINT - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def interrupt_if_caught(pid: int) -> bool:
+    """Ctrl-C as a board's UART gives it: SIGINT to ``pid`` only while it catches SIGINT.
+
+    MicroPython's unix port installs its handler only while it runs code. The check and the
+    signal are made while the process is stopped (SIGSTOP), so it cannot drop its handler in
+    between; it is always continued. Without ``/proc`` the signal is sent as a tty would.
+    """
+    if _proc_status(pid) is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        return True
+    caught = False
+    with anyio.CancelScope(shield=True):
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            status = await _stopped(pid)
+            caught = status is not None and status[1]
+            if caught:
+                os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            return False
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    return caught
+
+
+async def _stopped(pid: int) -> tuple[str, bool] | None:
+    """``pid``'s status once it has stopped (or after ``STOP_TIMEOUT``; ``None`` if gone)."""
+    with anyio.move_on_after(STOP_TIMEOUT):
+        while (status := _proc_status(pid)) is not None and status[0] not in "TtZX":  # noqa: ASYNC110
+            await anyio.sleep(0.0002)  # a stop is seen only in /proc: nothing to wait on
+    return _proc_status(pid)
 
 
 def spawn_on_pty(

