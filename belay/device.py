@@ -27,13 +27,17 @@ from belay.errors import (
     DeviceValueError,
     ProtocolError,
 )
-from belay.link import CallResult, Link, OutputCallback
+from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
+from belay.protocol.raw_repl import MAX_ERROR_BYTES
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
 
 logger = logging.getLogger(__name__)
 
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
+OUTPUT_TRUNCATED = "\n[belay: output truncated: a call keeps at most {limit} bytes]\n"
+"""Ends the text :meth:`Device.exec` returns when the call printed more than it keeps."""
+TRACEBACK_TRUNCATED = "\n[belay: traceback truncated: at most {limit} bytes are kept]"
 
 
 class Device:
@@ -72,11 +76,20 @@ class Device:
         call_timeout: float | None = None,
         sync_timeout: float = 5.0,
         on_unsolicited: OutputCallback | None = None,
+        max_output: int = MAX_OUTPUT_BYTES,
+        recover_timeout: float | None = None,
     ) -> Device:
-        """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error."""
+        """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error.
+
+        ``max_output`` bounds the output kept per call (all of it still streams to ``on_output``);
+        ``recover_timeout`` (default: ``sync_timeout``) bounds getting the board back after an
+        interrupted call.
+        """
         transport = await transport_factory(port)
+        recover = sync_timeout if recover_timeout is None else recover_timeout
         device = cls.over(transport, call_timeout=call_timeout, sync_timeout=sync_timeout,
-                          on_unsolicited=on_unsolicited)  # fmt: skip
+                          recover_timeout=recover, on_unsolicited=on_unsolicited,
+                          max_output=max_output)  # fmt: skip
         try:
             async with device._lock:
                 await device._link.sync(sync_timeout)
@@ -89,9 +102,9 @@ class Device:
 
     @classmethod
     def over(cls, transport: Transport, *, on_unsolicited: OutputCallback | None = None,
-             **options: Any) -> Device:  # fmt: skip
+             max_output: int = MAX_OUTPUT_BYTES, **options: Any) -> Device:  # fmt: skip
         """A device on an already open transport (it is synced on first use)."""
-        return cls(Link(transport, on_unsolicited=on_unsolicited), **options)
+        return cls(Link(transport, on_unsolicited=on_unsolicited, max_output=max_output), **options)
 
     # --- identity ---------------------------------------------------------------------
 
@@ -116,6 +129,11 @@ class Device:
         return self._capabilities
 
     @property
+    def max_output(self) -> int:
+        """Bytes of output kept per call; more is streamed to ``on_output`` and marked truncated."""
+        return self._link.max_output
+
+    @property
     def is_lost(self) -> bool:
         return self._lost is not None
 
@@ -137,9 +155,17 @@ class Device:
         timeout: float | None = None,
         on_output: OutputCallback | None = None,
     ) -> str:
-        """Run statements; return what they printed. Raises :class:`DeviceExecError` if they raised."""
+        """Run statements; return what they printed. Raises :class:`DeviceExecError` if they raised.
+
+        Output beyond :attr:`max_output` is not kept: the text returned ends with
+        :data:`OUTPUT_TRUNCATED` instead (``on_output`` still receives all of it).
+        """
         result = await self.call(code, timeout=timeout, on_output=on_output)
-        return result.output.decode("utf-8", "replace").replace("\r\n", "\n")
+        text = result.output.decode("utf-8", "replace").replace("\r\n", "\n")
+        if result.output_truncated:
+            logger.warning("output of a call on %s exceeded %d bytes: truncated", self.port, self.max_output)
+            text += OUTPUT_TRUNCATED.format(limit=self.max_output)
+        return text
 
     async def eval(self, expression: str, *, timeout: float | None = None) -> Any:
         """The value of ``expression`` on the board, read back as a Python literal."""
@@ -177,19 +203,19 @@ class Device:
         raw_paste: bool | None = None,
     ) -> CallResult:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
-        payload = code.encode("utf-8") if isinstance(code, str) else bytes(code)
+        payload = _encode(code)
         deadline = self.call_timeout if timeout is None else timeout
         bounded = deadline is not None and math.isfinite(deadline)
         until = anyio.current_time() + deadline if bounded and deadline is not None else math.inf
         await self._acquire(until, deadline)
         try:
-            await self._ready()
+            await self._ready(until)
             use_paste = self._use_raw_paste(payload) if raw_paste is None else raw_paste
             result = await self._guarded(payload, on_output, until, deadline, use_paste)
         finally:
             self._lock.release()
         if result.error:
-            raise remote_error(result.error)
+            raise remote_error(result.error, truncated=result.error_truncated)
         return result
 
     async def _acquire(self, until: float, deadline: float | None) -> None:
@@ -242,14 +268,16 @@ class Device:
             except (DeviceTimeoutError, ProtocolError) as error:
                 logger.warning("board on %s not recovered yet: %s", self.port, error)
 
-    async def _ready(self) -> None:
+    async def _ready(self, until: float = math.inf) -> None:
+        """Fail on a closed or lost board; get an unsynced one back to its raw prompt by ``until``."""
         if self._closed:
             raise ConnectionLostError(f"device on {self.port} is closed", port=self.port)
         if self._lost is not None:
             raise ConnectionLostError(f"the board on {self.port} is gone: {self._lost}", port=self.port)
+        self._link.take_arrived()
         if not self._link.ready:
             try:
-                await self._link.recover(self.sync_timeout)
+                await self._link.recover(min(self.sync_timeout, max(0.0, until - anyio.current_time())))
             except ConnectionLostError as error:
                 self._on_lost(error)
                 raise
@@ -299,11 +327,40 @@ class Device:
         await self.aclose()
 
 
-def remote_error(error: bytes) -> DeviceExecError:
-    """The exception a board's traceback text describes."""
+def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:
+    """The exception a board's traceback text describes.
+
+    A ``truncated`` traceback lost its end, so its exception line is the first one that is
+    not part of the traceback's header; the text is marked as cut.
+    """
     text = error.decode("utf-8", "replace").replace("\r\n", "\n").strip()
-    last = text.splitlines()[-1] if text else ""
-    match = _ERROR_LINE.match(last)
+    match = _ERROR_LINE.match(last := _exception_line(text.splitlines(), truncated))
+    if truncated:
+        text += TRACEBACK_TRUNCATED.format(limit=MAX_ERROR_BYTES)
     if match is None:
         return DeviceExecError("Exception", last, text)
     return DeviceExecError(match.group(1), (match.group(2) or "").strip(), text)
+
+
+def _exception_line(lines: list[str], truncated: bool) -> str:
+    """The line naming the exception: the last, or in a cut traceback the first unindented one
+    after ``Traceback ...`` (its end, with the usual last line, was dropped)."""
+    if not lines:
+        return ""
+    if not truncated:
+        return lines[-1]
+    heads = (line for line in lines if line[:1].strip() and not line.startswith("Traceback"))
+    return next(heads, lines[-1])
+
+
+def _encode(code: str | bytes) -> bytes:
+    """The bytes of ``code``; text that cannot be UTF-8 (a lone surrogate) is refused."""
+    if not isinstance(code, str):
+        return bytes(code)
+    try:
+        return code.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise DeviceValueError(
+            f"code is not valid text: {error.reason} at position {error.start} "
+            f"({code[error.start : error.end]!r})"
+        ) from None

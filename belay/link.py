@@ -28,6 +28,9 @@ MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 SYNC_RETRY = 0.4
 """Seconds to wait for the banner before asking again (a board may drop input mid-reset)."""
 
+POLL_READS = 16
+"""Reads at most of what arrived between calls (a board printing without pause never ends)."""
+
 INTERRUPT_GRACE = 0.3
 """Seconds a board gets to end an interrupted call by itself before the link resyncs."""
 
@@ -76,7 +79,18 @@ class Link:
 
     @property
     def ready(self) -> bool:
-        return self.protocol.state is State.IDLE
+        """At the raw prompt, in step with the board: a call may start."""
+        return self.protocol.state is State.IDLE and not self.protocol.out_of_step
+
+    def take_arrived(self) -> None:
+        """Take in what the board sent since the last call (background output, or the late
+        tail of a garbled answer, which puts the link out of step) without waiting."""
+        for _ in range(POLL_READS):
+            data = self.transport.receive_nowait()
+            if not data:
+                return
+            self.protocol.receive_data(data)
+            self._dispatch(self.protocol.next_events(), None)
 
     async def sync(self, timeout: float) -> None:
         """Reach a fresh raw prompt within ``timeout`` s, asking again every ``SYNC_RETRY`` s."""
@@ -98,9 +112,16 @@ class Link:
     async def soft_reset(self, timeout: float) -> None:
         """Soft-reset the board from its raw prompt and wait until it is back there."""
         self.protocol.soft_reset()
-        await self._flush()
-        with anyio.fail_after(timeout):
-            await self._pump_until(Ready, None)
+        try:
+            with anyio.fail_after(timeout):
+                await self._flush()
+                await self._pump_until(Ready, None)
+        except TimeoutError as error:
+            raise DeviceTimeoutError(
+                f"the board on {self.transport.port} did not come back to the raw REPL within "
+                f"{timeout:g}s of a soft reset",
+                timeout=timeout,
+            ) from error
 
     async def call(
         self, code: bytes, on_output: OutputCallback | None = None, *, raw_paste: bool = False
@@ -121,9 +142,9 @@ class Link:
         """After a call was abandoned: interrupt it, and resync if it does not end by itself."""
         if self.protocol.in_call:
             self.protocol.interrupt()
-            try:
-                await self._flush()
+            try:  # the write is bounded too: a board that stopped reading never takes it
                 with anyio.move_on_after(min(INTERRUPT_GRACE, timeout)):
+                    await self._flush()
                     await self._pump_until(CallComplete, None)
                     return
             except ProtocolError as error:

@@ -65,6 +65,10 @@ class RawRepl:
         self._pending_plain = b""
         self.discarded = bytearray()
         """The last bytes skipped while syncing, for error messages (bounded)."""
+        self.out_of_step = False
+        """Call framing arrived at the idle prompt: an answer came twice, or after its call was
+        taken as done (line noise, a forged frame). The next answer could be a stale one, so
+        the conversation must be synced again before another call."""
 
     # --- requests ---------------------------------------------------------------------
 
@@ -139,6 +143,8 @@ class RawRepl:
         return handler(self)
 
     def _unsolicited(self) -> bool:
+        if self.state is State.IDLE and control.EOT in self._inbox:
+            self.out_of_step = True
         self._events.append(Unsolicited(bytes(self._inbox)))
         self._inbox.clear()
         return False
@@ -284,6 +290,7 @@ class RawRepl:
         if self.state is not State.SYNCING:  # a repeated sync keeps what the last one skipped
             self.discarded.clear()
         self.state = State.SYNCING
+        self.out_of_step = False
         self._paste = memoryview(b"")
         self._pending_plain = b""
 
