@@ -1,0 +1,217 @@
+"""belay's pytest plugin: hardware-in-the-loop tests that run on a real board or a virtual one.
+
+Installing belay enables it (the ``pytest11`` entry point). The same test file runs on
+``--belay-port /dev/ttyACM0``, ``--belay-port unix`` or ``--belay-port microbit``::
+
+    import pytest
+
+    @pytest.mark.anyio
+    async def test_add(belay_session):
+        @belay_session.task
+        def add(a, b):
+            return a + b
+        assert await add(1, 2) == 3
+
+    @pytest.mark.belay_requires("threads")
+    def test_blink(belay_sync_session):
+        ...
+
+Options: ``--belay-port`` (repeatable; else ``BELAY_PORT``, else the ``belay_port`` ini key, else
+``unix``), ``--belay-leak-check`` / ``--no-belay-leak-check`` (ini ``belay_leak_check``, on by
+default), ``--belay-heap-margin BYTES``. Fixtures: ``belay_port`` and ``belay_manager`` (one per
+test session), ``belay_session`` (a fresh :class:`~belay.DeviceSession` per test, for anyio's
+``@pytest.mark.anyio`` tests), ``belay_sync_session`` (the same for plain ``def`` tests),
+``belay_device_info``. The parts live in :mod:`belay.testing`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from belay.board_info import DeviceInfo
+from belay.options import SessionOptions
+from belay.session.board import Board
+from belay.session.manager import DeviceSessionManager
+from belay.session.session import DeviceSession
+from belay.testing import backend, identity, ports
+from belay.testing.leaks import LeakCheck, LeakReport, open_board
+from belay.testing.sync import Blocking, SyncSession
+
+PLAN = pytest.StashKey[ports.PortPlan]()
+BOARD_FIXTURES = ("belay_session", "belay_sync_session", "belay_device_info")
+
+
+# --- options and configuration ---------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("belay", "belay: hardware-in-the-loop tests on MicroPython boards")
+    group.addoption(
+        "--belay-port", action="append", dest="belay_port", metavar="PORT",
+        help="board to test: a serial port, a pyserial URL (rfc2217://host:port), 'unix' or 'microbit'; "
+        f"repeat it to give each pytest-xdist worker a board (default: ${ports.ENV_VAR}, else the "
+        "belay_port ini key, else unix)",
+    )  # fmt: skip
+    group.addoption(
+        "--belay-leak-check", action="store_true", dest="belay_leak_check", default=None,
+        help="fail a test that leaves anything of its session on the board (default)",
+    )  # fmt: skip
+    group.addoption(
+        "--no-belay-leak-check", action="store_false", dest="belay_leak_check", default=None,
+        help="do not check what tests leave on the board",
+    )  # fmt: skip
+    group.addoption(
+        "--belay-heap-margin", type=int, dest="belay_heap_margin", metavar="BYTES",
+        help="free heap a test may lose before it counts as a leak (default: per board)",
+    )  # fmt: skip
+    parser.addini("belay_port", "boards to test, like --belay-port", type="args", default=[])
+    parser.addini("belay_leak_check", "check what tests leave on the board", type="bool", default=True)
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    return None if workerinput is None else str(workerinput["workerid"])
+
+
+def _worker_count(config: pytest.Config) -> int:
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return int(workerinput["workercount"])
+    if config.getoption("dist", "no") == "no":
+        return 0
+    return len(config.getoption("tx", None) or [])
+
+
+def _leak_check(config: pytest.Config) -> bool:
+    option = config.getoption("belay_leak_check")
+    return bool(config.getini("belay_leak_check") if option is None else option)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{identity.REQUIRES_MARKER}(*capabilities): skip unless the board has them "
+        "(threads, timer, schedule, filesystem, raw_paste, native, viper)",
+    )
+    requested = ports.requested_ports(
+        config.getoption("belay_port"), os.environ.get(ports.ENV_VAR), config.getini("belay_port")
+    )
+    try:
+        config.stash[PLAN] = ports.PortPlan(requested, _worker_count(config))
+    except ports.PortPlanError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.pluginmanager.register(backend, "belay-anyio-backend")
+    if _worker_id(config) is None:
+        config.pluginmanager.register(identity.BoardReport(), "belay-board-report")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = "on" if _leak_check(config) else "off (--no-belay-leak-check)"
+    return [
+        *config.stash[PLAN].describe(),
+        f"belay: leak check {state}; boards named in 'belay boards' below",
+    ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker(identity.REQUIRES_MARKER) is None:
+        return
+    if not set(BOARD_FIXTURES) & set(getattr(item, "fixturenames", ())):
+        pytest.fail(f"@pytest.mark.{identity.REQUIRES_MARKER} needs a board: use one of the fixtures "
+                    f"{', '.join(BOARD_FIXTURES)}", pytrace=False)  # fmt: skip
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def belay_port(pytestconfig: pytest.Config) -> str:
+    """The board this pytest process tests (each xdist worker has its own)."""
+    plan = pytestconfig.stash[PLAN]
+    return plan.port_for(ports.worker_index(_worker_id(pytestconfig)))
+
+
+@pytest.fixture(scope="session")
+async def belay_manager(anyio_backend: Any) -> AsyncIterator[DeviceSessionManager]:
+    """One session manager for the test session (options from ``BELAY_*`` variables)."""
+    async with DeviceSessionManager(SessionOptions.from_env()) as manager:
+        yield manager
+
+
+@pytest.fixture
+async def _belay_board(
+    belay_manager: DeviceSessionManager, belay_port: str, request: pytest.FixtureRequest
+) -> Board:
+    """The open board, its agent loaded; skips a test whose ``belay_requires`` it does not meet."""
+    board = await open_board(belay_manager, belay_port)
+    info = board.device.info
+    request.node.user_properties.extend(
+        identity.identity_properties(info, _worker_id(request.config) or "main")
+    )
+    marker = request.node.get_closest_marker(identity.REQUIRES_MARKER)
+    if marker is not None:
+        unknown = identity.unknown_requirements(marker.args)
+        if unknown:
+            pytest.fail(f"{identity.REQUIRES_MARKER}: unknown capability {', '.join(unknown)}", pytrace=False)
+        missing = identity.missing_capabilities(board.device.capabilities, marker.args)
+        if missing:
+            pytest.skip(f"the board on {belay_port} ({info.describe()}) lacks {', '.join(missing)}")
+    return board
+
+
+@pytest.fixture
+def belay_device_info(_belay_board: Board) -> DeviceInfo:
+    """The identity of the board under test."""
+    return _belay_board.device.info
+
+
+def _leak_checker(manager: DeviceSessionManager, port: str, config: pytest.Config) -> LeakCheck:
+    margin = config.getoption("belay_heap_margin")
+    return LeakCheck(manager, port, enabled=_leak_check(config), margin=margin)
+
+
+def _judge(report: LeakReport, check: LeakCheck, request: pytest.FixtureRequest) -> None:
+    """Fail the test (at teardown) naming every leak, when the leak check is on."""
+    if report.heap_change is not None:
+        request.node.user_properties.append(("belay_heap_change", str(report.heap_change)))
+    if report.leaks and check.enabled:
+        lines = "\n".join(f"  - {leak}" for leak in report.leaks)
+        pytest.fail(
+            f"belay leak check: {request.node.nodeid} left {len(report.leaks)} thing(s) on the board "
+            f"at {check.port}:\n{lines}\n(--no-belay-leak-check turns the check off)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+async def belay_session(
+    _belay_board: Board, belay_manager: DeviceSessionManager, belay_port: str, request: pytest.FixtureRequest
+) -> AsyncIterator[DeviceSession]:
+    """A fresh session for the test; after it, the board must hold nothing of it."""
+    check = _leak_checker(belay_manager, belay_port, request.config)
+    yield await check.start()
+    _judge(await check.finish(), check, request)
+
+
+@pytest.fixture
+def belay_sync_session(
+    _belay_board: Board,
+    belay_manager: DeviceSessionManager,
+    belay_port: str,
+    anyio_backend: Any,
+    request: pytest.FixtureRequest,
+) -> Iterator[SyncSession]:
+    """``belay_session`` for plain ``def`` tests: the same session methods without ``await``."""
+    from anyio.pytest_plugin import extract_backend_and_options, get_runner
+
+    check = _leak_checker(belay_manager, belay_port, request.config)
+    with get_runner(*extract_backend_and_options(anyio_backend)) as runner:
+        run = Blocking(runner)
+        yield SyncSession(run(check.start), run)
+        report = run(check.finish)
+    _judge(report, check, request)
