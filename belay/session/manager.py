@@ -16,9 +16,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from belay.device import Device
 from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError, SessionLimitError
+from belay.journal import Journal, open_journal
 from belay.options import SessionOptions
 from belay.session.board import Board
-from belay.session.records import SessionStats
+from belay.session.reaping import reap_board
+from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
 from belay.transports import TransportFactory, open_transport
@@ -55,16 +57,22 @@ class DeviceSessionManager:
         *,
         device_opener: DeviceOpener = open_device,
         id_generator: Callable[[], str] = lambda: secrets.token_hex(4),
+        token_generator: Callable[[], str] = lambda: secrets.token_urlsafe(8),
         clock: Callable[[], float] = time.monotonic,
+        journal: Journal | None = None,
     ) -> None:
         self.options = options or SessionOptions()
         self.state = ManagerState.INACTIVE
+        self.journal = journal if journal is not None else open_journal(self.options.journal_path)
         self._open_device = device_opener
         self._new_id = id_generator
+        self._new_token = token_generator
         self._clock = clock
         self._boards: dict[str, Board] = {}
         self._board_locks: dict[str, anyio.Lock] = {}
         self._sessions: dict[str, DeviceSession] = {}
+        self._orphans: dict[str, dict[str, str]] = {}  # port -> token -> id, left by lost boards
+        self._opening = 0
         self._total = 0
         self._max_active = 0
         self._slot_freed = anyio.Event()
@@ -125,17 +133,25 @@ class DeviceSessionManager:
             raise SessionError(f"the manager is {self.state.value}: use it in `async with`")
         session_options = SessionOptions.from_mapping(options, base=self.options) if options else self.options
         await self._take_slot()
-        board = await self._board(port)
-        session = DeviceSession(board, self._new_id(), session_options, self._clock)
+        try:
+            board = await self._board(port)
+        except BaseException:
+            self._opening -= 1
+            self._wake_waiters()
+            raise
+        self._opening -= 1
+        session = DeviceSession(board, self._new_id(), session_options, self._clock, self._new_token())
         self._sessions[session.session_id] = session
-        board.sessions.add(session.session_id)
+        board.sessions[session.session_id] = session
         self._total += 1
         self._max_active = max(self._max_active, len(self._active()))
         try:
-            await session.begin()
+            reaped = await session.begin()
         except BaseException:
             self._forget(session)
             raise
+        self._journal_reaped(port, reaped)
+        self.journal.record("begin", port=port, session_id=session.session_id, lease=session_options.lease)
         return session
 
     async def end_session(self, session_id: str) -> None:
@@ -143,8 +159,21 @@ class DeviceSessionManager:
         session = self.get_session(session_id)
         try:
             await session.close()
+        except ResourceCleanupError as error:
+            problems = [f"{what}: {failure}" for what, failure in error.failures]
+            self.journal.record("end", port=session.port, session_id=session_id, problems=problems)
+            raise
         finally:
             self._forget(session)
+        self.journal.record("end", port=session.port, session_id=session_id, state=session.state.value)
+
+    async def reap(self, port: str) -> list[ReapedSession]:
+        """End the sessions on ``port``'s board whose leases ran out (their hosts went silent),
+        with those the board reaped by itself since a host last asked; each is journaled."""
+        board = await self._board(port)
+        reaped = await reap_board(board.device)
+        self._journal_reaped(port, reaped)
+        return reaped
 
     def get_session(self, session_id: str) -> DeviceSession:
         try:
@@ -184,17 +213,27 @@ class DeviceSessionManager:
         return [s for s in self._sessions.values() if s.state in (SessionState.CREATED, SessionState.ACTIVE)]
 
     async def _take_slot(self) -> None:
+        """Wait for (or refuse) a session slot, then hold it: ``_opening`` counts sessions
+        whose board is still being opened, so two openings never take one last slot."""
         limit = self.options.max_concurrent_sessions
-        while len(self._sessions) >= limit:
+        while len(self._sessions) + self._opening >= limit:
             if not self.options.wait_for_session_slot:
                 raise SessionLimitError(f"{limit} sessions are open already", limit=limit)
             await self._slot_freed.wait()
+        self._opening += 1
 
     def _forget(self, session: DeviceSession) -> None:
         self._sessions.pop(session.session_id, None)
         board = self._boards.get(session.port)
         if board is not None:
-            board.sessions.discard(session.session_id)
+            board.sessions.pop(session.session_id, None)
+        if session.state is SessionState.LOST and session.board.device.is_lost:
+            self._orphans.setdefault(session.port, {})[session.token] = session.session_id
+            self.journal.record("lost", port=session.port, session_id=session.session_id)
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """A slot may be free: sessions waiting for one look again."""
         self._slot_freed.set()
         self._slot_freed = anyio.Event()
 
@@ -205,24 +244,48 @@ class DeviceSessionManager:
         async with lock:
             board = self._boards.get(port)
             if board is not None and board.device.is_lost:
+                self._lose_board(board)
                 await board.aclose()
                 board = None
             if board is None:
-                board = self._boards[port] = Board(await self._open_device(port, self.options))
+                device = await self._open_device(port, self.options)
+                board = self._boards[port] = Board(device, orphans=self._orphans.pop(port, {}))
             return board
 
+    def _lose_board(self, board: Board) -> None:
+        """The connection to ``board`` is gone: its sessions are lost, and their tokens kept so
+        that what they left is ended if the board comes back without a reboot."""
+        orphans = self._orphans.setdefault(board.port, {})
+        for session in list(self._sessions.values()):
+            if session.board is board and session.state is not SessionState.CLOSED:
+                session.mark_lost()
+                orphans[session.token] = session.session_id
+        logger.info("the board on %s was lost with %d sessions", board.port, len(orphans))
+        self.journal.record("board-lost", port=board.port, sessions=sorted(orphans.values()))
+
+    def _journal_reaped(self, port: str, reaped: list[ReapedSession]) -> None:
+        for item in reaped:
+            self.journal.record(
+                "reaped", port=port, session_id=item.session_id, reason=item.reason,
+                idle_ms=item.idle_ms, problems=list(item.problems),
+            )  # fmt: skip
+
     async def _keep_sessions(self) -> None:
-        """End sessions idle past ``session_timeout``; renew the others' leases on the board."""
-        period = max(0.05, min(self.options.lease / 3, self.options.session_timeout / 2))
+        """End sessions idle past ``session_timeout``; renew the others' leases on the board
+        (every third of the shortest lease, each session's own options counting)."""
         while True:
-            await anyio.sleep(period)
+            active = self.list_sessions(SessionState.ACTIVE)
+            options = [self.options, *(session.options for session in active)]
+            await anyio.sleep(max(0.05, min(min(o.lease / 3, o.session_timeout / 2) for o in options)))
             for session in self.list_sessions(SessionState.ACTIVE):
-                idle = self._clock() - session.last_used
                 try:
-                    if idle > session.options.session_timeout:
-                        logger.info("ending idle session %s", session.session_id)
-                        await self.end_session(session.session_id)
-                    elif idle > session.options.lease / 3:
-                        await session.renew_lease()
+                    await self._upkeep(session)
                 except Exception as error:  # background upkeep never brings the manager down
                     logger.warning("upkeep of session %s failed: %s", session.session_id, error)
+
+    async def _upkeep(self, session: DeviceSession) -> None:
+        if self._clock() - session.last_used > session.options.session_timeout:
+            logger.info("ending idle session %s", session.session_id)
+            await self.end_session(session.session_id)
+        elif self._clock() - session.renewed_at > session.options.lease / 3:
+            await session.renew_lease()
