@@ -6,8 +6,8 @@ def _belay_stats():
     gc.collect()
     now = _ba.ticks_ms()
     sessions = {}
-    for sid, s in _ba.S.items():
-        sessions[sid] = {
+    for s in _ba.S.values():
+        sessions[s.sid] = {
             "age_ms": _ba.ticks_diff(now, s.born),
             "idle_ms": _ba.ticks_diff(now, s.seen),
             "lease_ms": s.lease,
@@ -21,6 +21,7 @@ def _belay_stats():
         "version": _ba.VERSION,
         "sessions": sessions,
         "reaped": list(_ba.reaped),
+        "zombies": _bat.zombies() if "_bat" in globals() else {},
         "mem_free": gc.mem_free(),
         "mem_alloc": gc.mem_alloc(),
     }

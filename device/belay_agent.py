@@ -1,8 +1,10 @@
 # belay_agent: the device half of belay sessions (MicroPython 1.9 and newer). Each session has
 # its own namespace and records of deployed methods, files and (with belay_agent_threads)
-# threads and timers; end() removes them and reports what it could not. Kept small: the
-# micro:bit compiles it in ~9 KB of heap. Output of background code goes to a bounded
-# per-session buffer, never to the raw REPL.
+# threads and timers; end() removes them and reports what it could not. Sessions are known by
+# an unguessable token (t) that only their host holds, and shown by their public id (sid).
+# A session whose host stops renewing its lease is reaped: by the next begin(), by reap(), or
+# by belay_agent_threads' reaper. Kept small: the micro:bit compiles it in ~9 KB of heap.
+# Output of background code goes to a bounded per-session buffer, never to the raw REPL.
 import gc
 
 try:
@@ -25,7 +27,8 @@ _p = print
 
 
 class Session:
-    def __init__(s, sid, lease):
+    def __init__(s, t, sid, lease):
+        s.t = t
         s.sid = sid
         s.lease = lease
         s.seen = s.born = ticks_ms()
@@ -48,8 +51,8 @@ class Session:
             s.out.pop(0)
 
 
-def get(sid):
-    s = S[sid]
+def get(t):
+    s = S[t]
     s.seen = ticks_ms()
     return s
 
@@ -59,28 +62,32 @@ def running():
     return s is None or not s.stop
 
 
-def begin(sid, lease):
+def begin(t, sid, lease):
     reap()
-    S[sid] = Session(sid, lease)
+    S[t] = Session(t, sid, lease)
+    _p(repr(reaped))
+    del reaped[:]
 
 
-def x(sid, code):
-    exec(code, get(sid).ns)
+def x(t, code):
+    exec(code, get(t).ns)
 
 
-def e(sid, expr):
-    _p(repr(eval(expr, get(sid).ns)))
+def e(t, expr):
+    _p(repr(eval(expr, get(t).ns)))
 
 
-def c(sid, name, *a, **k):
-    _p(repr(get(sid).ns[name](*a, **k)))
+def c(t, name, *a, **k):
+    _p(repr(get(t).ns[name](*a, **k)))
 
 
 def _end(s, wait):
+    if S.pop(s.t, None) is None:
+        return []
     s.stop = True
-    for t in s.timers.values():
-        if t:
-            t.deinit()
+    for h in s.timers.values():
+        if h:
+            h.deinit()
     s.timers.clear()
     t0 = ticks_ms()
     while ticks_diff(ticks_ms(), t0) < wait and [1 for r in s.threads.values() if r[0] == "running"]:
@@ -94,20 +101,24 @@ def _end(s, wait):
         except OSError as err:
             bad.append("file %s: %s" % (f, err))
     s.ns.clear()
-    del S[s.sid]
     return bad
 
 
-def end(sid, wait=1000):
-    bad = _end(get(sid), wait)
+def end(t, wait=1000):
+    bad = _end(get(t), wait)
     gc.collect()
     _p(repr(bad))
 
 
 def reap():
+    # End every session whose lease ran out; what was reaped waits in `reaped` until a host
+    # collects it (begin, or `belay reap`).
     now = ticks_ms()
+    n = 0
     for s in list(S.values()):
         if ticks_diff(now, s.seen) > s.lease:
-            reaped.append((s.sid, _end(s, 200)))
+            reaped.append((s.sid, ticks_diff(now, s.seen), _end(s, 200)))
+            n = 1
     del reaped[:-8]
-    gc.collect()
+    if n:
+        gc.collect()

@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 CHUNK = 256
 """The most file bytes one call carries, either way."""
 
+SMALL_HEAP = 32 * 1024
+"""Boards with less heap than this read :data:`CHUNK` // 4 bytes per call: the ``repr`` of a
+chunk takes up to four times its size, in one piece of a fragmented heap."""
+
 CLOSE_TIMEOUT = 5.0
 """How long closing a file after a failed or cancelled transfer may take."""
 
@@ -167,7 +171,7 @@ class SessionFiles:
         wanted = (hashlib.sha256(data).hexdigest(), len(data))
         known = self._known()
         async with known.lock:
-            known.prune_temps(self.session._board)
+            self._not_anothers(known, path)
             unchanged = not temporary and path not in known.temps and known.hashes.get(path) == wanted
             if unchanged and await self._size(path) == len(data):
                 logger.debug("%s unchanged on %s: not written", path, self.session.port)
@@ -184,12 +188,16 @@ class SessionFiles:
     async def get(self, remote_path: str, *, allow_outside: bool = False) -> bytes:
         """The bytes of ``remote_path`` on the board."""
         path = check_path(remote_path, allow_outside=allow_outside)
-        handle = f"_ba.get({self.session.session_id!r}).fr"
+        handle = f"_ba.get({self.session.token!r}).fr"
+        capabilities = self.session.capabilities
+        chunk_size = CHUNK if capabilities.mem_free + capabilities.mem_alloc >= SMALL_HEAP else CHUNK // 4
         parts: list[bytes] = []
-        async with self._known().lock:
+        known = self._known()
+        async with known.lock:
+            self._not_anothers(known, path)
             try:
                 chunk = await self.session.run_value(
-                    f"{handle}=open({path!r},'rb')\nprint(repr({handle}.read({CHUNK})))"
+                    f"{handle}=open({path!r},'rb')\nprint(repr({handle}.read({chunk_size})))"
                 )
             except DeviceExecError as error:
                 raise self._error(path, error) from None
@@ -200,7 +208,7 @@ class SessionFiles:
                     if not chunk:
                         break
                     parts.append(chunk)
-                    chunk = await self.session.run_value(f"print(repr({handle}.read({CHUNK})))")
+                    chunk = await self.session.run_value(f"print(repr({handle}.read({chunk_size})))")
             finally:
                 await self._close_handle(handle)
         return b"".join(parts)
@@ -233,9 +241,10 @@ class SessionFiles:
         path = check_path(remote_path, allow_outside=allow_outside)
         known = self._known()
         async with known.lock:
+            self._not_anothers(known, path)
             known.changed(path)
             code = (
-                f"_ba.get({self.session.session_id!r})\n"
+                f"_ba.get({self.session.token!r})\n"
                 f"try:\n __import__('os').remove({path!r})\n"
                 f"finally:\n [s.files.pop({path!r},None) for s in _ba.S.values()]"
             )
@@ -277,11 +286,11 @@ class SessionFiles:
     async def _write(self, path: str, data: bytes, temporary: bool) -> None:
         """Write ``data`` in calls of at most :data:`CHUNK` bytes; the last one closes the file
         and updates the agent's records (registered if ``temporary``, else no session's)."""
-        sid = self.session.session_id
-        handle = f"_ba.get({sid!r}).fw"
+        key = self.session.token
+        handle = f"_ba.get({key!r}).fw"
         finish = f"\n[s.files.pop({path!r},None) for s in _ba.S.values()]"
         if temporary:
-            finish += f"\n_ba.get({sid!r}).files[{path!r}]=1"
+            finish += f"\n_ba.get({key!r}).files[{path!r}]=1"
         chunks = [data[start : start + CHUNK] for start in range(0, len(data), CHUNK)] or [b""]
         codes = [f"{handle}.write({chunk!r})" for chunk in chunks]
         codes[0] = f"{handle}=open({path!r},'wb')\n{codes[0]}"
@@ -308,11 +317,17 @@ class SessionFiles:
             except Exception as error:  # the failure that brought us here matters more
                 logger.warning("could not close %s on %s: %s", handle, self.session.port, error)
 
-    def _adopt_temp(self, known: _BoardFiles, path: str) -> None:
+    def _not_anothers(self, known: _BoardFiles, path: str) -> None:
+        """Refuse ``path`` if it is a temporary file of another live session on this board."""
+        known.prune_temps(self.session._board)
         owner = known.temps.get(path)
         if owner is not None and owner is not self:
-            owner._temps.discard(path)
-            owner.session.resources.unregister_file(path)
+            raise DeviceValueError(
+                f"{path!r} is a temporary file of session {owner.session.session_id}: "
+                f"session {self.session.session_id} may not touch it"
+            )
+
+    def _adopt_temp(self, known: _BoardFiles, path: str) -> None:
         known.temps[path] = self
         self._temps.add(path)
         self.session.resources.register_file(path)

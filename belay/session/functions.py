@@ -67,9 +67,9 @@ class RemoteFunction:
         tracker = self.session.resources
         if tracker.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
-        sid, code = self.session.session_id, self.code
+        key, code = self.session.token, self.code
         return (
-            f"_ba.x({sid!r}, {code.source!r})\n_ba.get({sid!r}).methods[{code.name!r}] = {code.code_hash!r}\n"
+            f"_ba.x({key!r}, {code.source!r})\n_ba.get({key!r}).methods[{code.name!r}] = {code.code_hash!r}\n"
         )
 
     def deployed(self) -> None:
@@ -80,8 +80,8 @@ class Task(RemoteFunction):
     """``await task(*args)`` runs the function on the board and returns its (literal) result."""
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        sid = self.session.session_id
-        code = self.deploy_code() + f"_ba.c({sid!r},{self.code.name!r}{call_arguments(args, kwargs)})"
+        key = self.session.token
+        code = self.deploy_code() + f"_ba.c({key!r},{self.code.name!r}{call_arguments(args, kwargs)})"
         value = await self.session.run_value(code)
         self.deployed()
         return value
@@ -97,9 +97,9 @@ class Thread(RemoteFunction):
                 capability="threads",
             )
         name = self.session.next_name(self.code.name)
-        sid = self.session.session_id
+        key = self.session.token
         arguments = literals.dumps(tuple(args))
-        code = self.deploy_code() + f"_bat.thread({sid!r}, {name!r}, {self.code.name!r}, {arguments})"
+        code = self.deploy_code() + f"_bat.thread({key!r}, {name!r}, {self.code.name!r}, {arguments})"
         await self.session.run(code)
         self.deployed()
         self.session.resources.register_background_thread(name)

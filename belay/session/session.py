@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from belay.board_info import Capabilities, DeviceInfo
 from belay.device import Device
 from belay.device_files import device_file
 from belay.errors import (
+    BelayError,
     ConnectionLostError,
     DeviceCapabilityError,
     DeviceExecError,
@@ -25,6 +27,7 @@ from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
+from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
 
@@ -40,7 +43,7 @@ class Timer:
         self.name = name
 
     async def cancel(self) -> None:
-        await self.session.run(f"_bat.cancel_timer({self.session.session_id!r}, {self.name!r})")
+        await self.session.run(f"_bat.cancel_timer({self.session.token!r}, {self.name!r})")
         self.session.resources.unregister_timer(self.name)
 
 
@@ -48,7 +51,8 @@ class DeviceSession:
     """Work on one board: tasks, threads, timers, exec/eval in a namespace of its own.
 
     Everything it leaves on the board is recorded in :attr:`resources` and removed by
-    :meth:`close` (the manager calls it when the ``async with`` block ends).
+    :meth:`close` (the manager calls it when the ``async with`` block ends). The board knows
+    the session by ``token``, a secret only this host holds; ``session_id`` is its public name.
     """
 
     def __init__(
@@ -57,13 +61,16 @@ class DeviceSession:
         session_id: str,
         options: SessionOptions,
         clock: Callable[[], float] = time.monotonic,
+        token: str | None = None,
     ) -> None:
         self.session_id = session_id
+        self.token = token or secrets.token_urlsafe(8)
         self.options = options
         self.created_at = time.time()
         self.resources = ResourceTracker()
         self.state = SessionState.CREATED
         self.last_used = clock()
+        self.renewed_at = self.last_used  # when the board last heard of this session
         self._board = board
         self._clock = clock
         self._setups: list[Task] = []
@@ -76,6 +83,11 @@ class DeviceSession:
     @property
     def port(self) -> str:
         return self._board.port
+
+    @property
+    def board(self) -> Board:
+        """The board this session runs on (shared with the other sessions there)."""
+        return self._board
 
     @property
     def is_active(self) -> bool:
@@ -91,12 +103,16 @@ class DeviceSession:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def begin(self) -> None:
-        """Load the agent if needed and open this session's namespace on the board."""
-        await self._board.ensure_agent()
+    async def begin(self) -> list[ReapedSession]:
+        """Load the agent if needed and open this session's namespace on the board.
+
+        Returns the sessions the agent reaped since a host last asked: leases that ran out,
+        and sessions a lost connection to this board left behind.
+        """
+        orphans = await self._board.ensure_agent()
         lease_ms = int(self.options.lease * 1000)
         try:
-            await self._board.device.exec(f"_ba.begin({self.session_id!r}, {lease_ms})")
+            reaped = await self._board.device.eval_code(self._begin_code(lease_ms))
         except DeviceExecError as error:
             if error.remote_type != "MemoryError":
                 raise
@@ -107,6 +123,19 @@ class DeviceSession:
                 recoverable=True,
             ) from error
         self.state = next_state(self.state, SessionEvent.BEGIN)
+        return orphans + reaped_sessions(reaped)
+
+    def _begin_code(self, lease_ms: int) -> str:
+        """``begin`` renews the leases of this host's other sessions on the board that have not
+        been renewed lately first: a long call may have kept their renewals off the line, and
+        begin reaps what has run out."""
+        now = self._clock()
+        others = [
+            s.token for s in self._board.sessions.values()
+            if s is not self and s.renewed_at < now - s.options.lease / 3
+        ]  # fmt: skip
+        renew = f"for _t in {others!r}:\n if _t in _ba.S: _ba.get(_t)\ndel _t\n" if others else ""
+        return f"{renew}_ba.begin({self.token!r}, {self.session_id!r}, {lease_ms})"
 
     async def close(self) -> None:
         """Run teardowns, release custom resources, then remove everything from the board.
@@ -141,14 +170,22 @@ class DeviceSession:
         except ResourceCleanupError as error:
             failures.extend(error.failures)
         try:
-            report = await self._board.device.eval_code(f"_ba.end({self.session_id!r}, 1000)")
+            report = await self._board.device.eval_code(f"_ba.end({self.token!r}, 1000)")
         except ConnectionLostError as error:
             return self._lost(error, failures)
+        except DeviceExecError as error:
+            failures.append(("board cleanup", self._gone(error)))
+            return None
         except Exception as error:
             failures.append(("board cleanup", error))
             return None
         failures.extend((str(item), RuntimeError(str(item))) for item in report)
         return None
+
+    def mark_lost(self) -> None:
+        """The board went away under this session: it is LOST, and no call is made any more."""
+        if self.state in (SessionState.CREATED, SessionState.ACTIVE, SessionState.CLOSING):
+            self.state = next_state(self.state, SessionEvent.LOSE)
 
     def _lost(self, error: ConnectionLostError, failures: list[tuple[str, BaseException]]) -> None:
         self.state = next_state(self.state, SessionEvent.LOSE)
@@ -157,7 +194,12 @@ class DeviceSession:
 
     async def renew_lease(self) -> None:
         """Tell the agent this session is alive (without counting as use of the session)."""
-        await self._board.device.exec(f"_ba.get({self.session_id!r})")
+        started = self._clock()
+        try:
+            await self._board.device.exec(f"_ba.get({self.token!r})")
+        except DeviceExecError as error:
+            raise self._gone(error) from error
+        self.renewed_at = started
 
     # --- running code -------------------------------------------------------------------
 
@@ -177,11 +219,30 @@ class DeviceSession:
         self._check_active()
         self.last_used = self._clock()
         await self._run_setups()
+        started = self._clock()  # the board stamps the session when the call starts
         try:
-            return await call(self._board.device)
+            result = await call(self._board.device)
         except ConnectionLostError:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
+        except DeviceExecError as error:
+            raise self._gone(error) from error
+        self.renewed_at = started
+        return result
+
+    def _gone(self, error: DeviceExecError) -> BelayError:
+        """``error`` itself, or a :class:`SessionError` when it says the board no longer
+        knows this session's token (its lease ran out and it was reaped)."""
+        if error.remote_type != "KeyError" or self.token not in error.remote_message:
+            return error
+        if self.state in (SessionState.ACTIVE, SessionState.CLOSING):
+            self.state = next_state(self.state, SessionEvent.LOSE)
+        return SessionError(
+            f"the board on {self.port} no longer holds session {self.session_id}: its lease "
+            f"({self.options.lease:g}s) ran out and the board reaped it",
+            session_id=self.session_id,
+            recoverable=True,
+        )
 
     async def _run_setups(self) -> None:
         while self._setups:
@@ -192,15 +253,15 @@ class DeviceSession:
 
         ``on_output`` receives the output as it arrives, as bytes.
         """
-        return await self.run(f"_ba.x({self.session_id!r}, {code!r})", on_output)
+        return await self.run(f"_ba.x({self.token!r}, {code!r})", on_output)
 
     async def eval(self, expression: str) -> Any:
         """The value of ``expression`` in this session's namespace."""
-        return await self.run_value(f"_ba.e({self.session_id!r}, {expression!r})")
+        return await self.run_value(f"_ba.e({self.token!r}, {expression!r})")
 
     async def output(self) -> str:
         """What this session's background threads and timers printed since the last look."""
-        code = f"_s = _ba.get({self.session_id!r})\nprint(repr(''.join(_s.out)))\n_s.out = []\ndel _s"
+        code = f"_s = _ba.get({self.token!r})\nprint(repr(''.join(_s.out)))\n_s.out = []\ndel _s"
         return str(await self.run_value(code))
 
     # --- decorators -----------------------------------------------------------------------
@@ -234,9 +295,9 @@ class DeviceSession:
             )
         remote = function if isinstance(function, RemoteFunction) else Task(self, function)
         name = self.next_name("timer")
-        sid = self.session_id
+        arguments = literals.dumps(args)
         code = remote.deploy_code() + (
-            f"_bat.timer({sid!r}, {name!r}, {remote.code.name!r}, {int(period_ms)}, {literals.dumps(args)})"
+            f"_bat.timer({self.token!r}, {name!r}, {remote.code.name!r}, {int(period_ms)}, {arguments})"
         )
         await self.run(code)
         remote.deployed()
@@ -256,6 +317,9 @@ class DeviceSession:
         return record
 
     def _check_active(self) -> None:
+        if self._board.device.is_lost and self.state in (SessionState.ACTIVE, SessionState.CLOSING):
+            self.state = next_state(self.state, SessionEvent.LOSE)
+            raise ConnectionLostError(f"the board on {self.port} is gone", port=self.port)
         if self.state is not SessionState.ACTIVE and not (
             self.state is SessionState.CLOSING and self._teardowns
         ):

@@ -53,25 +53,25 @@ async def test_threads_part_is_sent_only_to_boards_with_threads(device: Device) 
 
 async def test_two_sessions_keep_their_own_namespaces(device: Device) -> None:
     await ensure_agent(device)
-    await device.exec("_ba.begin('a', 30000)\n_ba.begin('b', 30000)")
-    await device.exec("_ba.x('a', 'def read():\\n return 1')\n_ba.x('b', 'def read():\\n return 2')")
-    assert await device.eval_code("_ba.c('a', 'read')") == 1
-    assert await device.eval_code("_ba.c('b', 'read')") == 2
-    assert await device.eval_code("_ba.end('a')") == []
-    assert await device.eval_code("_ba.c('b', 'read')") == 2
+    await device.exec("_ba.begin('ta', 'a', 30000)\n_ba.begin('tb', 'b', 30000)")
+    await device.exec("_ba.x('ta', 'def read():\\n return 1')\n_ba.x('tb', 'def read():\\n return 2')")
+    assert await device.eval_code("_ba.c('ta', 'read')") == 1
+    assert await device.eval_code("_ba.c('tb', 'read')") == 2
+    assert await device.eval_code("_ba.end('ta')") == []
+    assert await device.eval_code("_ba.c('tb', 'read')") == 2
     stats = await device.eval_code(device_file("agent_stats.py"))
     assert list(stats["sessions"]) == ["b"]
-    await device.eval_code("_ba.end('b')")
+    await device.eval_code("_ba.end('tb')")
 
 
 async def test_ending_a_session_gives_its_heap_back(device: Device) -> None:
     await ensure_agent(device)
     before = await device.eval_code("import gc\ngc.collect()\nprint(gc.mem_free())")
-    await device.exec("_ba.begin('h', 30000)")
-    await device.exec("_ba.x('h', 'data = [bytearray(64) for _ in range(20)]')")
+    await device.exec("_ba.begin('th', 'h', 30000)")
+    await device.exec("_ba.x('th', 'data = [bytearray(64) for _ in range(20)]')")
     during = await device.eval_code("gc.collect()\nprint(gc.mem_free())")
     assert before - during > 20 * 64
-    assert await device.eval_code("_ba.end('h')") == []
+    assert await device.eval_code("_ba.end('th')") == []
     after = await device.eval_code("gc.collect()\nprint(gc.mem_free())")
     assert abs(before - after) <= 128
 
