@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Set up everything the suite needs, then run it: lint, types, tests on both virtual boards.
+# Set up everything the suite needs, then run it: lint, types, tests on both virtual boards,
+# then the hardware-in-the-loop suite through the pytest plugin on each board and on both at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh
 scripts/setup.sh virtual,test
 export PATH="$PWD/.venv/bin:$PATH"
 
-ruff check belay tests benchmarks examples scripts
-ruff format --check belay tests benchmarks examples scripts
+ruff check belay tests hil_tests benchmarks examples scripts
+ruff format --check belay tests hil_tests benchmarks examples scripts
 mypy belay
 pytest -q -p no:cacheprovider -n 2 "$@"
+pytest -q -p no:cacheprovider hil_tests --belay-port unix
+pytest -q -p no:cacheprovider hil_tests --belay-port microbit
+pytest -q -p no:cacheprovider hil_tests -n 2 --belay-port unix --belay-port microbit
