@@ -1,10 +1,11 @@
 """The leak check: what a test's session left on the board after it ended.
 
 The board is looked at (by its own connection, outside every session) before the test's session
-begins and after it ended: agent sessions (by ``sid``), threads that outlived their session (the
-agent's ``_ba.Z``, where it keeps them), names in the REPL's globals, modules, files in the
-filesystem root (where ``session.fs`` temp files live), and the free heap after ``gc.collect()``.
-A failure reported by the session's own cleanup (``ResourceCleanupError``) is a leak too.
+begins and after it ended: agent sessions (by ``sid``), threads that outlived their session
+(``"<sid>/<thread>"`` in the agent's ``_bat.zombies()``, or ``_ba.Z``), names in the REPL's globals,
+modules, files in the filesystem root (where ``session.fs`` temp files live), and the free heap
+after ``gc.collect()``. A failure reported by the session's own cleanup (``ResourceCleanupError``)
+is a leak too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ logger = logging.getLogger(__name__)
 TRACES_CODE = (
     "print(repr([list(globals()), __import__('os').listdir(),"
     " list(getattr(__import__('sys'), 'modules', {})),"
-    " [[s.sid for s in _ba.S.values()], list(getattr(_ba, 'Z', {}))] if '_ba' in globals() else [[], []]]))"
+    " [[s.sid for s in _ba.S.values()], list(getattr(_ba, 'Z', None) or"
+    " (_bat.zombies() if '_bat' in globals() else {}))] if '_ba' in globals() else [[], []]]))"
 )
 HEAP_CODE = (
     "__import__('gc').collect()\n__import__('gc').collect()\nprint(__import__('gc').mem_free())\n"
