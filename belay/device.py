@@ -28,16 +28,22 @@ from belay.errors import (
     ProtocolError,
 )
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
+from belay.protocol.control import escape_code
 from belay.protocol.raw_repl import MAX_ERROR_BYTES
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
 
 logger = logging.getLogger(__name__)
 
-_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
 OUTPUT_TRUNCATED = "\n[belay: output truncated: a call keeps at most {limit} bytes]\n"
 """Ends the text :meth:`Device.exec` returns when the call printed more than it keeps."""
-TRACEBACK_TRUNCATED = "\n[belay: traceback truncated: at most {limit} bytes are kept]"
+FIT_CHECK_ABOVE = 1024
+"""Plain-raw-mode calls longer than this first ask the board how much heap it has free."""
+_HEAP_QUERY = (
+    b"__import__('gc').collect()\n__import__('micropython').mem_info()\n"
+    b"print(getattr(__import__('sys'), 'maxsize', 0))"  # MicroPython 1.9 has no sys.maxsize
+)
+_MEM_INFO = re.compile(rb"free: (\d+)|max free sz: (\d+)")
 
 
 class Device:
@@ -211,12 +217,32 @@ class Device:
         try:
             await self._ready(until)
             use_paste = self._use_raw_paste(payload) if raw_paste is None else raw_paste
+            if not use_paste:
+                await self._check_fits(payload, until, deadline)
             result = await self._guarded(payload, on_output, until, deadline, use_paste)
         finally:
             self._lock.release()
         if result.error:
             raise remote_error(result.error, truncated=result.error_truncated)
         return result
+
+    async def _check_fits(self, payload: bytes, until: float, deadline: float | None) -> None:
+        """Refuse code the board cannot hold: in plain raw mode it keeps all of a call's code
+        in one growing heap block as it arrives, and a board that runs out there may halt
+        (MicroPython 1.9 on the micro:bit) or exit (the unix port). One round trip, for long
+        calls only."""
+        size = len(escape_code(payload))
+        if size <= FIT_CHECK_ABOVE:
+            return
+        found = await self._guarded(_HEAP_QUERY, None, until, deadline, False)
+        limit = None if found.error else heap_room(found.output)
+        if limit is not None and size > limit:
+            raise DeviceValueError(
+                f"{size} bytes of code are more than the board on {self.port} can take in one call "
+                f"(its largest free heap block holds {limit}): send the data in smaller pieces",
+                port=self.port,
+                limit=limit,
+            )
 
     async def _acquire(self, until: float, deadline: float | None) -> None:
         """Take the lock by ``until``; running out while queued touches nothing on the board."""
@@ -328,29 +354,23 @@ class Device:
 
 
 def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:
-    """The exception a board's traceback text describes.
-
-    A ``truncated`` traceback lost its end, so its exception line is the first one that is
-    not part of the traceback's header; the text is marked as cut.
-    """
-    text = error.decode("utf-8", "replace").replace("\r\n", "\n").strip()
-    match = _ERROR_LINE.match(last := _exception_line(text.splitlines(), truncated))
-    if truncated:
-        text += TRACEBACK_TRUNCATED.format(limit=MAX_ERROR_BYTES)
-    if match is None:
-        return DeviceExecError("Exception", last, text)
-    return DeviceExecError(match.group(1), (match.group(2) or "").strip(), text)
+    """The exception a board's traceback text describes (cut at the protocol's bound if ``truncated``)."""
+    return DeviceExecError.from_traceback(error, truncated_at=MAX_ERROR_BYTES if truncated else None)
 
 
-def _exception_line(lines: list[str], truncated: bool) -> str:
-    """The line naming the exception: the last, or in a cut traceback the first unindented one
-    after ``Traceback ...`` (its end, with the usual last line, was dropped)."""
-    if not lines:
-        return ""
-    if not truncated:
-        return lines[-1]
-    heads = (line for line in lines if line[:1].strip() and not line.startswith("Traceback"))
-    return next(heads, lines[-1])
+def heap_room(mem_info: bytes) -> int | None:
+    """The bytes of the largest free heap block, read from ``micropython.mem_info()`` output
+    followed by ``sys.maxsize`` (blocks are 4 words); a third of the free heap where a port
+    does not print its largest free block; ``None`` if the output says neither."""
+    free = run = None
+    for match in _MEM_INFO.finditer(mem_info):
+        free = int(match.group(1)) if match.group(1) else free
+        run = int(match.group(2)) if match.group(2) else run
+    lines = mem_info.split()
+    word = 8 if lines and lines[-1].isdigit() and int(lines[-1]) >= 2**32 else 4
+    if run is not None:
+        return run * 4 * word
+    return None if free is None else free // 3
 
 
 def _encode(code: str | bytes) -> bytes:

@@ -6,6 +6,7 @@ caller can act on it without parsing the message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 
@@ -84,9 +85,47 @@ class DeviceExecError(BelayError):
         self.remote_message = remote_message
         self.remote_traceback = remote_traceback
 
+    @classmethod
+    def from_traceback(cls, error: bytes, *, truncated_at: int | None = None) -> DeviceExecError:
+        """The exception a board's traceback text names.
+
+        A traceback cut at ``truncated_at`` bytes lost its end, so its exception line is the
+        first unindented one after ``Traceback ...``; the text is marked as cut.
+        """
+        text = error.decode("utf-8", "replace").replace("\r\n", "\n").strip()
+        match = _ERROR_LINE.match(last := _exception_line(text.splitlines(), truncated_at is not None))
+        if truncated_at is not None:
+            text += TRACEBACK_TRUNCATED.format(limit=truncated_at)
+        if match is None:
+            return cls("Exception", last, text)
+        return cls(match.group(1), (match.group(2) or "").strip(), text)
+
+
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
+TRACEBACK_TRUNCATED = "\n[belay: traceback truncated: at most {limit} bytes are kept]"
+
+
+def _exception_line(lines: list[str], truncated: bool) -> str:
+    """The line naming the exception: the last, or in a cut traceback the first unindented
+    one after ``Traceback ...`` (the usual last line was dropped with the end)."""
+    if not lines:
+        return ""
+    if not truncated:
+        return lines[-1]
+    heads = (line for line in lines if line[:1].strip() and not line.startswith("Traceback"))
+    return next(heads, lines[-1])
+
 
 class DeviceValueError(BelayError):
-    """A value could not cross the wire: not a Python literal, or too large."""
+    """A value could not cross the wire: not a Python literal, or too large.
+
+    Where a size limit refused it, ``limit`` is that limit in bytes and ``port`` the board's.
+    """
+
+    def __init__(self, message: str, *, port: str | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.port = port
+        self.limit = limit
 
 
 class DeviceCapabilityError(BelayError):
