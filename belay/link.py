@@ -139,7 +139,12 @@ class Link:
         return CallResult(bytes(collector.parts), done.error, collector.truncated, done.error_truncated)
 
     async def recover(self, timeout: float) -> None:
-        """After a call was abandoned: interrupt it, and resync if it does not end by itself."""
+        """After a call was abandoned: interrupt it, and resync if it does not end by itself.
+
+        A board that answered before and does not come back is a :class:`DeviceTimeoutError`;
+        one never synced with (or since it rebooted) stays a :class:`NotMicroPythonError`.
+        """
+        answered_before = self.protocol.state is not State.UNSYNCED
         if self.protocol.in_call:
             self.protocol.interrupt()
             try:  # the write is bounded too: a board that stopped reading never takes it
@@ -152,6 +157,8 @@ class Link:
         try:
             await self.sync(timeout)
         except NotMicroPythonError as error:
+            if not answered_before:
+                raise
             raise DeviceTimeoutError(
                 f"the board on {self.transport.port} did not come back to the raw REPL within "
                 f"{timeout:g}s of an interrupt (a busy loop with interrupts off?)",

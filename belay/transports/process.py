@@ -69,10 +69,13 @@ async def interrupt_if_caught(pid: int) -> bool:
     signal are made while the process is stopped (SIGSTOP), so it cannot drop its handler in
     between; it is always continued. Without ``/proc`` the signal is sent as a tty would.
     """
-    if _proc_status(pid) is None:
+    before = _proc_status(pid)
+    if before is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)
         return True
+    if before[0] in "TtZX":  # stopped by someone else (a debugger, SIGSTOP), or gone: not ours to wake
+        return False
     caught = False
     with anyio.CancelScope(shield=True):
         try:
