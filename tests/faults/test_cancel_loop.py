@@ -22,7 +22,7 @@ from belay.device import Device
 pytestmark = pytest.mark.anyio
 logger = logging.getLogger(__name__)
 
-ROUNDS = {"unix": 1000, "microbit": 150}
+ROUNDS = {"unix": 1000, "microbit": 100}
 HEAP_SLACK = {"unix": 4096, "microbit": 256}
 
 
