@@ -211,3 +211,16 @@ async def test_a_device_with_a_small_output_bound_truncates_with_a_marker(board:
             with pytest.raises(DeviceValueError, match="output limit"):
                 await device.eval("'v' * 1200")
             assert await device.eval("'v' * 20") == "v" * 20
+
+
+async def test_a_traceback_over_the_bound_is_cut_marked_and_still_named() -> None:
+    """The unix board only: the micro:bit cannot hold a 70 KB message."""
+    async with await Device.open("unix") as device:
+        with anyio.fail_after(30), pytest.raises(DeviceExecError) as caught:
+            await device.exec("raise ValueError('m' * 70000)")
+        assert caught.value.remote_type == "ValueError"
+        assert caught.value.remote_message.startswith("mmmm")
+        traceback = caught.value.remote_traceback
+        assert traceback.endswith("[belay: traceback truncated: at most 65536 bytes are kept]")
+        assert len(traceback) < 66 * 1024
+        assert await device.eval("'usable'") == "usable"
