@@ -79,6 +79,7 @@ class PtyServer:
         self.lost: ConnectionLostError | None = None
         self.stopped = anyio.Event()
         self._slave = -1
+        self._next_send = 0.0
 
     async def serve(self, *, task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open the pty, report its path through ``task_status`` and relay until the board is
@@ -104,7 +105,7 @@ class PtyServer:
             while True:
                 data = await master.read(_CHUNK)
                 try:
-                    await self.transport.send(data)
+                    await self._to_board(data)
                 except ConnectionLostError as error:
                     if self._gone_for_good(error):
                         break
@@ -122,6 +123,19 @@ class PtyServer:
                 continue
             await self._to_client(master, data)
         scope.cancel()
+
+    async def _to_board(self, data: bytes) -> None:
+        """Send to the board at most ``pacing.chunk_size`` bytes per ``pacing.delay`` where the
+        board has a pacing (the micro:bit's UART drops what comes faster), whatever the client
+        writes."""
+        pacing = self.transport.pacing
+        if pacing is None:
+            await self.transport.send(data)
+            return
+        for start in range(0, len(data), pacing.chunk_size):
+            await anyio.sleep_until(self._next_send)
+            await self.transport.send(data[start : start + pacing.chunk_size])
+            self._next_send = anyio.current_time() + pacing.delay
 
     def _gone_for_good(self, error: ConnectionLostError) -> bool:
         """A reboot is served through; any other loss ends serving (and is kept in ``lost``)."""
