@@ -59,8 +59,18 @@ class Capabilities:
         return bool(getattr(self, feature))
 
 
-def parse_probe(port: str, probe: Any, raw_paste: bool) -> tuple[DeviceInfo, Capabilities]:
-    """Turn the dict the probe printed into records; refuse anything malformed."""
+PROBE_FIELDS = (
+    "implementation", "version", "platform", "machine", "mpy", "threads", "timer", "schedule",
+    "filesystem", "modules_dict", "emitters", "mem_free", "mem_alloc",
+)  # fmt: skip
+"""The order of the values in the tuple ``device/probe.py`` prints."""
+
+
+def parse_probe(port: str, answer: Any, raw_paste: bool) -> tuple[DeviceInfo, Capabilities]:
+    """Turn the tuple the probe printed into records; refuse anything malformed."""
+    if not isinstance(answer, tuple) or len(answer) != len(PROBE_FIELDS):
+        raise DeviceValueError(f"the board's capability probe answered {answer!r:.300}")
+    probe = dict(zip(PROBE_FIELDS, answer, strict=True))
     try:
         info = DeviceInfo(
             port=port,
@@ -83,5 +93,5 @@ def parse_probe(port: str, probe: Any, raw_paste: bool) -> tuple[DeviceInfo, Cap
             mem_alloc=int(probe["mem_alloc"]),
         )
     except (KeyError, TypeError, ValueError) as error:
-        raise DeviceValueError(f"the board's capability probe answered {probe!r}") from error
+        raise DeviceValueError(f"the board's capability probe answered {answer!r:.300}") from error
     return info, capabilities
