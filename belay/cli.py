@@ -1,7 +1,8 @@
-"""The ``belay`` command: ``belay exec``, ``belay stats``, ``belay ports``, ``belay virtual-board``.
+"""The ``belay`` command: ``exec``, ``stats``, ``reap``, ``ports``, ``virtual-board``.
 
 ``belay exec`` runs code in a session of its own (ended, so cleaned off the board, when the
-code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board.
+code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board;
+``belay reap`` ends the sessions whose hosts went silent, and journals them.
 
 Exit status: 0 success; 1 the code raised on the board (its traceback on stderr);
 2 the port or board could not be used (one line on stderr); 3 a call timed out;
@@ -11,16 +12,19 @@ Exit status: 0 success; 1 the code raised on the board (its traceback on stderr)
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 from rich.console import Console
 
+from belay.cli_reap import reap_port, render_reaped
 from belay.cli_stats import read_board_stats, render_stats, stats_json
 from belay.container import Container
 from belay.errors import (
@@ -30,6 +34,7 @@ from belay.errors import (
     ProtocolError,
     TransportError,
 )
+from belay.journal import default_journal_path
 from belay.transports import VIRTUAL_BOARDS
 from belay.transports.discovery import list_serial_ports, micropython_ports
 from belay.transports.pty_server import serve_on_pty
@@ -134,6 +139,15 @@ def cmd_stats(args: argparse.Namespace, container: Container) -> int:
     return EXIT_OK
 
 
+def cmd_reap(args: argparse.Namespace, container: Container) -> int:
+    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    configured = container.options().journal_path
+    journal = Path(args.journal) if args.journal else configured or default_journal_path()
+    reaped = anyio.run(functools.partial(reap_port, container, port, every=args.all, journal=journal))
+    render_reaped(reaped, port, journal, Console(file=sys.stdout))
+    return EXIT_OK
+
+
 def cmd_ports(args: argparse.Namespace, container: Container) -> int:
     out = sys.stdout
     out.write("virtual boards:\t" + ", ".join(VIRTUAL_BOARDS) + "\n")
@@ -189,6 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port(stats)
     stats.add_argument("--json", action="store_true", help="print the agent's stats as JSON")
     stats.set_defaults(handler=cmd_stats)
+
+    reap = commands.add_parser(
+        "reap", help="end the sessions on a board whose leases ran out (their hosts went silent)"
+    )
+    _add_port(reap)
+    reap.add_argument(
+        "--all",
+        action="store_true",
+        help="end every session on the board, live or not (when no host uses it any more)",
+    )
+    reap.add_argument("--journal", help="journal file (default: $BELAY_JOURNAL_PATH, else in the "
+                      "user's state directory)")  # fmt: skip
+    reap.set_defaults(handler=cmd_reap)
 
     ports = commands.add_parser("ports", help="list boards: serial ports (* = looks like MicroPython)")
     ports.set_defaults(handler=cmd_ports)

@@ -3,7 +3,8 @@
 ``device/agent_stats.py`` (sent on demand, to spare the agent's heap) prints one dict:
 ``version``, ``sessions`` (by id: ``age_ms``, ``idle_ms``, ``lease_ms``, ``threads``
 {name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``output``),
-``reaped``, ``mem_free`` and ``mem_alloc``.
+``reaped`` (not yet collected by a host), ``zombies`` ({"session/thread": [state, error]}:
+threads still running after their session ended), ``mem_free`` and ``mem_alloc``.
 """
 
 from __future__ import annotations
@@ -17,17 +18,29 @@ from rich.table import Table
 
 from belay.container import Container
 from belay.device_files import device_file
-from belay.errors import DeviceValueError
-from belay.session.agent import ensure_agent
+from belay.errors import DeviceValueError, SessionError
+from belay.session.agent import agent_version, ensure_agent
+from belay.session.reaping import loaded_agent
 
 THREAD_STATES = ("running", "finished", "crashed")
 
 
 async def read_board_stats(container: Container, port: str) -> dict[str, Any]:
-    """Open ``port``, load the agent if it is missing (a current one is left as it is), read its stats."""
+    """Open ``port``, load the agent if it is missing, read its stats.
+
+    A board running another agent version is refused rather than reset: that would end its
+    sessions.
+    """
     device = await container.device_opener(port)
     async with device:
-        await ensure_agent(device)
+        version = await loaded_agent(device)
+        if version is None:
+            await ensure_agent(device)
+        elif version != agent_version():
+            raise SessionError(
+                f"the board on {port} runs belay agent {version}, this belay reads {agent_version()}: "
+                "reset the board (which ends its sessions) or use the belay that started them"
+            )
         stats = await device.eval_code(device_file("agent_stats.py"))
     if not isinstance(stats, dict) or not isinstance(stats.get("sessions"), dict):
         raise DeviceValueError(f"the agent on {port} sent stats in an unknown shape: {stats!r:.200}")
@@ -110,6 +123,8 @@ def render_stats(stats: dict[str, Any], port: str, console: Console) -> None:
         for name, (state, error) in sorted(record.get("threads", {}).items()):
             if state == "crashed":
                 console.print(f"session {sid}: thread {name} crashed: {error}", markup=False, soft_wrap=True)
+    for name in sorted(stats.get("zombies", {})):
+        console.print(f"thread {name} is still running after its session ended", markup=False, soft_wrap=True)
     console.print(heap_line(stats), markup=False, highlight=False, soft_wrap=True)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from belay.device import Device
+from belay.journal import Journal, open_journal
 from belay.options import SessionOptions
 from belay.session.manager import DeviceSessionManager, open_device
 from belay.transports import open_transport
@@ -27,14 +28,22 @@ def _options(overrides: dict[str, Any] | None) -> SessionOptions:
 
 
 def _session_manager(
-    options: SessionOptions, transport_factory: Any, id_generator: Any, clock: Any
-) -> DeviceSessionManager:
+    options: SessionOptions, transport_factory: Any, id_generator: Any, token_generator: Any,
+    clock: Any, journal: Journal,
+) -> DeviceSessionManager:  # fmt: skip
     """A manager whose boards open through the container's transport factory."""
 
     async def opener(port: str, board_options: SessionOptions) -> Device:
         return await open_device(port, board_options, transport_factory)
 
-    return DeviceSessionManager(options, device_opener=opener, id_generator=id_generator, clock=clock)
+    return DeviceSessionManager(
+        options, device_opener=opener, id_generator=id_generator, token_generator=token_generator,
+        clock=clock, journal=journal,
+    )  # fmt: skip
+
+
+def _journal(options: SessionOptions) -> Journal:
+    return open_journal(options.journal_path)
 
 
 class Container(containers.DeclarativeContainer):
@@ -47,6 +56,9 @@ class Container(containers.DeclarativeContainer):
     wall_clock = providers.Object(time.time)
     # Short ids, as the manager's own default: a session's id goes with every call it makes.
     id_generator = providers.Object(lambda: secrets.token_hex(4))
+    # The secret the agent knows a session by: 64 random bits, 11 characters on the wire.
+    token_generator = providers.Object(lambda: secrets.token_urlsafe(8))
+    journal = providers.Singleton(_journal, options)
     transport_factory = providers.Object(open_transport)
     device_opener = providers.Callable(open_device, options=options, transport_factory=transport_factory)
     session_manager = providers.Factory(
@@ -54,5 +66,7 @@ class Container(containers.DeclarativeContainer):
         options=options,
         transport_factory=transport_factory,
         id_generator=id_generator,
+        token_generator=token_generator,
         clock=clock,
+        journal=journal,
     )

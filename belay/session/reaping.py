@@ -20,6 +20,20 @@ _REAP = "_ba.reap()\nprint(repr(_ba.reaped))\ndel _ba.reaped[:]"
 _EXPIRE_ALL = "[setattr(s, 'lease', -1) for s in _ba.S.values()]\n"
 
 
+async def loaded_agent(device: Device) -> str | None:
+    """The version of the agent on ``device`` (imported as ``_ba``), ``None`` if it has none.
+
+    Nothing is written and nothing is reset: a board with another agent keeps it.
+    """
+    try:
+        await device.exec("import belay_agent as _ba")
+    except DeviceExecError as error:
+        if error.remote_type == "ImportError":
+            return None
+        raise
+    return str(await device.eval("_ba.VERSION"))
+
+
 async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSession]:
     """End every session on ``device`` whose lease ran out (every session, with ``every``);
     return them, with what the agent had reaped by itself since a host last asked.
@@ -27,13 +41,9 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
     A board without the agent has nothing to reap; one with another agent version is refused
     (its records cannot be read safely): reset it to clear it.
     """
-    try:
-        await device.exec("import belay_agent as _ba")
-    except DeviceExecError as error:
-        if error.remote_type == "ImportError":
-            return []
-        raise
-    version = await device.eval("_ba.VERSION")
+    version = await loaded_agent(device)
+    if version is None:
+        return []
     if version != agent_version():
         raise SessionError(
             f"the board on {device.port} runs belay agent {version!r}, not {agent_version()!r}: "
@@ -45,4 +55,4 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
     return found
 
 
-__all__ = ["reap_board"]
+__all__ = ["loaded_agent", "reap_board"]

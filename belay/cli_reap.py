@@ -1,0 +1,40 @@
+"""``belay reap``: end the sessions on a board whose hosts went silent, and journal them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from belay.cli_stats import format_ms
+from belay.container import Container
+from belay.journal import FileJournal
+from belay.session.reaping import reap_board
+from belay.session.records import ReapedSession
+
+
+async def reap_port(container: Container, port: str, *, every: bool, journal: Path) -> list[ReapedSession]:
+    """Open ``port``, reap (every session with ``every``), journal each reaped session."""
+    device = await container.device_opener(port)
+    async with device:
+        reaped = await reap_board(device, every=every)
+    record = FileJournal(journal)
+    for item in reaped:
+        record.record(
+            "reaped", port=port, session_id=item.session_id, reason="all" if every else item.reason,
+            idle_ms=item.idle_ms, problems=list(item.problems), by="belay reap",
+        )  # fmt: skip
+    return reaped
+
+
+def render_reaped(reaped: list[ReapedSession], port: str, journal: Path, console: Console) -> None:
+    """One line per reaped session (and one per problem with its cleanup), then the journal's path."""
+    if not reaped:
+        console.print(f"nothing to reap on {port}", markup=False)
+        return
+    for item in reaped:
+        idle = f"silent for {format_ms(item.idle_ms)}" if item.idle_ms >= 0 else "left by a lost connection"
+        console.print(f"reaped session {item.session_id} on {port} ({idle})", markup=False, soft_wrap=True)
+        for problem in item.problems:
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
+    console.print(f"journaled in {journal}", markup=False, soft_wrap=True)
