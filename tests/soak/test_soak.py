@@ -93,12 +93,6 @@ async def test_cached_task_calls_do_not_grow_memory_on_either_side(
             _check("task calls", board, *await _sampled(CALLS[board], call, observer(manager, board)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="belay/session: each session id (8 hex digits) reaches the board as a string constant of "
-    "at most 10 characters, which MicroPython interns as a qstr for good: ~20 bytes of board heap "
-    "lost per session (unix and micro:bit alike; see micropython.qstr_info())",
-)
 async def test_opening_and_closing_sessions_does_not_grow_memory_on_either_side(
     manager: DeviceSessionManager, board: str
 ) -> None:
