@@ -39,8 +39,9 @@ CHUNK = 256
 """The most file bytes one call carries, either way."""
 
 SMALL_HEAP = 32 * 1024
-"""Boards with less heap than this read :data:`CHUNK` // 4 bytes per call: the ``repr`` of a
-chunk takes up to four times its size, in one piece of a fragmented heap."""
+"""Boards with less heap than this move :data:`CHUNK` // 4 bytes per call: a chunk's ``repr``
+takes up to four times its size in one piece of a fragmented heap, and the raw REPL's input
+buffer keeps the size of the longest call it was sent."""
 
 CLOSE_TIMEOUT = 5.0
 """How long closing a file after a failed or cancelled transfer may take."""
@@ -189,8 +190,7 @@ class SessionFiles:
         """The bytes of ``remote_path`` on the board."""
         path = check_path(remote_path, allow_outside=allow_outside)
         handle = f"_ba.get({self.session.token!r}).fr"
-        capabilities = self.session.capabilities
-        chunk_size = CHUNK if capabilities.mem_free + capabilities.mem_alloc >= SMALL_HEAP else CHUNK // 4
+        chunk_size = self._chunk_size()
         parts: list[bytes] = []
         known = self._known()
         async with known.lock:
@@ -273,6 +273,10 @@ class SessionFiles:
 
     # --- internals --------------------------------------------------------------------
 
+    def _chunk_size(self) -> int:
+        capabilities = self.session.capabilities
+        return CHUNK if capabilities.mem_free + capabilities.mem_alloc >= SMALL_HEAP else CHUNK // 4
+
     def _known(self) -> _BoardFiles:
         return _board_files(self.session._board)
 
@@ -291,7 +295,8 @@ class SessionFiles:
         finish = f"\n[s.files.pop({path!r},None) for s in _ba.S.values()]"
         if temporary:
             finish += f"\n_ba.get({key!r}).files[{path!r}]=1"
-        chunks = [data[start : start + CHUNK] for start in range(0, len(data), CHUNK)] or [b""]
+        size = self._chunk_size()
+        chunks = [data[start : start + size] for start in range(0, len(data), size)] or [b""]
         codes = [f"{handle}.write({chunk!r})" for chunk in chunks]
         codes[0] = f"{handle}=open({path!r},'wb')\n{codes[0]}"
         codes[-1] += f"\n{handle}.close()\n{handle}=None{finish}"

@@ -24,8 +24,15 @@ async def board_listing(device: Device) -> list[str]:
 
 
 async def board_read(device: Device, path: str) -> bytes:
-    code = f"_t=open({path!r},'rb')\nprint(repr(_t.read()))\n_t.close()\ndel _t"
-    return bytes(await device.eval_code(code))
+    """The file's bytes, read behind ``fs``'s back in pieces the micro:bit's heap can repr."""
+    await device.exec(f"_t=open({path!r},'rb')")
+    try:
+        parts = []
+        while part := await device.eval("_t.read(64)"):
+            parts.append(bytes(part))
+    finally:
+        await device.exec("_t.close()\ndel _t")
+    return b"".join(parts)
 
 
 # --- paths (no board) ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from session_helpers import observer, port_of, writes_to
 
 from belay import (
     DeviceCapabilityError,
+    DeviceSession,
     DeviceSessionManager,
     ResourceCleanupError,
     SessionError,
@@ -221,20 +222,18 @@ async def test_session_limit_is_enforced() -> None:
 async def test_session_limit_can_wait_for_a_slot() -> None:
     options = SessionOptions(max_concurrent_sessions=1, wait_for_session_slot=True)
     async with DeviceSessionManager(options) as manager:
-        order: list[str] = []
+        first: list[DeviceSession] = []
 
         async def hold() -> None:
-            async with manager.session("unix"):
-                order.append("first in")
+            async with manager.session("unix") as session:
+                first.append(session)
                 await anyio.sleep(0.2)
-            order.append("first out")
 
         async with anyio.create_task_group() as group:
             group.start_soon(hold)
-            await anyio.sleep(0.05)
+            await anyio.sleep(0.05)  # the first one is opening (or open): the second must wait
             async with manager.session("unix"):
-                order.append("second in")
-        assert order == ["first in", "first out", "second in"]
+                assert [session.state for session in first] == [SessionState.CLOSED]
 
 
 async def test_idle_sessions_are_ended() -> None:
