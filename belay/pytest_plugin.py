@@ -68,8 +68,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--belay-heap-margin", type=int, dest="belay_heap_margin", metavar="BYTES",
         help="free heap a test may lose before it counts as a leak (default: per board)",
     )  # fmt: skip
-    parser.addini("belay_port", "boards to test, like --belay-port", type="args", default=[])
-    parser.addini("belay_leak_check", "check what tests leave on the board", type="bool", default=True)
+    # pytest 9 also takes type objects there, and mypy 1.20 reads a bare "args" as a string type form
+    args: Any = "args"
+    boolean: Any = "bool"
+    parser.addini("belay_port", "boards to test, like --belay-port", type=args, default=[])
+    parser.addini("belay_leak_check", "check what tests leave on the board", type=boolean, default=True)
 
 
 def _worker_id(config: pytest.Config) -> str | None:
