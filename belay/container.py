@@ -54,8 +54,8 @@ class Container(containers.DeclarativeContainer):
     options = providers.Singleton(_options, config.options)
     clock = providers.Object(time.monotonic)
     wall_clock = providers.Object(time.time)
-    # Short ids, as the manager's own default: a session's id goes with every call it makes.
-    id_generator = providers.Object(lambda: secrets.token_hex(4))
+    # 12 characters: a board's compiler interns string constants of up to 10 for good.
+    id_generator = providers.Object(lambda: secrets.token_hex(6))
     # The secret the agent knows a session by: 64 random bits, 11 characters on the wire.
     token_generator = providers.Object(lambda: secrets.token_urlsafe(8))
     journal = providers.Singleton(_journal, options)

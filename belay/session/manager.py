@@ -56,7 +56,7 @@ class DeviceSessionManager:
         options: SessionOptions | None = None,
         *,
         device_opener: DeviceOpener = open_device,
-        id_generator: Callable[[], str] = lambda: secrets.token_hex(4),
+        id_generator: Callable[[], str] = lambda: secrets.token_hex(6),
         token_generator: Callable[[], str] = lambda: secrets.token_urlsafe(8),
         clock: Callable[[], float] = time.monotonic,
         journal: Journal | None = None,

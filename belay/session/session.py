@@ -136,8 +136,8 @@ class DeviceSession:
         ]  # fmt: skip
         renew = f"for _t in {others!r}:\n if _t in _ba.S: _ba.get(_t)\ndel _t\n" if others else ""
         # A string constant of at most 10 characters is interned by the board's compiler and
-        # stays in its heap for good: the id goes over inside a longer one (the token is 11).
-        return f"{renew}_ba.begin({self.token!r}, {'sid:' + self.session_id!r}[4:], {lease_ms})"
+        # stays in its heap for good: ids and tokens are longer (12 and 11 characters).
+        return f"{renew}_ba.begin({self.token!r}, {self.session_id!r}, {lease_ms})"
 
     async def close(self) -> None:
         """Run teardowns, release custom resources, then remove everything from the board.

@@ -76,7 +76,7 @@ DEAD_HOST = textwrap.dedent(
                 data = [bytearray(32) for _ in range(n)]
                 return len(data)
 
-            await fill(20)
+            await fill(20 if session.capabilities.threads else 10)  # ~5 KB left on a micro:bit
             scratch = await session.fs.temp(b"x" * 300, ".bin")
             if session.capabilities.threads:
                 @session.thread

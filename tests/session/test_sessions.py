@@ -153,8 +153,9 @@ async def test_two_sessions_each_see_their_own_functions(manager: DeviceSessionM
 async def test_concurrent_sessions_all_get_right_answers(manager: DeviceSessionManager) -> None:
     port = port_of(manager)
     results: dict[int, list[int]] = {}
-    # Twenty at once on the unix board; the micro:bit's ~5 KB left beside the agent holds four.
-    count = 20 if port == "unix" else 4
+    # Twenty at once on the unix board. The micro:bit's ~5 KB left beside the agent holds three
+    # sessions calling tasks at once; a fourth's code no longer finds a piece of heap to parse in.
+    count = 20 if port == "unix" else 3
 
     async def worker(n: int) -> None:
         async with manager.session(port) as session:
