@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from belay.container import Container
-from belay.device_files import device_file
+from belay.device_files import minified_device_file
 from belay.errors import DeviceValueError, SessionError
 from belay.session.agent import agent_version, ensure_agent
 from belay.session.reaping import loaded_agent
@@ -41,7 +41,7 @@ async def read_board_stats(container: Container, port: str) -> dict[str, Any]:
                 f"the board on {port} runs belay agent {version}, this belay reads {agent_version()}: "
                 "reset the board (which ends its sessions) or use the belay that started them"
             )
-        stats = await device.eval_code(device_file("agent_stats.py"))
+        stats = await device.eval_code(minified_device_file("agent_stats.py"))
     if not isinstance(stats, dict) or not isinstance(stats.get("sessions"), dict):
         raise DeviceValueError(f"the agent on {port} sent stats in an unknown shape: {stats!r:.200}")
     return stats

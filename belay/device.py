@@ -19,7 +19,7 @@ import anyio
 
 from belay import literals
 from belay.board_info import Capabilities, DeviceInfo, parse_probe
-from belay.device_files import device_file
+from belay.device_files import minified_device_file
 from belay.errors import (
     ConnectionLostError,
     DeviceExecError,
@@ -145,7 +145,7 @@ class Device:
 
     async def detect(self) -> tuple[DeviceInfo, Capabilities]:
         """Learn the board's identity and capabilities in one round trip (a raw-paste try)."""
-        result = await self.call(device_file("probe.py"), raw_paste=True)
+        result = await self.call(minified_device_file("probe.py"), raw_paste=True)
         probe = self._value_of(result)
         raw_paste = bool(self._link.protocol.raw_paste_supported)
         self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)

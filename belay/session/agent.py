@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from belay.device import Device
-from belay.device_files import device_file
+from belay.device_files import device_file, minify
 from belay.errors import DeviceExecError, SessionError
 
 logger = logging.getLogger(__name__)
@@ -22,17 +22,6 @@ logger = logging.getLogger(__name__)
 CORE = "belay_agent.py"
 THREADS = "belay_agent_threads.py"
 WRITE_CHUNK = 256
-
-
-def minify(source: bytes) -> bytes:
-    """Drop comment and blank lines and shrink indentation: fewer bytes on a slow line."""
-    lines = []
-    for line in source.decode("utf-8").splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            depth = (len(line) - len(line.lstrip(" "))) // 4
-            lines.append(" " * depth + stripped)
-    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 @cache

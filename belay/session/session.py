@@ -13,7 +13,7 @@ import anyio
 from belay import literals
 from belay.board_info import Capabilities, DeviceInfo
 from belay.device import Device
-from belay.device_files import device_file
+from belay.device_files import minified_device_file
 from belay.errors import (
     BelayError,
     ConnectionLostError,
@@ -313,7 +313,7 @@ class DeviceSession:
 
     async def board_stats(self) -> dict[str, Any]:
         """This session's records as the agent keeps them on the board."""
-        stats = await self.run_value(device_file("agent_stats.py").decode())
+        stats = await self.run_value(minified_device_file("agent_stats.py").decode())
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
         return record
