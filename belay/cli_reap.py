@@ -9,7 +9,7 @@ from rich.console import Console
 from belay.cli_stats import format_ms
 from belay.container import Container
 from belay.journal import FileJournal
-from belay.session.reaping import reap_board
+from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession
 
 
@@ -18,12 +18,7 @@ async def reap_port(container: Container, port: str, *, every: bool, journal: Pa
     device = await container.device_opener(port)
     async with device:
         reaped = await reap_board(device, every=every)
-    record = FileJournal(journal)
-    for item in reaped:
-        record.record(
-            "reaped", port=port, session_id=item.session_id, reason="all" if every else item.reason,
-            idle_ms=item.idle_ms, problems=list(item.problems), by="belay reap",
-        )  # fmt: skip
+    journal_reaped(FileJournal(journal), port, reaped, by="belay reap --all" if every else "belay reap")
     return reaped
 
 

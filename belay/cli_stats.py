@@ -19,8 +19,7 @@ from rich.table import Table
 from belay.container import Container
 from belay.device_files import minified_device_file
 from belay.errors import DeviceValueError, SessionError
-from belay.session.agent import agent_version, ensure_agent
-from belay.session.reaping import loaded_agent
+from belay.session.agent import agent_version, ensure_agent, loaded_version
 
 THREAD_STATES = ("running", "finished", "crashed")
 
@@ -33,8 +32,8 @@ async def read_board_stats(container: Container, port: str) -> dict[str, Any]:
     """
     device = await container.device_opener(port)
     async with device:
-        version = await loaded_agent(device)
-        if version is None:
+        version = await loaded_version(device)
+        if version in (None, "memory"):  # none yet, or one that needs a fresh heap: (re)load it
             await ensure_agent(device)
         elif version != agent_version():
             raise SessionError(

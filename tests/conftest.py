@@ -168,13 +168,15 @@ def no_board_process_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture
-def served_board() -> Iterator[str]:
-    """A unix board served on a pty by ``belay virtual-board``: it outlives each connection."""
-    command = [sys.executable, "-m", "belay", "virtual-board", "--kind", "unix"]
+def served_board(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A virtual board served on a pty by ``belay virtual-board`` in a process of its own, so
+    it outlives each connection: the pty's path. ``unix`` unless parametrised indirectly."""
+    kind = getattr(request, "param", "unix")
+    command = [sys.executable, "-m", "belay", "virtual-board", "--kind", kind]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         yield server.stdout.readline().strip()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=20)

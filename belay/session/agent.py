@@ -51,7 +51,7 @@ class AgentInstall:
 async def ensure_agent(device: Device) -> AgentInstall:
     """Make ``belay_agent`` importable and imported as ``_ba`` on the board."""
     wanted = agent_version()
-    found = await _loaded_version(device)
+    found = await loaded_version(device)
     if found == wanted:
         return AgentInstall(wanted, 0, reset=False)
     sent = 0
@@ -59,18 +59,18 @@ async def ensure_agent(device: Device) -> AgentInstall:
         sent = await _write_agent(device)
     reset = found not in (None, "memory") or not device.capabilities.has_module_registry
     if not reset:
-        found = await _loaded_version(device)
+        found = await loaded_version(device)
     if reset or found == "memory":
         await device.soft_reset()
         reset = True
-        found = await _loaded_version(device)
+        found = await loaded_version(device)
     if found != wanted:
         raise SessionError(f"the belay agent on {device.port} did not load (found {found!r})")
     logger.info("agent %s installed on %s (%d bytes)", wanted, device.port, sent)
     return AgentInstall(wanted, sent, reset)
 
 
-async def _loaded_version(device: Device) -> str | None:
+async def loaded_version(device: Device) -> str | None:
     """The imported agent's version, ``None`` if absent, ``"memory"`` if it did not fit.
 
     The import runs as a bare statement: on the micro:bit even a ``try`` around it can
@@ -101,4 +101,4 @@ async def _write_agent(device: Device) -> int:
     return sent
 
 
-__all__ = ["AgentInstall", "agent_files", "agent_version", "ensure_agent", "minify"]
+__all__ = ["AgentInstall", "agent_files", "agent_version", "ensure_agent", "loaded_version", "minify"]

@@ -19,7 +19,7 @@ from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError
 from belay.journal import Journal, open_journal
 from belay.options import SessionOptions
 from belay.session.board import Board
-from belay.session.reaping import reap_board
+from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
@@ -150,7 +150,7 @@ class DeviceSessionManager:
         except BaseException:
             self._forget(session)
             raise
-        self._journal_reaped(port, reaped)
+        journal_reaped(self.journal, port, reaped)
         self.journal.record("begin", port=port, session_id=session.session_id, lease=session_options.lease)
         return session
 
@@ -172,7 +172,7 @@ class DeviceSessionManager:
         with those the board reaped by itself since a host last asked; each is journaled."""
         board = await self._board(port)
         reaped = await reap_board(board.device)
-        self._journal_reaped(port, reaped)
+        journal_reaped(self.journal, port, reaped)
         return reaped
 
     def get_session(self, session_id: str) -> DeviceSession:
@@ -262,13 +262,6 @@ class DeviceSessionManager:
                 orphans[session.token] = session.session_id
         logger.info("the board on %s was lost with %d sessions", board.port, len(orphans))
         self.journal.record("board-lost", port=board.port, sessions=sorted(orphans.values()))
-
-    def _journal_reaped(self, port: str, reaped: list[ReapedSession]) -> None:
-        for item in reaped:
-            self.journal.record(
-                "reaped", port=port, session_id=item.session_id, reason=item.reason,
-                idle_ms=item.idle_ms, problems=list(item.problems),
-            )  # fmt: skip
 
     async def _keep_sessions(self) -> None:
         """End sessions idle past ``session_timeout``; renew the others' leases on the board

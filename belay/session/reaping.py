@@ -8,30 +8,18 @@ journaled. This module is what ``belay reap`` and :meth:`DeviceSessionManager.re
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from belay.device import Device
-from belay.errors import DeviceExecError, SessionError
-from belay.session.agent import agent_version
+from belay.errors import SessionError
+from belay.journal import Journal
+from belay.session.agent import agent_version, loaded_version
 from belay.session.records import ReapedSession, reaped_sessions
 
 logger = logging.getLogger(__name__)
 
 _REAP = "_ba.reap()\nprint(repr(_ba.reaped))\ndel _ba.reaped[:]"
 _EXPIRE_ALL = "[setattr(s, 'lease', -1) for s in _ba.S.values()]\n"
-
-
-async def loaded_agent(device: Device) -> str | None:
-    """The version of the agent on ``device`` (imported as ``_ba``), ``None`` if it has none.
-
-    Nothing is written and nothing is reset: a board with another agent keeps it.
-    """
-    try:
-        await device.exec("import belay_agent as _ba")
-    except DeviceExecError as error:
-        if error.remote_type == "ImportError":
-            return None
-        raise
-    return str(await device.eval("_ba.VERSION"))
 
 
 async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSession]:
@@ -41,9 +29,11 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
     A board without the agent has nothing to reap; one with another agent version is refused
     (its records cannot be read safely): reset it to clear it.
     """
-    version = await loaded_agent(device)
+    version = await loaded_version(device)  # writes nothing, resets nothing
     if version is None:
         return []
+    if version == "memory":
+        raise SessionError(f"the belay agent on {device.port} no longer fits its heap: reset the board")
     if version != agent_version():
         raise SessionError(
             f"the board on {device.port} runs belay agent {version!r}, not {agent_version()!r}: "
@@ -55,4 +45,13 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
     return found
 
 
-__all__ = ["loaded_agent", "reap_board"]
+def journal_reaped(journal: Journal, port: str, reaped: list[ReapedSession], **extra: Any) -> None:
+    """One ``reaped`` event per session in ``reaped`` (with ``extra`` fields)."""
+    for item in reaped:
+        journal.record(
+            "reaped", port=port, session_id=item.session_id, reason=item.reason,
+            idle_ms=item.idle_ms, problems=list(item.problems), **extra,
+        )  # fmt: skip
+
+
+__all__ = ["journal_reaped", "reap_board"]

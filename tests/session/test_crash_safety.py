@@ -1,5 +1,5 @@
 """The bad days, for real: a host killed with SIGKILL, a cable pulled under a call, a board
-killed and restarted. Boards are served on a pty by ``belay virtual-board`` in a process of
+killed and restarted. Boards are served_board on a pty by ``belay virtual-board`` in a process of
 their own, so they outlive the hosts that use them, as a board on a desk does.
 """
 
@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,8 @@ HEAP_MARGIN = 512
 """Bytes the board's free heap may differ by after a reap (the micro:bit's heap fragments)."""
 
 
-@pytest.fixture(params=BOARDS)
-def served(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A virtual board served on a pty by another process: the pty's path."""
-    command = [sys.executable, "-m", "belay", "virtual-board", "--kind", request.param]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+on_each_served_board = pytest.mark.parametrize("served_board", BOARDS, indirect=True)
+"""Each virtual board in turn, served_board by another process (tests/conftest.py's ``served_board``)."""
 
 
 async def board_stats(device: Device) -> dict[str, Any]:
@@ -109,25 +100,26 @@ DEAD_HOST = textwrap.dedent(
 )
 
 
-async def test_a_killed_hosts_session_is_reaped_within_its_lease(served: str, tmp_path: Path) -> None:
+@on_each_served_board
+async def test_a_killed_hosts_session_is_reaped_within_its_lease(served_board: str, tmp_path: Path) -> None:
     script = tmp_path / "host.py"
     script.write_text(DEAD_HOST)
     # The baseline: the same host ending its session cleanly. (What a board compiles leaves its
     # new names interned until it resets, so only the same code run before compares fairly.)
-    async with await open_device(served, SessionOptions()) as device:
+    async with await open_device(served_board, SessionOptions()) as device:
         threads = device.capabilities.threads
         if threads:
             await device.exec("beats = [0]\nticks = [0]")
-    async with await anyio.open_process([sys.executable, str(script), served, "clean"]) as clean:
+    async with await anyio.open_process([sys.executable, str(script), served_board, "clean"]) as clean:
         assert await clean.wait() == 0
-    async with await open_device(served, SessionOptions()) as device:
+    async with await open_device(served_board, SessionOptions()) as device:
         baseline = await free_heap(device)
-    dead_id, scratch = await run_and_kill(script, served)
+    dead_id, scratch = await run_and_kill(script, served_board)
     journal = tmp_path / "journal.jsonl"
     await anyio.sleep(1.6)  # past the lease (and a reaper period) with no host at all
     async with DeviceSessionManager(SessionOptions(journal_path=journal)) as manager:
-        async with manager.session(served) as session:  # begin reaps what is left (no threads)
-            device = manager.board(served).device  # type: ignore[union-attr]
+        async with manager.session(served_board) as session:  # begin reaps what is left (no threads)
+            device = manager.board(served_board).device  # type: ignore[union-attr]
             # (small calls only: the raw REPL's input buffer keeps the size of the longest)
             assert await device.eval("[s.sid for s in _ba.S.values()]") == [session.session_id]
             assert scratch not in await session.fs.ls(refresh=True)
@@ -192,12 +184,13 @@ async def cabled(tmp_path: Path) -> AsyncIterator[tuple[DeviceSessionManager, Ca
         yield manager, cables, journal
 
 
+@on_each_served_board
 async def test_a_pulled_cable_loses_every_session_and_the_board_comes_back_clean(
-    served: str, cabled: tuple[DeviceSessionManager, Cables, Path]
+    served_board: str, cabled: tuple[DeviceSessionManager, Cables, Path]
 ) -> None:
     manager, cables, journal = cabled
-    busy = await manager.create_session(served)
-    other = await manager.create_session(served)
+    busy = await manager.create_session(served_board)
+    other = await manager.create_session(served_board)
     await other.exec("data = bytearray(600)")
     lost_ids = {busy.session_id, other.session_id}
 
@@ -215,10 +208,10 @@ async def test_a_pulled_cable_loses_every_session_and_the_board_comes_back_clean
         await other.eval("1")
     assert other.state is SessionState.LOST
     # The board did not reboot: the next session finds what the lost ones left, and ends it.
-    async with manager.session(served) as fresh:
-        stats = await board_stats(manager.board(served).device)  # type: ignore[union-attr]
+    async with manager.session(served_board) as fresh:
+        stats = await board_stats(manager.board(served_board).device)  # type: ignore[union-attr]
         assert set(stats["sessions"]) == {fresh.session_id}
-        assert manager.board(served).last_install.bytes_sent == 0  # type: ignore[union-attr]
+        assert manager.board(served_board).last_install.bytes_sent == 0  # type: ignore[union-attr]
     for session in (busy, other):
         await manager.end_session(session.session_id)  # nothing to do, and no error: it was lost
     events = FileJournal(journal).events()
@@ -259,11 +252,12 @@ async def test_a_killed_board_loses_its_sessions_and_a_restarted_one_gets_the_ag
 # --- one session cannot touch another's things ---------------------------------------------
 
 
-async def test_a_session_cannot_read_write_or_remove_another_sessions_temp_file(served: str) -> None:
+@on_each_served_board
+async def test_a_session_cannot_read_write_or_remove_another_sessions_temp_file(served_board: str) -> None:
     async with (
         DeviceSessionManager() as manager,
-        manager.session(served) as owner,
-        manager.session(served) as other,
+        manager.session(served_board) as owner,
+        manager.session(served_board) as other,
     ):
         path = await owner.fs.temp(b"mine", ".txt")
         for attempt in (other.fs.get(path), other.fs.put(b"yours", path), other.fs.rm(path)):
@@ -291,24 +285,26 @@ def belay(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-async def test_belay_reap_ends_silent_sessions_and_journals_them(served: str, tmp_path: Path) -> None:
-    await abandon_a_session(served, "deadbeef")
+@on_each_served_board
+async def test_belay_reap_ends_silent_sessions_and_journals_them(served_board: str, tmp_path: Path) -> None:
+    await abandon_a_session(served_board, "deadbeef")
     await anyio.sleep(0.5)
     journal = tmp_path / "reaps.jsonl"
-    result = await anyio.to_thread.run_sync(belay, "reap", "--port", served, "--journal", str(journal))
+    result = await anyio.to_thread.run_sync(belay, "reap", "--port", served_board, "--journal", str(journal))
     assert result.returncode == 0, result.stderr
     assert "reaped session deadbeef" in result.stdout
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [(line["event"], line["session_id"]) for line in lines] == [("reaped", "deadbeef")]
-    again = await anyio.to_thread.run_sync(belay, "reap", "--port", served, "--journal", str(journal))
+    again = await anyio.to_thread.run_sync(belay, "reap", "--port", served_board, "--journal", str(journal))
     assert again.returncode == 0, again.stderr
-    assert f"nothing to reap on {served}" in again.stdout
+    assert f"nothing to reap on {served_board}" in again.stdout
 
 
-async def test_belay_reap_all_ends_even_live_sessions(served: str, tmp_path: Path) -> None:
-    await abandon_a_session(served, "cafe0001", lease_ms=600_000)  # its lease is far from out
+@on_each_served_board
+async def test_belay_reap_all_ends_even_live_sessions(served_board: str, tmp_path: Path) -> None:
+    await abandon_a_session(served_board, "cafe0001", lease_ms=600_000)  # its lease is far from out
     result = await anyio.to_thread.run_sync(
-        belay, "reap", "--all", "--port", served, "--journal", str(tmp_path / "j.jsonl")
+        belay, "reap", "--all", "--port", served_board, "--journal", str(tmp_path / "j.jsonl")
     )
     assert result.returncode == 0, result.stderr
     assert "reaped session cafe0001" in result.stdout
