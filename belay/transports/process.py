@@ -62,6 +62,26 @@ def _proc_status(pid: int) -> tuple[str, bool] | None:
         return None
 
 
+def signal_main_thread(pid: int, signum: int) -> None:
+    """Send ``signum`` to the main thread of process ``pid`` only (``tgkill``), as a board's
+    UART delivers Ctrl-C to the REPL's thread.
+
+    A signal sent to a whole process goes to whichever of its threads the kernel picks; to
+    one stopped by :func:`interrupt_if_caught` it stays pending for the process, and the
+    first thread to run after ``SIGCONT`` takes it. MicroPython's unix port raises
+    ``KeyboardInterrupt`` in the thread that ran its handler, so a session's background
+    thread died of an interrupt meant for a call. The main thread's id is the process id.
+    Falls back to ``kill`` where libc has no ``tgkill``.
+    """
+    tgkill = getattr(ctypes.CDLL(None, use_errno=True), "tgkill", None)
+    if tgkill is None:  # pragma: no cover - glibc before 2.30, musl
+        os.kill(pid, signum)
+        return
+    if tgkill(pid, pid, signum) != 0:
+        error = ctypes.get_errno()
+        raise ProcessLookupError(error, os.strerror(error))
+
+
 async def interrupt_if_caught(pid: int) -> bool:
     """Ctrl-C as a board's UART gives it: SIGINT to ``pid`` only while it catches SIGINT.
 
@@ -83,7 +103,7 @@ async def interrupt_if_caught(pid: int) -> bool:
             status = await _stopped(pid)
             caught = status is not None and status[1]
             if caught:
-                os.kill(pid, signal.SIGINT)
+                signal_main_thread(pid, signal.SIGINT)
         except ProcessLookupError:
             return False
         finally:
