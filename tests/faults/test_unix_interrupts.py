@@ -78,3 +78,36 @@ async def test_an_interrupt_does_not_wake_a_board_someone_else_stopped() -> None
             os.kill(pid, signal.SIGCONT)
         with anyio.fail_after(20):
             assert await device.eval("1") == 1
+
+
+_COUNTING_THREAD = """
+import _thread, time
+ticks = [0]
+died = []
+def _count():
+    try:
+        while True:
+            ticks[0] += 1
+            time.sleep_ms(10)
+    except BaseException as e:
+        died.append(repr(e))
+_thread.start_new_thread(_count, ())
+"""
+
+
+async def test_an_interrupt_for_a_call_never_reaches_a_background_thread() -> None:
+    """Regression: the interrupt was a process-directed SIGINT sent while the interpreter was
+    stopped, so the first thread to run after SIGCONT took it, often a background thread,
+    which then died of the KeyboardInterrupt meant for the call. It goes to the main thread."""
+    async with await Device.open("unix") as device:
+        await device.exec(_COUNTING_THREAD)
+        with anyio.fail_after(60):
+            for _ in range(20):
+                with anyio.move_on_after(0.2):
+                    await device.exec("while True: pass")
+                assert await device.eval("died") == []
+            before = await device.eval("ticks[0]")
+            await anyio.sleep(0.2)
+            assert await device.eval("ticks[0]") > before
+            assert await device.eval("died") == []
+        assert device.reboots == 0 and not device.is_lost
