@@ -35,6 +35,7 @@ from belay.errors import (
     TransportError,
 )
 from belay.journal import default_journal_path
+from belay.session.output import StdoutWriter
 from belay.transports import VIRTUAL_BOARDS
 from belay.transports.discovery import list_serial_ports, micropython_ports
 from belay.transports.pty_server import serve_on_pty
@@ -74,23 +75,6 @@ def read_code(args: argparse.Namespace, stdin: TextIO) -> str:
     return stdin.read() if args.code == "-" else str(args.code)
 
 
-class _StdoutWriter:
-    """Streams board output to a binary stream as it arrives, CRLF turned into LF."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self._held_cr = False
-
-    def __call__(self, data: bytes) -> None:
-        if self._held_cr:
-            data = b"\r" + data
-        self._held_cr = data.endswith(b"\r")
-        if self._held_cr:
-            data = data[:-1]
-        self._stream.write(data.replace(b"\r\n", b"\n"))
-        self._stream.flush()
-
-
 def as_repl_error(error: DeviceExecError) -> DeviceExecError:
     """The board's traceback as if the code had run at its REPL: the agent's frames left out,
     the code's own frames (``<string>`` to ``exec``) named ``<stdin>`` as before."""
@@ -106,10 +90,10 @@ def as_repl_error(error: DeviceExecError) -> DeviceExecError:
 async def run_exec(container: Container, port: str, code: str, out: Any, timeout: float | None) -> None:
     """Run ``code`` in a session of its own: what it leaves on the board is removed at the end."""
     manager = container.session_manager()
-    options = {} if timeout is None else {"call_timeout": timeout}
-    async with manager, manager.session(port, **options) as session:
+    options: dict[str, Any] = {} if timeout is None else {"call_timeout": timeout}
+    async with manager, manager.session(port, on_output=StdoutWriter(out), **options) as session:
         try:
-            await session.exec(code, on_output=_StdoutWriter(out))
+            await session.exec(code)
         except DeviceExecError as error:
             raise as_repl_error(error) from None
 
@@ -118,7 +102,7 @@ async def run_exec_kept(container: Container, port: str, code: str, out: Any, ti
     """Run ``code`` in the board's REPL namespace, outside any session: nothing is cleaned up."""
     device = await container.device_opener(port)
     async with device:
-        await device.exec(code, timeout=timeout, on_output=_StdoutWriter(out))
+        await device.exec(code, timeout=timeout, on_output=StdoutWriter(out))
 
 
 def cmd_exec(args: argparse.Namespace, container: Container) -> int:

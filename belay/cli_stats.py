@@ -16,10 +16,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from belay.agent import calls
+from belay.agent.answers import value_of
+from belay.agent.install import FOREIGN, MISSING, NO_MEMORY, agent_version, ensure_agent, loaded_version
 from belay.container import Container
-from belay.device_files import minified_device_file
 from belay.errors import DeviceValueError, SessionError
-from belay.session.agent import agent_version, ensure_agent, loaded_version
 
 THREAD_STATES = ("running", "finished", "crashed")
 
@@ -33,14 +34,14 @@ async def read_board_stats(container: Container, port: str) -> dict[str, Any]:
     device = await container.device_opener(port)
     async with device:
         version = await loaded_version(device)
-        if version in (None, "memory"):  # none yet, or one that needs a fresh heap: (re)load it
+        if version in (MISSING, FOREIGN, NO_MEMORY):  # none yet, or one that needs a fresh heap: (re)load it
             await ensure_agent(device)
         elif version != agent_version():
             raise SessionError(
                 f"the board on {port} runs belay agent {version}, this belay reads {agent_version()}: "
                 "reset the board (which ends its sessions) or use the belay that started them"
             )
-        stats = await device.eval_code(minified_device_file("agent_stats.py"))
+        stats = value_of((await device.call(calls.stats())).output)
     if not isinstance(stats, dict) or not isinstance(stats.get("sessions"), dict):
         raise DeviceValueError(f"the agent on {port} sent stats in an unknown shape: {stats!r:.200}")
     return stats

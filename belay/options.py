@@ -29,7 +29,6 @@ class SessionOptions:
     max_concurrent_sessions: int = 10
     wait_for_session_slot: bool = False
     enable_metrics: bool = False
-    enable_resource_tracking: bool = True
     cleanup_timeout: float = 30.0
     call_timeout: float | None = None
     sync_timeout: float = 5.0
@@ -75,7 +74,7 @@ def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if name in ("enable_metrics", "enable_resource_tracking", "wait_for_session_slot"):
+    if name in ("enable_metrics", "wait_for_session_slot"):
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError(f"{name}: expected a boolean, got {value!r}")
         return text.lower() in ("1", "true", "yes", "on")

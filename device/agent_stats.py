@@ -6,26 +6,29 @@ def _belay_stats():
     gc.collect()
     now = _ba.ticks_ms()
     sessions = {}
-    for s in _ba.S.values():
-        sessions[s.sid] = {
-            "age_ms": _ba.ticks_diff(now, s.born),
-            "idle_ms": _ba.ticks_diff(now, s.seen),
-            "lease_ms": s.lease,
-            "threads": dict(s.threads),
-            "timers": list(s.timers),
-            "methods": dict(s.methods),
-            "files": list(s.files),
-            "output": sum([len(t) for t in s.out]),
+    for r in _ba.S.values():
+        e = r[5] or {}
+        sessions[r[0]] = {
+            "age_ms": _ba.ticks_diff(now, r[3]),
+            "idle_ms": _ba.ticks_diff(now, r[2]),
+            "lease_ms": r[1],
+            "threads": dict(e.get("t", {})),
+            "timers": list(e.get("T", {})),
+            "methods": dict(e.get("m", {})),
+            "files": list(e.get("f", [])),
+            "output": sum([len(t) for t in e.get("o", [])]),
         }
+    w = getattr(_ba, "W", None)
     return {
         "version": _ba.VERSION,
         "sessions": sessions,
         "reaped": list(_ba.reaped),
-        "zombies": _bat.zombies() if "_bat" in globals() else {},
+        "zombies": _ba.zombies() if w else {},
+        "reaper": None if not w else (w[0] is not None and w[1] is not None and _ba.ticks_diff(now, w[1]) < 5000),
         "mem_free": gc.mem_free(),
         "mem_alloc": gc.mem_alloc(),
     }
 
 
-print(repr(_belay_stats()))
+_ba.v(_belay_stats())
 del _belay_stats

@@ -1,10 +1,15 @@
-# belay_agent: the device half of belay sessions (MicroPython 1.9 and newer). Each session has
-# its own namespace and records of deployed methods, files and (with belay_agent_threads)
-# threads and timers; end() removes them and reports what it could not. Sessions are known by
-# an unguessable token (t) that only their host holds, and shown by their public id (sid).
+# belay_agent: the device half of belay sessions (MicroPython 1.9 and newer), imported as _ba,
+# the one name belay keeps in the REPL's globals. Every string the host sends it is built in
+# belay/agent/calls.py. A session is known by an unguessable token (t) only its host holds and
+# shown by its public id (sid). Its record is a list (less heap than an object):
+#   [sid, lease_ms, seen, born, namespace, extras]
+# extras is None until the session needs it: a dict of methods "m", temp files "f", open file
+# handles "w"/"r", and (belay_agent_threads) threads "t", timers "T", output "o".
+# User code runs as exec(code, namespace) straight from the raw REPL's own code: one level
+# deeper than the bare REPL, the least a board allows (the micro:bit's stack holds ~5 calls).
+# print stays the builtin unless a session starts background code (belay_agent_threads).
 # A session whose host stops renewing its lease is reaped: by the next begin(), by reap(), or
-# by belay_agent_threads' reaper. Kept small: the micro:bit compiles it in ~9 KB of heap.
-# Output of background code goes to a bounded per-session buffer, never to the raw REPL.
+# by belay_agent_threads' reaper. Why a token is gone is kept (bounded) to say so truthfully.
 import gc
 
 try:
@@ -12,113 +17,138 @@ try:
 except ImportError:
     from utime import sleep_ms, ticks_diff, ticks_ms
 try:
-    from _thread import get_ident
+    from os import getcwd
+
+    ROOT = getcwd()
 except ImportError:
+    ROOT = ""
 
-    def get_ident():
-        return 0
-
-
-MAIN = get_ident()
 S = {}
-T = {}
+G = []
 reaped = []
 _p = print
 
 
-class Session:
-    def __init__(s, t, sid, lease):
-        s.t = t
-        s.sid = sid
-        s.lease = lease
-        s.seen = s.born = ticks_ms()
-        s.stop = False
-        s.threads = {}
-        s.timers = {}
-        s.methods = {}
-        s.files = {}
-        s.out = []
-        s.ns = {"__name__": "__belay__", "print": s.print}
+def running():
+    return 1
 
-    def print(s, *a, **k):
-        if get_ident() == MAIN and not T.get(-1):
-            return _p(*a, **k)
-        s.keep(k.get("sep", " ").join([str(v) for v in a]) + k.get("end", "\n"))
 
-    def keep(s, text):
-        s.out.append(text)
-        while len(s.out) > 1 and sum([len(t) for t in s.out]) > 2048:
-            s.out.pop(0)
+def ext(r):
+    if r[5] is None:
+        r[5] = {}
+    return r[5]
+
+
+def x(t):
+    return ext(get(t))
 
 
 def get(t):
-    s = S[t]
-    s.seen = ticks_ms()
-    return s
+    r = S.get(t)
+    if r is None:
+        h = hash(t)
+        w = "unknown"
+        for i in range(0, len(G), 2):
+            if G[i] == h:
+                w = G[i + 1]
+        raise KeyError("belay:" + w)
+    r[2] = ticks_ms()
+    return r
 
 
-def running():
-    s = T.get(get_ident())
-    return s is None or not s.stop
+def g(t):
+    return get(t)[4]
 
 
-def begin(t, sid, lease):
-    reap()
-    S[t] = Session(t, sid, lease)
-    _p(repr(reaped))
+def d():
+    pass
+
+
+def v(o):
+    _p("\x1e" + repr(o))
+
+
+def m(t, n, h, src):
+    exec(src, get(t)[4])
+    x(t).setdefault("m", {})[n] = h
+
+
+def c(t, n, *a, **k):
+    v(get(t)[4][n](*a, **k))
+
+
+def begin(t, sid, lease, renew):
+    for o in renew:
+        if o in S:
+            get(o)
+    reap(0)
+    S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None]
+    v(reaped)
     del reaped[:]
 
 
-def x(t, code):
-    exec(code, get(t).ns)
+def _stop(r, wait):
+    return []
 
 
-def e(t, expr):
-    _p(repr(eval(expr, get(t).ns)))
-
-
-def c(t, name, *a, **k):
-    _p(repr(get(t).ns[name](*a, **k)))
-
-
-def _end(s, wait):
-    if S.pop(s.t, None) is None:
+def _end(t, wait, why):
+    r = S.pop(t, None)
+    if r is None:
         return []
-    s.stop = True
-    for h in s.timers.values():
-        if h:
-            h.deinit()
-    s.timers.clear()
-    t0 = ticks_ms()
-    while ticks_diff(ticks_ms(), t0) < wait and [1 for r in s.threads.values() if r[0] == "running"]:
-        sleep_ms(5)
-    bad = ["thread %s did not stop" % n for n, r in s.threads.items() if r[0] == "running"]
+    G.extend((hash(t), why))
+    del G[:-16]
+    bad = _stop(r, wait)
+    e = r[5] or {}
+    for k in "wr":
+        if e.get(k):
+            e[k].close()
     import os
 
-    for f in s.files:
+    for f in e.get("f", ()):
         try:
             os.remove(f)
         except OSError as err:
             bad.append("file %s: %s" % (f, err))
-    s.ns.clear()
+    r[4].clear()
+    r[5] = None
     return bad
 
 
-def end(t, wait=1000):
-    bad = _end(get(t), wait)
+def end(t, wait):
+    get(t)
+    bad = _end(t, wait, "ended")
     gc.collect()
-    _p(repr(bad))
+    v(bad)
 
 
-def reap():
-    # End every session whose lease ran out; what was reaped waits in `reaped` until a host
-    # collects it (begin, or `belay reap`).
+def reap(every):
+    # End every session whose lease ran out (every session with every=1); what was reaped
+    # waits in `reaped` until a host collects it (begin, or `belay reap`).
     now = ticks_ms()
     n = 0
-    for s in list(S.values()):
-        if ticks_diff(now, s.seen) > s.lease:
-            reaped.append((s.sid, ticks_diff(now, s.seen), _end(s, 200)))
+    for t in list(S):
+        r = S[t]
+        if every or ticks_diff(now, r[2]) > r[1]:
+            reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, "ended" if every else "lease")))
             n = 1
     del reaped[:-8]
     if n:
         gc.collect()
+
+
+def orphans(ts):
+    # Sessions a lost connection left behind, ended by their own host when it is back.
+    v([(S[t][0], -1, _end(t, 200, "lost")) for t in ts if t in S])
+    gc.collect()
+
+
+def out(t):
+    r = get(t)
+    o = r[5] and r[5].pop("o", None)
+    v("".join(o or ()))
+
+
+def unfile(p):
+    for r in S.values():
+        if r[5] and p in r[5].get("f", ()):
+            r[5]["f"].remove(p)

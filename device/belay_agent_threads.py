@@ -1,143 +1,205 @@
 # belay_agent_threads: background threads and timers for belay sessions, on boards with _thread
 # (and machine.Timer where there is one; a software timer thread otherwise), and the reaper
-# that ends sessions whose lease ran out even when no host comes back.
+# that ends sessions whose lease ran out even when no host comes back. It installs itself into
+# belay_agent (no name of its own in the REPL's globals).
+# A thread ends recorded as finished or crashed whatever ends it (SystemExit and
+# KeyboardInterrupt included), never as running. The reaper survives anything it meets.
 import _thread
 
 import belay_agent as A
 
+MAIN = _thread.get_ident()
+T = {}  # thread ident -> its session's record; -1 -> 1 while a machine.Timer callback runs
 B = [None]  # when the call in progress began (None: no call)
 R = {}  # "sid/name" -> [state, error] of every running thread; zombies() are those whose session ended
-W = []  # the reaper, once started
+W = [None, None]  # the reaper (once started), when it last ran
 
-def _guard(s, name, rec, fn, args):
-    A.T[_thread.get_ident()] = s
+
+def running():
+    r = T.get(_thread.get_ident())
+    return r is None or r[1] >= 0
+
+
+def _keep(r, text):
+    o = A.ext(r).setdefault("o", [])
+    o.append(text)
+    while len(o) > 1 and sum([len(s) for s in o]) > 2048:
+        o.pop(0)
+
+
+def _capture(r):
+    # Background code needs its print captured (it must never reach the raw REPL stream); the
+    # session's own calls still print straight through, and print(..., file=f) writes to f.
+    def pr(*a, **k):
+        if "file" in k or (_thread.get_ident() == MAIN and not T.get(-1)):
+            return A._p(*a, **k)
+        _keep(r, k.get("sep", " ").join([str(o) for o in a]) + k.get("end", "\n"))
+
+    if "print" not in r[4]:
+        r[4]["print"] = pr
+
+
+def _guard(r, name, rec, fn, args):
+    i = _thread.get_ident()
+    T[i] = r
     try:
         fn(*args)
         rec[0] = "finished"
-    except Exception as err:
+    except SystemExit:
+        rec[0] = "finished"
+    except BaseException as err:
         rec[0] = "crashed"
         rec[1] = "%s: %s" % (type(err).__name__, err)
-        s.keep("thread %s crashed: %s\n" % (name, rec[1]))
-    A.T.pop(_thread.get_ident(), None)
-    R.pop(s.sid + "/" + name, None)
+        try:
+            _keep(r, "thread %s crashed: %s\n" % (name, rec[1]))
+        except BaseException:
+            pass
+    finally:
+        if rec[0] == "running":
+            rec[0] = "crashed"
+        T.pop(i, None)
+        R.pop(r[0] + "/" + name, None)
 
 
-def thread(t, name, fname, args):
-    s = A.get(t)
-    _start(s, name, s.ns[fname], args)
+def _start(r, name, fn, args):
+    _capture(r)
+    ts = A.ext(r).setdefault("t", {})
+    for n in [n for n in ts if ts[n][0] != "running"][:-4]:
+        del ts[n]
+    rec = ts[name] = R[r[0] + "/" + name] = ["running", None]
+    _thread.start_new_thread(_guard, (r, name, rec, fn, args))
 
 
-def _start(s, name, fn, args):
-    rec = s.threads[name] = R[s.sid + "/" + name] = ["running", None]
-    _thread.start_new_thread(_guard, (s, name, rec, fn, args))
+def thread(t, name, fn, args):
+    r = A.get(t)
+    _start(r, name, r[4][fn], args)
 
 
 def zombies():
-    live = [s.sid for s in A.S.values()]
-    return dict([(k, r) for k, r in R.items() if k.split("/")[0] not in live])
+    live = [r[0] for r in A.S.values()]
+    return dict([(k, q) for k, q in R.items() if k.split("/")[0] not in live])
 
 
-def _tick(s, name, fn, period, args):
-    while not s.stop and name in s.timers:
+def _tick(r, tm, name, fn, period, args):
+    while r[1] >= 0 and name in tm:
         A.sleep_ms(period)
-        if not s.stop and name in s.timers:
+        if r[1] >= 0 and name in tm:
             fn(*args)
 
 
-def timer(t, name, fname, period, args):
-    s = A.get(t)
-    fn = s.ns[fname]
+def timer(t, name, fn, period, args):
+    r = A.get(t)
+    f = r[4][fn]
+    tm = A.ext(r).setdefault("T", {})
     try:
         from machine import Timer
     except ImportError:
-        s.timers[name] = None
-        _start(s, name, _tick, (s, name, fn, period, args))
+        tm[name] = None
+        _start(r, name, _tick, (r, tm, name, f, period, args))
         return
+    _capture(r)
 
-    def fire(t):
-        A.T[-1] = 1
+    def fire(h):
+        T[-1] = 1
         try:
-            fn(*args)
+            f(*args)
         except Exception as err:
-            s.keep("timer %s crashed: %s\n" % (name, err))
-        A.T[-1] = 0
+            _keep(r, "timer %s crashed: %s\n" % (name, err))
+        T[-1] = 0
 
-    handle = Timer(-1)
-    handle.init(period=period, mode=Timer.PERIODIC, callback=fire)
-    s.timers[name] = handle
+    h = Timer(-1)
+    h.init(period=period, mode=Timer.PERIODIC, callback=fire)
+    tm[name] = h
 
 
 def cancel_timer(t, name):
-    handle = A.get(t).timers.pop(name)
-    if handle:
-        handle.deinit()
+    h = A.x(t)["T"].pop(name)
+    if h:
+        h.deinit()
 
 
-# Calls that keep the reaper off while they run, and renew the leases that were live when a
-# long call began (no host could renew them meanwhile). They replace the core's x, e and c.
-def _on(t):
+def _stop(r, wait):
+    r[1] = -1
+    e = r[5] or {}
+    tm = e.get("T", {})
+    for h in tm.values():
+        if h:
+            h.deinit()
+    tm.clear()
+    ts = e.get("t", {})
+    t0 = A.ticks_ms()
+    while A.ticks_diff(A.ticks_ms(), t0) < wait and [1 for q in ts.values() if q[0] == "running"]:
+        A.sleep_ms(5)
+    return ["thread %s did not stop" % n for n, q in ts.items() if q[0] == "running"]
+
+
+# Calls keep the reaper off while they run, and renew the leases that were live when a long
+# call began (no host could renew them meanwhile).
+def g(t):
     B[0] = A.ticks_ms()
-    return A.get(t)
+    return A.get(t)[4]
 
 
-def _done():
+def d():
     b = B[0]
-    n = A.ticks_ms()
-    if A.ticks_diff(n, b) > 99:
-        for o in A.S.values():
-            if A.ticks_diff(b, o.seen) < o.lease:
-                o.seen = n
     B[0] = None
+    n = A.ticks_ms()
+    if b is not None and A.ticks_diff(n, b) > 99:
+        for r in A.S.values():
+            if A.ticks_diff(b, r[2]) < r[1]:
+                r[2] = n
 
 
-def x(t, code):
+def c(t, n, *a, **k):
     try:
-        exec(code, _on(t).ns)
+        o = g(t)[n](*a, **k)
     finally:
-        _done()
-
-
-def e(t, expr):
-    try:
-        v = eval(expr, _on(t).ns)
-    finally:
-        _done()
-    A._p(repr(v))
-
-
-def c(t, name, *a, **k):
-    try:
-        v = _on(t).ns[name](*a, **k)
-    finally:
-        _done()
-    A._p(repr(v))
-
-
-A.x, A.e, A.c = x, e, c
+        d()
+    A.v(o)
 
 
 def _reap(_):
     # Never while a call runs: it holds the line, so its host cannot renew leases meanwhile.
-    if B[0] is None:
-        A.reap()
+    try:
+        W[1] = A.ticks_ms()
+        if B[0] is None:
+            A.reap(0)
+    except BaseException:
+        pass
 
 
 def _reaper(period):
     while 1:
-        A.sleep_ms(period)
+        try:
+            A.sleep_ms(period)
+        except BaseException:
+            pass
         _reap(0)
 
 
-def start_reaper(period=250):
+def _fire(h):
+    try:
+        schedule(_reap, 0)
+    except BaseException:
+        pass
+
+
+def start_reaper(period):
     # A soft machine.Timer where there is one (rp2 has a single spare core for _thread), else a thread.
-    if W:
+    if W[0]:
         return
+    global schedule
     try:
         from machine import Timer
         from micropython import schedule
 
-        W.append(Timer(-1))
-        W[0].init(period=period, mode=Timer.PERIODIC, callback=lambda h: schedule(_reap, 0))
+        W[0] = Timer(-1)
+        W[0].init(period=period, mode=Timer.PERIODIC, callback=_fire)
     except Exception:
-        W[:] = [1]
+        W[0] = 1
         _thread.start_new_thread(_reaper, (period,))
+
+
+A.running, A._stop, A.g, A.d, A.c = running, _stop, g, d, c
+A.thread, A.timer, A.cancel_timer, A.zombies, A.start_reaper = thread, timer, cancel_timer, zombies, start_reaper
+A.W = W

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from belay import DeviceSessionManager, SessionOptions
 from belay.cli_stats import format_ms, lease_left, render_stats, stats_json
-from belay.session.agent import agent_version
+from belay.agent.install import agent_version
 
 BELAY = [sys.executable, "-m", "belay"]
 

@@ -1,28 +1,41 @@
-"""One open board shared by the sessions on it: its device, and whether the agent is loaded."""
+"""One open board as the sessions on it share it: its device, the agent's state, its files.
+
+"Board" in the session layer means this: a :class:`~belay.device.Device` plus what the host
+knows of the agent and the files on it. (The board's identity is
+:class:`~belay.board_info.DeviceInfo`; what the agent holds is read with ``belay stats``.)
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import anyio
+from anyio.abc import AsyncResource
 
+from belay.agent import calls
+from belay.agent.answers import value_of
+from belay.agent.install import AgentInstall, ensure_agent
 from belay.device import Device
-from belay.session.agent import AgentInstall, ensure_agent
+from belay.session.board_files import BoardFiles
 from belay.session.records import ReapedSession, reaped_sessions
-
-if TYPE_CHECKING:
-    from belay.session.session import DeviceSession
 
 logger = logging.getLogger(__name__)
 
-_END_ORPHANS = (
-    "print(repr([(_ba.S[t].sid, -1, _ba._end(_ba.S[t], 200)) for t in {tokens!r} if t in _ba.S]))\n"
-    "__import__('gc').collect()"
-)
+
+class BoardSession(Protocol):
+    """What a board knows of a session open on it."""
+
+    session_id: str
+    token: str
+    renewed_at: float
+
+    @property
+    def lease(self) -> float: ...
 
 
-class Board:
+class Board(AsyncResource):
     """A device plus the agent's state on it; the agent is checked once per board boot.
 
     ``orphans`` maps the tokens of sessions a lost connection to this board left behind to
@@ -32,8 +45,9 @@ class Board:
 
     def __init__(self, device: Device, orphans: dict[str, str] | None = None) -> None:
         self.device = device
-        self.sessions: dict[str, DeviceSession] = {}  # the sessions open on it, by id
+        self.sessions: dict[str, BoardSession] = {}  # the sessions open on it, by id
         self.orphans = dict(orphans or {})
+        self.files = BoardFiles()
         self.last_install: AgentInstall | None = None
         self._agent_boot: int | None = None
         self._lock = anyio.Lock()
@@ -52,14 +66,27 @@ class Board:
                 return []
             self.last_install = await ensure_agent(self.device)
             if self.device.capabilities.threads:
-                await self.device.exec("import belay_agent_threads as _bat\n_bat.start_reaper()")
+                await self.device.exec(calls.start_threads())
+            self.files = BoardFiles(root=str(await self.value(calls.root())))
             self._agent_boot = self.device.reboots
             return await self._end_orphans()
+
+    async def value(self, code: str, *, timeout: float | None = None) -> Any:
+        """Run agent ``code`` outside any session and return the value it answers."""
+        result = await self.device.call(code, timeout=timeout)
+        return value_of(result.output, truncated=result.output_truncated)
+
+    def tokens_to_renew(self, asking: BoardSession, now: float) -> Iterable[str]:
+        """This host's other sessions here not renewed lately (a long call may have kept their
+        renewals off the line): ``begin`` renews them before it reaps."""
+        return [
+            s.token for s in self.sessions.values() if s is not asking and s.renewed_at < now - s.lease / 3
+        ]
 
     async def _end_orphans(self) -> list[ReapedSession]:
         if not self.orphans:
             return []
-        ended = await self.device.eval_code(_END_ORPHANS.format(tokens=list(self.orphans)))
+        ended = await self.value(calls.end_orphans(self.orphans))
         self.orphans.clear()
         found = reaped_sessions(ended, reason="lost")
         for reaped in found:

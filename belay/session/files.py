@@ -21,17 +21,13 @@ import hashlib
 import logging
 import os
 import re
-import weakref
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import anyio
 
+from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
-
-if TYPE_CHECKING:
-    from belay.session.board import Board
-    from belay.session.session import DeviceSession
+from belay.session.board_files import BoardFiles
+from belay.session.context import DEFAULT, SessionContext, Timeout
 
 logger = logging.getLogger(__name__)
 
@@ -94,41 +90,6 @@ def check_path(path: str, *, allow_outside: bool = False, allow_root: bool = Fal
     return normal
 
 
-@dataclass
-class _BoardFiles:
-    """What the host knows about one board's files, shared by the sessions on it."""
-
-    hashes: dict[str, tuple[str, int]] = field(default_factory=dict)
-    """path -> (sha256, size) of what ``put()`` last wrote there."""
-    listings: dict[str, list[str]] = field(default_factory=dict)
-    temps: dict[str, SessionFiles] = field(default_factory=dict)
-    """Temporary files -> the session files object whose session's end removes them."""
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
-    """One file operation at a time per board: chunked writes of two sessions never interleave."""
-
-    def changed(self, path: str) -> None:
-        self.hashes.pop(path, None)
-        self.listings.clear()
-
-    def prune_temps(self, board: Board) -> None:
-        """Forget temporary files whose session ended (the agent removed them)."""
-        gone = [path for path, owner in self.temps.items() if owner.session.session_id not in board.sessions]
-        for path in gone:
-            del self.temps[path]
-        if gone:
-            self.listings.clear()
-
-
-_BOARDS: weakref.WeakKeyDictionary[Board, _BoardFiles] = weakref.WeakKeyDictionary()
-
-
-def _board_files(board: Board) -> _BoardFiles:
-    known = _BOARDS.get(board)
-    if known is None:
-        known = _BOARDS[board] = _BoardFiles()
-    return known
-
-
 def _is_missing(error: DeviceExecError) -> bool:
     message = error.remote_message
     return error.remote_type == "OSError" and (
@@ -137,10 +98,15 @@ def _is_missing(error: DeviceExecError) -> bool:
 
 
 class SessionFiles:
-    """``session.fs``: put, get, ls, rm and session-scoped temporary files on the board."""
+    """``session.fs``: put, get, ls, rm and session-scoped temporary files on the board.
 
-    def __init__(self, session: DeviceSession) -> None:
+    Every operation takes ``timeout=`` (per call it makes; default: the session's
+    ``call_timeout``).
+    """
+
+    def __init__(self, session: SessionContext) -> None:
         self.session = session
+        self.session_id = session.session_id
         self._temps: set[str] = set()
         self._temp_count = 0
 
@@ -153,6 +119,7 @@ class SessionFiles:
         *,
         temporary: bool = False,
         allow_outside: bool = False,
+        timeout: Timeout = DEFAULT,
     ) -> bool:
         """Write ``source`` (a local file's path, or bytes) to ``remote_path`` on the board.
 
@@ -174,31 +141,31 @@ class SessionFiles:
         async with known.lock:
             self._not_anothers(known, path)
             unchanged = not temporary and path not in known.temps and known.hashes.get(path) == wanted
-            if unchanged and await self._size(path) == len(data):
+            if unchanged and await self._size(path, timeout) == len(data):
                 logger.debug("%s unchanged on %s: not written", path, self.session.port)
                 return False
             known.changed(path)
-            await self._write(path, data, temporary)
+            await self._write(path, data, temporary, timeout)
             if temporary:
                 self._adopt_temp(known, path)
             else:
                 known.hashes[path] = wanted
-                self._release_temp(known, path)
+                known.release(path)
         return True
 
-    async def get(self, remote_path: str, *, allow_outside: bool = False) -> bytes:
+    async def get(
+        self, remote_path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT
+    ) -> bytes:
         """The bytes of ``remote_path`` on the board."""
         path = check_path(remote_path, allow_outside=allow_outside)
-        handle = f"_ba.get({self.session.token!r}).fr"
-        chunk_size = self._chunk_size()
+        token, size = self.session.token, self._chunk_size()
         parts: list[bytes] = []
         known = self._known()
         async with known.lock:
             self._not_anothers(known, path)
             try:
-                chunk = await self.session.run_value(
-                    f"{handle}=open({path!r},'rb')\nprint(repr({handle}.read({chunk_size})))"
-                )
+                code = calls.file_open_read(token, known.on_board(path), size)
+                chunk = await self.session.run_value(code, timeout=timeout)
             except DeviceExecError as error:
                 raise self._error(path, error) from None
             try:
@@ -208,22 +175,30 @@ class SessionFiles:
                     if not chunk:
                         break
                     parts.append(chunk)
-                    chunk = await self.session.run_value(f"print(repr({handle}.read({chunk_size})))")
+                    chunk = await self.session.run_value(calls.file_read(token, size), timeout=timeout)
             finally:
-                await self._close_handle(handle)
+                await self._close_handle("r")
         return b"".join(parts)
 
-    async def ls(self, path: str = "", *, allow_outside: bool = False, refresh: bool = False) -> list[str]:
+    async def ls(
+        self,
+        path: str = "",
+        *,
+        allow_outside: bool = False,
+        refresh: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> list[str]:
         """The sorted names in directory ``path`` (the root by default); cached until a change."""
         where = check_path(path, allow_outside=allow_outside, allow_root=True)
         known = self._known()
         async with known.lock:
-            known.prune_temps(self.session._board)
+            known.prune_temps(self.session.board.sessions)
             if not refresh and where in known.listings:
                 return list(known.listings[where])
-            listdir = f"__import__('os').listdir({where!r})" if where else "__import__('os').listdir()"
             try:
-                names = await self.session.run_value(f"print(repr({listdir}))")
+                names = await self.session.run_value(
+                    calls.list_directory(known.on_board(where)), timeout=timeout
+                )
             except DeviceExecError as error:
                 if where and error.remote_type == "TypeError":  # the micro:bit: os.listdir() only
                     raise DeviceCapabilityError(
@@ -236,40 +211,40 @@ class SessionFiles:
             known.listings[where] = sorted(names)
             return list(known.listings[where])
 
-    async def rm(self, remote_path: str, *, allow_outside: bool = False) -> None:
+    async def rm(self, remote_path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
         """Remove ``remote_path`` from the board; :class:`RemoteFileNotFoundError` if it is not there."""
         path = check_path(remote_path, allow_outside=allow_outside)
         known = self._known()
         async with known.lock:
             self._not_anothers(known, path)
             known.changed(path)
-            code = (
-                f"_ba.get({self.session.token!r})\n"
-                f"try:\n __import__('os').remove({path!r})\n"
-                f"finally:\n [s.files.pop({path!r},None) for s in _ba.S.values()]"
-            )
             try:
-                await self.session.run(code)
+                await self.session.run(
+                    calls.file_remove(self.session.token, known.on_board(path)), timeout=timeout
+                )
             except DeviceExecError as error:
                 raise self._error(path, error) from None
             finally:
-                owner = known.temps.pop(path, None)
-                if owner is not None:
-                    owner._temps.discard(path)
-                    owner.session.resources.unregister_file(path)
+                known.release(path)
 
-    async def temp(self, data: bytes | bytearray | memoryview, suffix: str = "") -> str:
+    async def temp(self, data: bytes | bytearray | memoryview, suffix: str = "", *,
+                   timeout: Timeout = DEFAULT) -> str:  # fmt: skip
         """Write ``data`` to a new file named after the session; removed when the session ends."""
         if not isinstance(suffix, str) or _SEPARATORS.search(suffix) or "\x00" in suffix:
             raise DeviceValueError(f"temp file suffix {suffix!r} must be a plain name part")
         self._temp_count += 1
         path = check_path(f"tmp-{self.session.session_id}-{self._temp_count}{suffix}")
-        await self.put(bytes(data), path, temporary=True)
+        await self.put(bytes(data), path, temporary=True, timeout=timeout)
         return path
 
     def temporary_files(self) -> list[str]:
         """This session's temporary files (removed when it ends)."""
         return sorted(self._temps)
+
+    def forget_temp(self, path: str) -> None:
+        """``path`` is not this session's temporary file any more."""
+        self._temps.discard(path)
+        self.session.resources.unregister_file(path)
 
     # --- internals --------------------------------------------------------------------
 
@@ -277,73 +252,57 @@ class SessionFiles:
         capabilities = self.session.capabilities
         return CHUNK if capabilities.mem_free + capabilities.mem_alloc >= SMALL_HEAP else CHUNK // 4
 
-    def _known(self) -> _BoardFiles:
-        return _board_files(self.session._board)
+    def _known(self) -> BoardFiles:
+        return self.session.board.files
 
-    async def _size(self, path: str) -> int:
+    async def _size(self, path: str, timeout: Timeout) -> int:
         """The size of ``path`` on the board, -1 if it is not there (os.size on the micro:bit)."""
-        size_of = f"(lambda o:o.size({path!r}) if hasattr(o,'size') else o.stat({path!r})[6])"
-        code = f"try:\n print({size_of}(__import__('os')))\nexcept OSError:\n print(-1)"
-        size = await self.session.run_value(code)
+        size = await self.session.run_value(calls.file_size(self._known().on_board(path)), timeout=timeout)
         return size if isinstance(size, int) else -1
 
-    async def _write(self, path: str, data: bytes, temporary: bool) -> None:
+    async def _write(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:
         """Write ``data`` in calls of at most :data:`CHUNK` bytes; the last one closes the file
         and updates the agent's records (registered if ``temporary``, else no session's)."""
-        key = self.session.token
-        handle = f"_ba.get({key!r}).fw"
-        finish = f"\n[s.files.pop({path!r},None) for s in _ba.S.values()]"
-        if temporary:
-            finish += f"\n_ba.get({key!r}).files[{path!r}]=1"
+        token, target = self.session.token, self._known().on_board(path)
         size = self._chunk_size()
         chunks = [data[start : start + size] for start in range(0, len(data), size)] or [b""]
-        codes = [f"{handle}.write({chunk!r})" for chunk in chunks]
-        codes[0] = f"{handle}=open({path!r},'wb')\n{codes[0]}"
-        codes[-1] += f"\n{handle}.close()\n{handle}=None{finish}"
+        codes = [calls.file_write(token, chunk) for chunk in chunks]
+        codes[0] = f"{calls.file_open_write(token, target)}\n{codes[0]}"
+        codes[-1] += "\n" + calls.file_close_write(token, target, temporary)
         try:
             for code in codes:
-                await self.session.run(code)
+                await self.session.run(code, timeout=timeout)
         except DeviceExecError as error:
-            await self._close_handle(handle)
+            await self._close_handle("w")
             raise self._error(path, error) from None
         except BaseException:
-            await self._close_handle(handle)
+            await self._close_handle("w")
             raise
 
-    async def _close_handle(self, handle: str) -> None:
-        """Close the file ``handle`` names if it is open (best effort, after a failure too)."""
+    async def _close_handle(self, which: str) -> None:
+        """Close the session's open file ``which`` if it is (best effort, after a failure too)."""
         if not self.session.is_active:  # nothing was sent, or the board dropped the session
             return
-        owner, name = handle.rsplit(".", 1)
-        code = f"if getattr({owner},{name!r},None):\n {handle}.close()\n{handle}=None"
         with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
             try:
-                await self.session.run(code)
+                await self.session.run(calls.file_close(self.session.token, which))
             except Exception as error:  # the failure that brought us here matters more
-                logger.warning("could not close %s on %s: %s", handle, self.session.port, error)
+                logger.warning("could not close a file on %s: %s", self.session.port, error)
 
-    def _not_anothers(self, known: _BoardFiles, path: str) -> None:
+    def _not_anothers(self, known: BoardFiles, path: str) -> None:
         """Refuse ``path`` if it is a temporary file of another live session on this board."""
-        known.prune_temps(self.session._board)
+        known.prune_temps(self.session.board.sessions)
         owner = known.temps.get(path)
         if owner is not None and owner is not self:
             raise DeviceValueError(
-                f"{path!r} is a temporary file of session {owner.session.session_id}: "
+                f"{path!r} is a temporary file of session {owner.session_id}: "
                 f"session {self.session.session_id} may not touch it"
             )
 
-    def _adopt_temp(self, known: _BoardFiles, path: str) -> None:
+    def _adopt_temp(self, known: BoardFiles, path: str) -> None:
         known.temps[path] = self
         self._temps.add(path)
         self.session.resources.register_file(path)
-
-    def _release_temp(self, known: _BoardFiles, path: str) -> None:
-        """``path`` was written to stay: no session's end removes it any more."""
-        owner = known.temps.pop(path, None)
-        if owner is None:
-            return
-        owner._temps.discard(path)
-        owner.session.resources.unregister_file(path)
 
     def _error(self, path: str, error: DeviceExecError) -> DeviceExecError:
         if _is_missing(error):

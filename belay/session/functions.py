@@ -8,22 +8,24 @@ import inspect
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from belay import literals
+from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceValueError
-
-if TYPE_CHECKING:
-    from belay.session.session import DeviceSession
+from belay.session.context import DEFAULT, SessionContext, Timeout
 
 
 @dataclass(frozen=True, slots=True)
 class RemoteCode:
-    """A function's board-side name, its source without decorators, and the hash of that."""
+    """A function's board-side name, its source without decorators, the hash of that, and
+    where the source is on the host (for mapping board tracebacks)."""
 
     name: str
     source: str
     code_hash: str
+    file: str = "<unknown>"
+    first_line: int = 1
 
 
 def remote_code(function: Callable[..., Any]) -> RemoteCode:
@@ -31,15 +33,17 @@ def remote_code(function: Callable[..., Any]) -> RemoteCode:
     if inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function):
         raise DeviceValueError(f"{function.__name__}: only plain functions can run on a board")
     try:
-        source = textwrap.dedent(inspect.getsource(function))
+        lines, first = inspect.getsourcelines(function)
     except (OSError, TypeError) as error:
         raise DeviceValueError(f"{function!r}: its source is not available") from error
+    source = textwrap.dedent("".join(lines))
     node = ast.parse(source).body[0]
     if not isinstance(node, ast.FunctionDef):
         raise DeviceValueError(f"{function!r} is not defined with def")
     body = "\n".join(source.splitlines()[node.lineno - 1 :]) + "\n"
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-    return RemoteCode(node.name, body, digest)
+    file = inspect.getsourcefile(function) or "<unknown>"
+    return RemoteCode(node.name, body, digest, file, first + node.lineno - 1)
 
 
 def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -55,52 +59,85 @@ def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 class RemoteFunction:
     """A host function deployed to the board the first time it is used (by its code hash)."""
 
-    def __init__(self, session: DeviceSession, function: Callable[..., Any]) -> None:
+    def __init__(self, session: SessionContext, function: Callable[..., Any]) -> None:
         self.session = session
         self.function = function
         self.code = remote_code(function)
         self.__name__ = self.code.name
         self.__doc__ = function.__doc__
+        try:
+            self._own_timeout = "timeout" in inspect.signature(function).parameters
+        except (TypeError, ValueError):  # pragma: no cover - every def has a signature
+            self._own_timeout = False
+        session.remember_origin(self.code.name, self.code.file, self.code.first_line)
 
     def deploy_code(self) -> str:
         """The statement that deploys this function, or ``""`` when already deployed."""
-        tracker = self.session.resources
-        if tracker.is_method_deployed(self.code.name, self.code.code_hash):
+        if self.session.resources.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
-        key, code = self.session.token, self.code
-        return (
-            f"_ba.x({key!r}, {code.source!r})\n_ba.get({key!r}).methods[{code.name!r}] = {code.code_hash!r}\n"
-        )
+        code = self.code
+        return calls.deploy(self.session.token, code.name, code.code_hash, code.source)
 
     def deployed(self) -> None:
         self.session.resources.register_deployed_method(self.code.name, self.code.code_hash)
 
+    def _split_timeout(self, kwargs: dict[str, Any]) -> Timeout:
+        """``timeout=`` is belay's (the call's deadline) unless the function has a parameter
+        of that name; then use :meth:`with_timeout`."""
+        if self._own_timeout or "timeout" not in kwargs:
+            return DEFAULT
+        timeout: Timeout = kwargs.pop("timeout")
+        return timeout
+
 
 class Task(RemoteFunction):
-    """``await task(*args)`` runs the function on the board and returns its (literal) result."""
+    """``await task(*args, timeout=None)`` runs the function on the board and returns its
+    (literal) result; what it prints reaches the session's ``on_output`` as it is printed.
+
+    Raises :class:`~belay.errors.DeviceExecError` when it raises on the board,
+    :class:`~belay.errors.DeviceTimeoutError` past its deadline (the board is interrupted).
+    """
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = self.session.token
-        code = self.deploy_code() + f"_ba.c({key!r},{self.code.name!r}{call_arguments(args, kwargs)})"
-        value = await self.session.run_value(code)
+        timeout = self._split_timeout(kwargs)
+        return await self.call(args, kwargs, timeout=timeout)
+
+    def with_timeout(self, timeout: float | None) -> Callable[..., Any]:
+        """A caller of this task with its own deadline (for functions with a ``timeout`` parameter)."""
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await self.call(args, kwargs, timeout=timeout)
+
+        return call
+
+    async def call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, timeout: Timeout = DEFAULT) -> Any:
+        name = self.code.name
+        code = self.deploy_code() + calls.call_task(self.session.token, name, call_arguments(args, kwargs))
+        value = await self.session.run_value(code, timeout=timeout)
         self.deployed()
         return value
 
 
 class Thread(RemoteFunction):
-    """``await thread(*args)`` starts the function in a tracked background thread; returns its name."""
+    """``await thread(*args)`` starts the function in a tracked background thread; returns its name.
 
-    async def __call__(self, *args: Any) -> str:
+    Raises :class:`~belay.errors.DeviceCapabilityError` on a board without ``_thread``.
+    """
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> str:
+        timeout = self._split_timeout(kwargs)
+        if kwargs:
+            raise DeviceValueError(f"{self.code.name}: threads take positional arguments only")
         if not self.session.capabilities.threads:
             raise DeviceCapabilityError(
                 f"the board on {self.session.port} has no _thread: cannot start {self.code.name}",
                 capability="threads",
             )
         name = self.session.next_name(self.code.name)
-        key = self.session.token
-        arguments = literals.dumps(tuple(args))
-        code = self.deploy_code() + f"_bat.thread({key!r}, {name!r}, {self.code.name!r}, {arguments})"
-        await self.session.run(code)
+        code = self.deploy_code() + calls.start_thread(
+            self.session.token, name, self.code.name, literals.dumps(tuple(args))
+        )
+        await self.session.run(code, timeout=timeout)
         self.deployed()
         self.session.resources.register_background_thread(name)
         return name

@@ -6,19 +6,20 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from types import TracebackType
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import AsyncResource
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from belay.device import Device
 from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError, SessionLimitError
 from belay.journal import Journal, open_journal
+from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
+from belay.session.output import STDOUT
 from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
@@ -44,7 +45,7 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, ConnectionLostError) or (isinstance(error, SessionError) and error.recoverable)
 
 
-class DeviceSessionManager:
+class DeviceSessionManager(AsyncResource):
     """Opens boards once and keeps them for its lifetime; hands out sessions on them.
 
     ``async with DeviceSessionManager(options) as manager:`` then
@@ -76,20 +77,20 @@ class DeviceSessionManager:
         self._total = 0
         self._max_active = 0
         self._slot_freed = anyio.Event()
-        self._tasks: TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
 
     # --- lifetime -----------------------------------------------------------------------
 
     async def __aenter__(self) -> DeviceSessionManager:
         self.state = next_manager_state(self.state, ManagerEvent.START)
-        self._tasks = anyio.create_task_group()
-        await self._tasks.__aenter__()
-        self._tasks.start_soon(self._keep_sessions)
+        async with AsyncExitStack() as stack:
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            tasks.start_soon(self._keep_sessions)
+            stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: upkeep stops
+            self._stack = stack.pop_all()
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def aclose(self) -> None:
         await self.shutdown()
 
     async def shutdown(self) -> None:
@@ -106,17 +107,23 @@ class DeviceSessionManager:
             for board in self._boards.values():
                 await board.aclose()
             self._boards.clear()
-        if self._tasks is not None:
-            self._tasks.cancel_scope.cancel()
-            await self._tasks.__aexit__(None, None, None)
+        if self._stack is not None:
+            await self._stack.aclose()
         self.state = next_manager_state(self.state, ManagerEvent.DISPOSE)
 
     # --- sessions -----------------------------------------------------------------------
 
     @asynccontextmanager
-    async def session(self, port: str, **options: Any) -> AsyncIterator[DeviceSession]:
-        """A session on ``port`` for the block; ended (cleaned up on the board) when it exits."""
-        session = await self.create_session(port, **options)
+    async def session(
+        self, port: str, *, on_output: OutputCallback | None = STDOUT, **options: Any
+    ) -> AsyncIterator[DeviceSession]:
+        """A session on ``port`` for the block; ended (cleaned up on the board) when it exits.
+
+        ``on_output`` receives what the session's code prints, as bytes, as it arrives
+        (default: the host's standard output; ``None``: dropped). ``options`` override
+        :class:`SessionOptions` fields for this session.
+        """
+        session = await self.create_session(port, on_output=on_output, **options)
         try:
             yield session
         except BaseException:
@@ -127,8 +134,11 @@ class DeviceSessionManager:
             raise
         await self.end_session(session.session_id)
 
-    async def create_session(self, port: str, **options: Any) -> DeviceSession:
-        """Open a session on ``port`` (opening the board on first use)."""
+    async def create_session(
+        self, port: str, *, on_output: OutputCallback | None = STDOUT, **options: Any
+    ) -> DeviceSession:
+        """Open a session on ``port`` (opening the board on first use); end it with
+        :meth:`end_session`. Raises :class:`SessionLimitError` when no slot is free."""
         if self.state is not ManagerState.ACTIVE:
             raise SessionError(f"the manager is {self.state.value}: use it in `async with`")
         session_options = SessionOptions.from_mapping(options, base=self.options) if options else self.options
@@ -140,7 +150,9 @@ class DeviceSessionManager:
             self._wake_waiters()
             raise
         self._opening -= 1
-        session = DeviceSession(board, self._new_id(), session_options, self._clock, self._new_token())
+        session = DeviceSession(
+            board, self._new_id(), session_options, self._clock, self._new_token(), on_output=on_output
+        )
         self._sessions[session.session_id] = session
         board.sessions[session.session_id] = session
         self._total += 1

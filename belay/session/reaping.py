@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from belay.agent import calls
+from belay.agent.answers import value_of
+from belay.agent.install import FOREIGN, MISSING, NO_MEMORY, agent_version, loaded_version
 from belay.device import Device
 from belay.errors import SessionError
 from belay.journal import Journal
-from belay.session.agent import agent_version, loaded_version
 from belay.session.records import ReapedSession, reaped_sessions
 
 logger = logging.getLogger(__name__)
-
-_REAP = "_ba.reap()\nprint(repr(_ba.reaped))\ndel _ba.reaped[:]"
-_EXPIRE_ALL = "[setattr(s, 'lease', -1) for s in _ba.S.values()]\n"
 
 
 async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSession]:
@@ -30,16 +29,16 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
     (its records cannot be read safely): reset it to clear it.
     """
     version = await loaded_version(device)  # writes nothing, resets nothing
-    if version is None:
+    if version in (MISSING, FOREIGN):
         return []
-    if version == "memory":
+    if version == NO_MEMORY:
         raise SessionError(f"the belay agent on {device.port} no longer fits its heap: reset the board")
     if version != agent_version():
         raise SessionError(
             f"the board on {device.port} runs belay agent {version!r}, not {agent_version()!r}: "
             "reset the board to clear its sessions"
         )
-    found = reaped_sessions(await device.eval_code((_EXPIRE_ALL if every else "") + _REAP))
+    found = reaped_sessions(value_of((await device.call(calls.reap(every))).output))
     for reaped in found:
         logger.info("reaped session %s on %s (idle %d ms)", reaped.session_id, device.port, reaped.idle_ms)
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -11,11 +12,11 @@ from typing import Any, TypeVar
 import anyio
 
 from belay import literals
+from belay.agent import calls
+from belay.agent.answers import AnswerStream, split_answer, value_of
 from belay.board_info import Capabilities, DeviceInfo
-from belay.device import Device
-from belay.device_files import minified_device_file
+from belay.device import OUTPUT_TRUNCATED, Device
 from belay.errors import (
-    BelayError,
     ConnectionLostError,
     DeviceCapabilityError,
     DeviceExecError,
@@ -25,8 +26,11 @@ from belay.errors import (
 from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
+from belay.session.context import DEFAULT, Timeout
+from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
+from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
@@ -43,7 +47,7 @@ class Timer:
         self.name = name
 
     async def cancel(self) -> None:
-        await self.session.run(f"_bat.cancel_timer({self.session.token!r}, {self.name!r})")
+        await self.session.run(calls.cancel_timer(self.session.token, self.name))
         self.session.resources.unregister_timer(self.name)
 
 
@@ -53,6 +57,8 @@ class DeviceSession:
     Everything it leaves on the board is recorded in :attr:`resources` and removed by
     :meth:`close` (the manager calls it when the ``async with`` block ends). The board knows
     the session by ``token``, a secret only this host holds; ``session_id`` is its public name.
+    What its code prints goes to ``on_output`` as it arrives (default: the host's standard
+    output; ``None``: nowhere).
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class DeviceSession:
         options: SessionOptions,
         clock: Callable[[], float] = time.monotonic,
         token: str | None = None,
+        on_output: OutputCallback | None = STDOUT,
     ) -> None:
         self.session_id = session_id
         self.token = token or secrets.token_urlsafe(8)
@@ -71,8 +78,11 @@ class DeviceSession:
         self.state = SessionState.CREATED
         self.last_used = clock()
         self.renewed_at = self.last_used  # when the board last heard of this session
+        self.on_output = on_output
         self._board = board
         self._clock = clock
+        self._boot = board.device.reboots
+        self._errors = BoardErrors(self)
         self._setups: list[Task] = []
         self._teardowns: list[Task] = []
         self._names = 0
@@ -90,6 +100,10 @@ class DeviceSession:
         return self._board
 
     @property
+    def lease(self) -> float:
+        return self.options.lease
+
+    @property
     def is_active(self) -> bool:
         return self.state is SessionState.ACTIVE
 
@@ -101,18 +115,25 @@ class DeviceSession:
     def device_info(self) -> DeviceInfo:
         return self._board.device.info
 
+    def remember_origin(self, name: str, file: str, first_line: int) -> None:
+        """Board frames of function ``name`` are mapped to ``file`` from ``first_line`` on."""
+        self._errors.remember(name, file, first_line)
+
     # --- lifecycle ----------------------------------------------------------------------
 
     async def begin(self) -> list[ReapedSession]:
         """Load the agent if needed and open this session's namespace on the board.
 
         Returns the sessions the agent reaped since a host last asked: leases that ran out,
-        and sessions a lost connection to this board left behind.
+        and sessions a lost connection to this board left behind. Raises a recoverable
+        :class:`SessionError` when the board has no memory left for it.
         """
         orphans = await self._board.ensure_agent()
-        lease_ms = int(self.options.lease * 1000)
+        self._boot = self._board.device.reboots
+        renew = self._board.tokens_to_renew(self, self._clock())
+        code = calls.begin(self.token, self.session_id, int(self.options.lease * 1000), renew)
         try:
-            reaped = await self._board.device.eval_code(self._begin_code(lease_ms))
+            reaped = await self._board.value(code)
         except DeviceExecError as error:
             if error.remote_type != "MemoryError":
                 raise
@@ -124,20 +145,6 @@ class DeviceSession:
             ) from error
         self.state = next_state(self.state, SessionEvent.BEGIN)
         return orphans + reaped_sessions(reaped)
-
-    def _begin_code(self, lease_ms: int) -> str:
-        """``begin`` renews the leases of this host's other sessions on the board that have not
-        been renewed lately first: a long call may have kept their renewals off the line, and
-        begin reaps what has run out."""
-        now = self._clock()
-        others = [
-            s.token for s in self._board.sessions.values()
-            if s is not self and s.renewed_at < now - s.options.lease / 3
-        ]  # fmt: skip
-        renew = f"for _t in {others!r}:\n if _t in _ba.S: _ba.get(_t)\ndel _t\n" if others else ""
-        # A string constant of at most 10 characters is interned by the board's compiler and
-        # stays in its heap for good: ids and tokens are longer (12 and 11 characters).
-        return f"{renew}_ba.begin({self.token!r}, {self.session_id!r}, {lease_ms})"
 
     async def close(self) -> None:
         """Run teardowns, release custom resources, then remove everything from the board.
@@ -171,12 +178,14 @@ class DeviceSession:
             await self.resources.cleanup(self.options.cleanup_timeout)
         except ResourceCleanupError as error:
             failures.extend(error.failures)
+        if self._board.device.reboots != self._boot:
+            return None  # the board rebooted: nothing of the session is left on it
         try:
-            report = await self._board.device.eval_code(f"_ba.end({self.token!r}, 1000)")
+            report = await self._board.value(calls.end(self.token, 1000))
         except ConnectionLostError as error:
             return self._lost(error, failures)
         except DeviceExecError as error:
-            failures.append(("board cleanup", self._gone(error)))
+            failures.append(("board cleanup", self._errors.gone(error)))
             return None
         except Exception as error:
             failures.append(("board cleanup", error))
@@ -198,26 +207,44 @@ class DeviceSession:
         """Tell the agent this session is alive (without counting as use of the session)."""
         started = self._clock()
         try:
-            await self._board.device.exec(f"_ba.get({self.token!r})")
+            await self._board.device.exec(calls.renew(self.token))
         except DeviceExecError as error:
-            raise self._gone(error) from error
+            raise self._errors.gone(error) from error
         self.renewed_at = started
 
     # --- running code -------------------------------------------------------------------
 
-    async def run(self, code: str, on_output: OutputCallback | None = None) -> str:
-        """Run agent-level ``code`` for this session (pending setups first); return its output."""
-        timeout = self.options.call_timeout
-        return await self._on_board(lambda device: device.exec(code, timeout=timeout, on_output=on_output))
+    async def run(
+        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
+    ) -> str:
+        """Run agent-level ``code`` for this session (pending setups first); return what it
+        printed, streamed to ``on_output`` (default: the session's) as it arrives."""
+        stream = AnswerStream(on_output if on_output is not None else self.on_output)
+        result = await self._on_board(lambda device: device.call(code, timeout=self._deadline(timeout),
+                                                                  on_output=stream))  # fmt: skip
+        printed, _ = split_answer(result.output)
+        text = printed.decode("utf-8", "replace").replace("\r\n", "\n")
+        if result.output_truncated:
+            text += OUTPUT_TRUNCATED.format(limit=self._board.device.max_output)
+        return text
 
-    async def run_value(self, code: str) -> Any:
-        """Run agent-level ``code`` that prints one ``repr``; return that value."""
-        timeout = self.options.call_timeout
-        return await self._on_board(lambda device: device.eval_code(code, timeout=timeout))
+    async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any:
+        """Run agent-level ``code`` that answers a value (``_ba.v``); return that value. What
+        the code printed on the way reaches ``on_output``."""
+        stream = AnswerStream(self.on_output)
+        result = await self._on_board(lambda device: device.call(code, timeout=self._deadline(timeout),
+                                                                  on_output=stream))  # fmt: skip
+        return value_of(result.output, truncated=result.output_truncated)
+
+    def _deadline(self, timeout: Timeout) -> float:
+        if timeout is DEFAULT:
+            timeout = self.options.call_timeout
+        return math.inf if timeout is None else float(timeout)
 
     async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
         """Make a call for this session: it must be active, its setups run first, a lost
         board moves it to LOST."""
+        __tracebackhide__ = True
         self._check_active()
         self.last_used = self._clock()
         await self._run_setups()
@@ -228,43 +255,40 @@ class DeviceSession:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
         except DeviceExecError as error:
-            raise self._gone(error) from error
+            raise self._errors.explain(error) from None
         self.renewed_at = started
         return result
-
-    def _gone(self, error: DeviceExecError) -> BelayError:
-        """``error`` itself, or a :class:`SessionError` when it says the board no longer
-        knows this session's token (its lease ran out and it was reaped)."""
-        if error.remote_type != "KeyError" or self.token not in error.remote_message:
-            return error
-        if self.state in (SessionState.ACTIVE, SessionState.CLOSING):
-            self.state = next_state(self.state, SessionEvent.LOSE)
-        return SessionError(
-            f"the board on {self.port} no longer holds session {self.session_id}: its lease "
-            f"({self.options.lease:g}s) ran out and the board reaped it",
-            session_id=self.session_id,
-            recoverable=True,
-        )
 
     async def _run_setups(self) -> None:
         while self._setups:
             await self._setups.pop(0)()
 
-    async def exec(self, code: str, *, on_output: OutputCallback | None = None) -> str:
-        """Run statements in this session's namespace; return what they printed.
+    async def exec(
+        self,
+        code: str,
+        *,
+        timeout: Timeout = DEFAULT,
+        on_output: OutputCallback | None = None,
+        filename: str | None = None,
+    ) -> str:
+        """Run statements in this session's namespace (``__name__ == "__main__"``); return what
+        they printed, which also reaches ``on_output`` (default: the session's) as it arrives.
 
-        ``on_output`` receives the output as it arrives, as bytes.
+        ``timeout`` overrides ``call_timeout`` (``None``: no deadline). ``filename``: the host
+        file the code came from, so board tracebacks point at its lines.
+        Raises :class:`~belay.errors.DeviceExecError` (with the board's traceback) if it
+        raised, :class:`~belay.errors.DeviceTimeoutError` past its deadline.
         """
-        return await self.run(f"_ba.x({self.token!r}, {code!r})", on_output)
+        with self._errors.script(filename):
+            return await self.run(calls.exec_code(self.token, code), timeout=timeout, on_output=on_output)
 
-    async def eval(self, expression: str) -> Any:
-        """The value of ``expression`` in this session's namespace."""
-        return await self.run_value(f"_ba.e({self.token!r}, {expression!r})")
+    async def eval(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
+        """The value of ``expression`` in this session's namespace, as a Python literal."""
+        return await self.run_value(calls.eval_expression(self.token, expression), timeout=timeout)
 
     async def output(self) -> str:
         """What this session's background threads and timers printed since the last look."""
-        code = f"_s = _ba.get({self.token!r})\nprint(repr(''.join(_s.out)))\n_s.out = []\ndel _s"
-        return str(await self.run_value(code))
+        return str(await self.run_value(calls.output(self.token)))
 
     # --- decorators -----------------------------------------------------------------------
 
@@ -289,19 +313,20 @@ class DeviceSession:
         return task
 
     async def timer(self, function: RemoteFunction | Callable[..., Any], *, period_ms: int,
-                    args: tuple[Any, ...] = ()) -> Timer:  # fmt: skip
-        """Call ``function(*args)`` on the board every ``period_ms``; tracked and removed at the end."""
+                    args: tuple[Any, ...] = (), timeout: Timeout = DEFAULT) -> Timer:  # fmt: skip
+        """Call ``function(*args)`` on the board every ``period_ms``; tracked and removed at the end.
+
+        Raises :class:`~belay.errors.DeviceCapabilityError` on a board with neither
+        ``machine.Timer`` nor ``_thread``.
+        """
         if not (self.capabilities.timer or self.capabilities.threads):
             raise DeviceCapabilityError(
                 f"the board on {self.port} has neither machine.Timer nor _thread", capability="timer"
             )
         remote = function if isinstance(function, RemoteFunction) else Task(self, function)
         name = self.next_name("timer")
-        arguments = literals.dumps(args)
-        code = remote.deploy_code() + (
-            f"_bat.timer({self.token!r}, {name!r}, {remote.code.name!r}, {int(period_ms)}, {arguments})"
-        )
-        await self.run(code)
+        start = calls.start_timer(self.token, name, remote.code.name, int(period_ms), literals.dumps(args))
+        await self.run(remote.deploy_code() + start, timeout=timeout)
         remote.deployed()
         self.resources.register_timer(name)
         return Timer(self, name)
@@ -313,7 +338,7 @@ class DeviceSession:
 
     async def board_stats(self) -> dict[str, Any]:
         """This session's records as the agent keeps them on the board."""
-        stats = await self.run_value(minified_device_file("agent_stats.py").decode())
+        stats = await self.run_value(calls.stats())
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
         return record
@@ -322,6 +347,9 @@ class DeviceSession:
         if self._board.device.is_lost and self.state in (SessionState.ACTIVE, SessionState.CLOSING):
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise ConnectionLostError(f"the board on {self.port} is gone", port=self.port)
+        if self._board.device.reboots != self._boot and self.state is SessionState.ACTIVE:
+            self.state = next_state(self.state, SessionEvent.LOSE)
+            raise self._errors.rebooted()
         if self.state is not SessionState.ACTIVE and not (
             self.state is SessionState.CLOSING and self._teardowns
         ):

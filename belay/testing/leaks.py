@@ -2,7 +2,7 @@
 
 The board is looked at (by its own connection, outside every session) before the test's session
 begins and after it ended: agent sessions (by ``sid``), threads that outlived their session
-(``"<sid>/<thread>"`` in the agent's ``_bat.zombies()``, or ``_ba.Z``), names in the REPL's globals,
+(``"<sid>/<thread>"`` in the agent's zombie list), names in the REPL's globals,
 modules, files in the filesystem root (where ``session.fs`` temp files live), and the free heap
 after ``gc.collect()``. A failure reported by the session's own cleanup (``ResourceCleanupError``)
 is a leak too.
@@ -15,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from belay.agent import calls
 from belay.device import Device
 from belay.errors import DeviceExecError, ResourceCleanupError
 from belay.session.board import Board
@@ -30,9 +31,8 @@ TRACES_CODE = (
     "print(repr(list(globals())))",
     "print(repr(__import__('os').listdir()))",
     "print(repr(list(getattr(__import__('sys'), 'modules', {}))))",
-    "print(repr([s.sid for s in _ba.S.values()] if '_ba' in globals() else []))",
-    "print(repr(list(getattr(_ba, 'Z', None) or (_bat.zombies() if '_bat' in globals() else {}))"
-    " if '_ba' in globals() else []))",
+    calls.live_session_ids(),
+    calls.zombie_threads(),
 )
 HEAP_CODE = (
     "__import__('gc').collect()\n__import__('gc').collect()\nprint(__import__('gc').mem_free())\n"

@@ -10,7 +10,7 @@ import pytest
 
 from belay.device import Device
 from belay.device_files import device_file
-from belay.session.agent import agent_files, agent_version, ensure_agent
+from belay.agent.install import agent_files, agent_version, ensure_agent
 
 pytestmark = pytest.mark.anyio
 

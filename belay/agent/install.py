@@ -1,9 +1,11 @@
 """Getting the device agent onto a board, once per version, and recognising it afterwards.
 
 The agent's files (``device/belay_agent*.py``) are written to the board's filesystem and
-imported; its ``VERSION`` (a hash of the files) tells a current agent from a stale one. A
-board that cannot compile it in a fragmented heap (the micro:bit) is soft-reset first.
-Parts a board cannot use (threads and timers without ``_thread``) are not sent to it.
+imported; its ``VERSION`` (a hash of the files) tells a current agent from a stale one, and a
+module of that name that is not the agent (a user's file) from either: both are written
+again. A board that cannot compile the agent in a fragmented heap (the micro:bit), or cannot
+forget a module it imported, is soft-reset first. Parts a board cannot use (threads and
+timers without ``_thread``) are not sent to it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 
+from belay.agent import calls
+from belay.agent.answers import value_of
 from belay.device import Device
 from belay.device_files import device_file, minify
 from belay.errors import DeviceExecError, SessionError
@@ -22,6 +26,8 @@ logger = logging.getLogger(__name__)
 CORE = "belay_agent.py"
 THREADS = "belay_agent_threads.py"
 WRITE_CHUNK = 256
+MISSING, FOREIGN, NO_MEMORY = "missing", "foreign", "memory"
+"""What :func:`loaded_version` answers instead of a version."""
 
 
 @cache
@@ -49,18 +55,24 @@ class AgentInstall:
 
 
 async def ensure_agent(device: Device) -> AgentInstall:
-    """Make ``belay_agent`` importable and imported as ``_ba`` on the board."""
+    """Make ``belay_agent`` importable and imported as ``_ba`` on the board.
+
+    Raises :class:`SessionError` when it does not load even after a soft reset.
+    """
     wanted = agent_version()
     found = await loaded_version(device)
     if found == wanted:
         return AgentInstall(wanted, 0, reset=False)
     sent = 0
-    if found != "memory":
+    if found != NO_MEMORY:
         sent = await _write_agent(device)
-    reset = found not in (None, "memory") or not device.capabilities.has_module_registry
+    # A stale agent may have sessions and a reaper running: only a reset clears them.
+    reset = found not in (MISSING, FOREIGN) or not device.capabilities.has_module_registry
+    if found == FOREIGN and not reset:  # forget the user's module of that name, import ours
+        await device.exec(calls.forget_agent())
     if not reset:
         found = await loaded_version(device)
-    if reset or found == "memory":
+    if reset or found != wanted:
         await device.soft_reset()
         reset = True
         found = await loaded_version(device)
@@ -70,35 +82,33 @@ async def ensure_agent(device: Device) -> AgentInstall:
     return AgentInstall(wanted, sent, reset)
 
 
-async def loaded_version(device: Device) -> str | None:
-    """The imported agent's version, ``None`` if absent, ``"memory"`` if it did not fit.
-
-    The import runs as a bare statement: on the micro:bit even a ``try`` around it can
-    tip the compiler's peak heap use over the edge.
-    """
+async def loaded_version(device: Device) -> str:
+    """The imported agent's version; :data:`MISSING` if there is none, :data:`NO_MEMORY` if
+    it did not fit the heap, :data:`FOREIGN` if ``belay_agent`` is not the agent."""
     try:
-        await device.exec("import belay_agent as _ba")
+        await device.exec(calls.import_agent())
     except DeviceExecError as error:
         if error.remote_type == "MemoryError":
-            return "memory"
+            return NO_MEMORY
         if error.remote_type == "ImportError":
-            return None
-        raise
-    return str(await device.eval("_ba.VERSION"))
+            return MISSING
+        return FOREIGN  # a file of that name that does not even import
+    found = value_of((await device.call(calls.version())).output)
+    return found if isinstance(found, str) else FOREIGN
 
 
 async def _write_agent(device: Device) -> int:
     sent = 0
     for name, body in agent_files(device.capabilities.threads).items():
-        await device.exec(f"_f=open({name!r},'wb')")
+        await device.exec(calls.write_file_open(name))
         try:
             for start in range(0, len(body), WRITE_CHUNK):
                 chunk = body[start : start + WRITE_CHUNK]
-                await device.exec(f"_f.write({chunk!r})")
+                await device.exec(calls.write_file_chunk(chunk))
                 sent += len(chunk)
         finally:
-            await device.exec("_f.close()\ndel _f")
+            await device.exec(calls.write_file_close())
     return sent
 
 
-__all__ = ["AgentInstall", "agent_files", "agent_version", "ensure_agent", "loaded_version", "minify"]
+__all__ = ["AgentInstall", "agent_files", "agent_version", "ensure_agent", "loaded_version"]

@@ -1,0 +1,71 @@
+"""Reading what the agent answers: a value after a marker byte, and output around it.
+
+The agent prints a call's value as ``\\x1e`` followed by its ``repr`` (``_ba.v``), after
+anything the call's code printed itself. :class:`AnswerStream` passes that printed output on
+as it arrives and keeps the value back; :func:`value_of` reads the value, a Python literal,
+with :func:`belay.literals.loads` (never evaluated).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from belay import literals
+from belay.errors import DeviceValueError
+from belay.link import OutputCallback
+
+MARK = b"\x1e"
+"""Starts the agent's answer (ASCII record separator: no printable text contains it)."""
+
+
+class AnswerStream:
+    """An output callback that forwards what code printed and holds back the agent's answer.
+
+    Bytes before a :data:`MARK` go to ``forward`` at once; from a mark on they are held. A
+    later mark means the held bytes were printed output after all: they are forwarded, and
+    the new mark is held. The answer is the last mark's.
+    """
+
+    def __init__(self, forward: OutputCallback | None) -> None:
+        self.forward = forward
+        self._held = bytearray()
+
+    def __call__(self, data: bytes) -> None:
+        if not self._held:
+            cut = data.find(MARK)
+            if cut < 0:
+                self._emit(data)
+                return
+            self._emit(data[:cut])
+            data = data[cut:]
+        self._held += data
+        last = self._held.rfind(MARK)
+        if last > 0:
+            self._emit(bytes(self._held[:last]))
+            del self._held[:last]
+
+    def _emit(self, data: bytes) -> None:
+        if data and self.forward is not None:
+            self.forward(data)
+
+
+def split_answer(output: bytes) -> tuple[bytes, bytes | None]:
+    """``(printed, answer)``: the output before the last mark, and the answer's text after it
+    (``None`` when there is no mark)."""
+    cut = output.rfind(MARK)
+    if cut < 0:
+        return output, None
+    return output[:cut], output[cut + 1 :]
+
+
+def value_of(output: bytes, *, truncated: bool = False) -> Any:
+    """The value the agent answered in ``output``, read as a Python literal."""
+    if truncated:
+        raise DeviceValueError("the value printed by the board exceeded the output limit")
+    _, answer = split_answer(output)
+    if answer is None:
+        raise DeviceValueError("the board answered no value")
+    return literals.loads(answer.decode("utf-8", "replace").strip())
+
+
+__all__ = ["MARK", "AnswerStream", "split_answer", "value_of"]

@@ -1,0 +1,209 @@
+"""Every string the host sends to the device agent, one function per agent entry point.
+
+This is the only module that knows the agent's names (``_ba`` in the REPL's globals, its
+functions and record layout, ``device/belay_agent*.py``). Each function returns the code of
+one raw-REPL call (or a piece of one); values come back through ``_ba.v``, read by
+:mod:`belay.agent.answers`. Tokens and ids are passed as string literals longer than ten
+characters: the board's compiler interns shorter constants for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from belay.device_files import minified_device_file
+
+AGENT = "_ba"
+"""The agent's one name in the REPL's globals."""
+
+REAPER_PERIOD_MS = 250
+
+
+# --- loading and identity ---------------------------------------------------------------
+
+
+def import_agent() -> str:
+    """Import the core (a bare statement: on the micro:bit a ``try`` around it can tip the
+    compiler's peak heap use over the edge)."""
+    return "import belay_agent as _ba"
+
+
+def version() -> str:
+    """The loaded agent's version; ``None`` when the module is not the agent (a user's file)."""
+    return "_ba.v(getattr(_ba,'VERSION',None))"
+
+
+def start_threads() -> str:
+    """Load the threads part (it installs itself into the core) and start the reaper."""
+    return f"__import__('belay_agent_threads')\n_ba.start_reaper({REAPER_PERIOD_MS})"
+
+
+def root() -> str:
+    """The board's filesystem root as the agent saw it when imported ("" without ``getcwd``)."""
+    return "_ba.v(_ba.ROOT)"
+
+
+def write_file_open(name: str) -> str:
+    return f"_ba_f=open({name!r},'wb')"
+
+
+def write_file_chunk(chunk: bytes) -> str:
+    return f"_ba_f.write({chunk!r})"
+
+
+def write_file_close() -> str:
+    return "_ba_f.close()\ndel _ba_f"
+
+
+def forget_agent() -> str:
+    """Drop a module that is not the agent (or a stale one) where the board can re-import."""
+    return (
+        "try:\n del _ba\nexcept NameError:\n pass\n"
+        "import sys\nfor _k in ('belay_agent','belay_agent_threads'):\n"
+        " if hasattr(sys,'modules'): sys.modules.pop(_k,None)\ndel _k,sys"
+    )
+
+
+def remove_agent(files: Iterable[str]) -> str:
+    """``belay clean``: end every session, stop the reaper, remove the agent's files and names."""
+    return (
+        f"try:\n _ba.reap(1)\n if getattr(_ba,'W',None) and _ba.W[0] not in (None,1): _ba.W[0].deinit()\n"
+        "except NameError:\n pass\n"
+        f"import os\nfor _k in {list(files)!r}:\n try: os.remove(_k)\n except OSError: pass\n"
+        "import sys\nfor _k in ('belay_agent','belay_agent_threads'):\n"
+        " if hasattr(sys,'modules'): sys.modules.pop(_k,None)\n"
+        "for _k in ('_ba','_k','os','sys'):\n globals().pop(_k,None)\n"
+        "import gc\ngc.collect()\nglobals().pop('gc',None)"
+    )
+
+
+# --- sessions ---------------------------------------------------------------------------
+
+
+def begin(token: str, session_id: str, lease_ms: int, renew: Iterable[str]) -> str:
+    """Open a session (renewing ``renew``'s leases first, reaping what ran out); answers
+    the sessions reaped since a host last asked."""
+    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{list(renew)!r})"
+
+
+def end(token: str, wait_ms: int) -> str:
+    """End a session: stop its threads (waiting ``wait_ms``), timers, remove its files and
+    namespace; answers what could not be removed."""
+    return f"_ba.end({token!r},{wait_ms})"
+
+
+def renew(token: str) -> str:
+    return f"_ba.get({token!r})"
+
+
+def end_orphans(tokens: Iterable[str]) -> str:
+    """End the sessions a lost connection left (this host's own tokens); answers them."""
+    return f"_ba.orphans({list(tokens)!r})"
+
+
+def reap(every: bool) -> str:
+    """Reap expired sessions (every session with ``every``); answers all reaped so far."""
+    return f"_ba.reap({int(every)})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
+
+
+def output(token: str) -> str:
+    """What the session's background code printed since the last look (then cleared)."""
+    return f"_ba.out({token!r})"
+
+
+def stats() -> str:
+    """The agent's whole record and the board's heap (sent on demand, leaves no names)."""
+    return minified_device_file("agent_stats.py").decode()
+
+
+def live_session_ids() -> str:
+    return "print(repr([r[0] for r in _ba.S.values()] if '_ba' in globals() else []))"
+
+
+def zombie_threads() -> str:
+    return "print(repr(list(_ba.zombies()) if '_ba' in globals() and getattr(_ba,'W',None) else []))"
+
+
+# --- running code in a session ----------------------------------------------------------
+
+
+def exec_code(token: str, code: str) -> str:
+    """Run ``code`` in the session's namespace, straight from the raw REPL's code (one level
+    deeper than the bare REPL); ``_ba.d`` ends the call for the reaper however it ends."""
+    return f"try:exec({code!r},_ba.g({token!r}))\nfinally:_ba.d()"
+
+
+def eval_expression(token: str, expression: str) -> str:
+    return f"try:_ba.v(eval({expression!r},_ba.g({token!r})))\nfinally:_ba.d()"
+
+
+def deploy(token: str, name: str, code_hash: str, source: str) -> str:
+    """Define a function in the session's namespace and record its hash (ends with a newline)."""
+    return f"_ba.m({token!r},{name!r},{code_hash!r},{source!r})\n"
+
+
+def call_task(token: str, name: str, arguments: str) -> str:
+    """Call a deployed function; ``arguments`` is call-argument source starting with ``,``."""
+    return f"_ba.c({token!r},{name!r}{arguments})"
+
+
+def start_thread(token: str, name: str, function: str, arguments: str) -> str:
+    """``arguments`` is a tuple literal."""
+    return f"_ba.thread({token!r},{name!r},{function!r},{arguments})"
+
+
+def start_timer(token: str, name: str, function: str, period_ms: int, arguments: str) -> str:
+    return f"_ba.timer({token!r},{name!r},{function!r},{period_ms},{arguments})"
+
+
+def cancel_timer(token: str, name: str) -> str:
+    return f"_ba.cancel_timer({token!r},{name!r})"
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def file_open_write(token: str, path: str) -> str:
+    return f"_ba.x({token!r})['w']=open({path!r},'wb')"
+
+
+def file_write(token: str, chunk: bytes) -> str:
+    return f"_ba.x({token!r})['w'].write({chunk!r})"
+
+
+def file_close_write(token: str, path: str, temporary: bool) -> str:
+    """Close the written file; it is no session's temp file any more, or this one's."""
+    code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n_ba.unfile({path!r})"
+    if temporary:
+        code += f"\n_ba.x({token!r}).setdefault('f',[]).append({path!r})"
+    return code
+
+
+def file_open_read(token: str, path: str, size: int) -> str:
+    """Open ``path`` for reading and answer its first ``size`` bytes."""
+    return f"_ba.x({token!r})['r']=open({path!r},'rb')\n" + file_read(token, size)
+
+
+def file_read(token: str, size: int) -> str:
+    return f"_ba.v(_ba.x({token!r})['r'].read({size}))"
+
+
+def file_close(token: str, which: str) -> str:
+    """Close the session's open file ``which`` (``"w"`` or ``"r"``) if it is open."""
+    handle = f"_ba.x({token!r})[{which!r}]"
+    return f"if _ba.x({token!r}).get({which!r}):\n {handle}.close()\n {handle}=None"
+
+
+def file_remove(token: str, path: str) -> str:
+    return f"_ba.get({token!r})\ntry:\n __import__('os').remove({path!r})\nfinally:\n _ba.unfile({path!r})"
+
+
+def file_size(path: str) -> str:
+    """The size of ``path``, -1 if it is not there (``os.size`` on the micro:bit)."""
+    size_of = f"(lambda o:o.size({path!r}) if hasattr(o,'size') else o.stat({path!r})[6])"
+    return f"try:\n _ba.v({size_of}(__import__('os')))\nexcept OSError:\n _ba.v(-1)"
+
+
+def list_directory(path: str) -> str:
+    listdir = f"__import__('os').listdir({path!r})" if path else "__import__('os').listdir()"
+    return f"_ba.v({listdir})"

@@ -1,0 +1,59 @@
+"""What the host knows about one board's files, shared by the sessions on it."""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import anyio
+
+
+class TempOwner(Protocol):
+    """The ``fs`` of a session that owns temporary files."""
+
+    session_id: str
+
+    def forget_temp(self, path: str) -> None: ...
+
+
+@dataclass
+class BoardFiles:
+    """Hashes of what ``put()`` wrote, directory listings, and whose temporary files are whose.
+
+    ``root`` is the board's filesystem root as the agent found it (``""`` on boards without
+    directories): board paths are sent relative to it, so no session's ``os.chdir`` moves them.
+    """
+
+    root: str = ""
+    hashes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """path -> (sha256, size) of what ``put()`` last wrote there."""
+    listings: dict[str, list[str]] = field(default_factory=dict)
+    temps: dict[str, TempOwner] = field(default_factory=dict)
+    """Temporary files -> the session files object whose session's end removes them."""
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    """One file operation at a time per board: chunked writes of two sessions never interleave."""
+
+    def on_board(self, path: str) -> str:
+        """``path`` (checked, relative to the root) as the board should be sent it."""
+        if not self.root or path.startswith("/"):
+            return path
+        return f"{self.root.rstrip('/')}/{path}" if path else self.root
+
+    def changed(self, path: str) -> None:
+        self.hashes.pop(path, None)
+        self.listings.clear()
+
+    def prune_temps(self, live_sessions: Container[str]) -> None:
+        """Forget temporary files whose session ended (the agent removed them)."""
+        gone = [path for path, owner in self.temps.items() if owner.session_id not in live_sessions]
+        for path in gone:
+            del self.temps[path]
+        if gone:
+            self.listings.clear()
+
+    def release(self, path: str) -> None:
+        """``path`` is no session's temporary file any more."""
+        owner = self.temps.pop(path, None)
+        if owner is not None:
+            owner.forget_temp(path)
