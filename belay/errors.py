@@ -1,13 +1,16 @@
 """The one error tree of belay: every failure a user can cause is a :class:`BelayError`.
 
 Each error carries its context as attributes (the port, the remote type name, ...), so a
-caller can act on it without parsing the message.
+caller can act on it without parsing the message. No error's message or ``repr`` holds the code
+sent to the board; :func:`redact` and :func:`redact_error` take secrets (session tokens) out of
+what a board sends back, before it reaches a message.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 
 class BelayError(Exception):
@@ -75,15 +78,30 @@ class DeviceExecError(BelayError):
     """Code raised an exception on the board.
 
     ``remote_type`` is the exception's type name on the board (``"ZeroDivisionError"``),
-    ``remote_message`` its message and ``remote_traceback`` the board's full traceback text.
+    ``remote_message`` its message and ``remote_traceback`` the board's full traceback text (LF
+    line endings). ``str()`` of the error is its :attr:`summary` line followed by the board's
+    traceback, so a test report shows where on the board it was raised.
     """
 
     def __init__(self, remote_type: str, remote_message: str, remote_traceback: str) -> None:
-        text = f"{remote_type}: {remote_message}" if remote_message else remote_type
-        super().__init__(text)
         self.remote_type = remote_type
         self.remote_message = remote_message
-        self.remote_traceback = remote_traceback
+        self.remote_traceback = remote_traceback.replace("\r\n", "\n").replace("\r", "\n")
+        super().__init__(self.summary)
+
+    @property
+    def summary(self) -> str:
+        """One line: ``"ZeroDivisionError: divide by zero"``."""
+        return f"{self.remote_type}: {self.remote_message}" if self.remote_message else self.remote_type
+
+    def __str__(self) -> str:
+        summary = self.summary
+        board = self.remote_traceback.strip("\n")
+        if not board.strip() or board.strip() == summary:
+            return summary
+        if board.startswith("Traceback"):
+            return f"{summary}\n\nBoard {board[0].lower()}{board[1:]}"
+        return f"{summary}\n\nBoard traceback:\n{board}"
 
     @classmethod
     def from_traceback(cls, error: bytes, *, truncated_at: int | None = None) -> DeviceExecError:
@@ -114,6 +132,24 @@ def _exception_line(lines: list[str], truncated: bool) -> str:
         return lines[-1]
     heads = (line for line in lines if line[:1].strip() and not line.startswith("Traceback"))
     return next(heads, lines[-1])
+
+
+class RemoteFileNotFoundError(DeviceExecError, FileNotFoundError):
+    """The file (or directory) is not on the board: ``path`` and ``port`` say which.
+
+    Also a :class:`FileNotFoundError`, so ``except FileNotFoundError`` catches it; ``error`` is
+    the board's own :class:`DeviceExecError` (usually an ``OSError`` with ``ENOENT``).
+    """
+
+    def __init__(self, path: str, port: str, error: DeviceExecError) -> None:
+        super().__init__(error.remote_type, error.remote_message, error.remote_traceback)
+        self.path = path
+        self.port = port
+
+    def __str__(self) -> str:
+        return (
+            f"no file {self.path!r} on the board at {self.port} ({self.remote_type}: {self.remote_message})"
+        )
 
 
 class DeviceValueError(BelayError):
@@ -165,6 +201,72 @@ class ResourceCleanupError(BelayError):
         self.failures = list(failures)
 
 
+# --- secrets ----------------------------------------------------------------------------
+
+REDACTED = "<token>"
+"""What :func:`redact` puts where a secret was."""
+
+
+def redact(text: str, secrets: Iterable[str], placeholder: str = REDACTED) -> str:
+    """``text`` with every occurrence of each (non-empty) secret replaced by ``placeholder``.
+
+    For session tokens in what a board sends back (a ``KeyError`` naming a reaped session's
+    token, a traceback): ``redact(error_text, [session.token])``. Longer secrets are replaced
+    first, so one that contains another is replaced whole.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, placeholder)
+    return text
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def redact_error(error: E, secrets: Iterable[str], placeholder: str = REDACTED) -> E:
+    """``error`` with each secret replaced by ``placeholder`` in place, and returned.
+
+    Scrubs its ``args`` (so its message and ``repr``), every text or bytes attribute
+    (``remote_message``, ``remote_traceback``, ``received``, ...), its notes, the errors it lists
+    (``ResourceCleanupError.failures``) and the errors it was raised from (``__cause__``,
+    ``__context__``): ``raise redact_error(error, [session.token])``.
+    """
+    _Redactor(tuple(s for s in secrets if s), placeholder).error(error)
+    return error
+
+
+class _Redactor:
+    def __init__(self, secrets: tuple[str, ...], placeholder: str) -> None:
+        self.secrets = secrets
+        self.placeholder = placeholder
+        self.seen: set[int] = set()
+
+    def error(self, error: BaseException) -> None:
+        if not self.secrets or id(error) in self.seen:
+            return
+        self.seen.add(id(error))
+        error.args = self.value(error.args)
+        for name, value in list(vars(error).items()):
+            setattr(error, name, self.value(value))
+        for chained in (error.__cause__, error.__context__):
+            if chained is not None:
+                self.error(chained)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, self.secrets, self.placeholder)
+        if isinstance(value, bytes):
+            placeholder = self.placeholder.encode()
+            for secret in sorted(self.secrets, key=len, reverse=True):
+                value = value.replace(secret.encode(), placeholder)
+            return value
+        if isinstance(value, BaseException):
+            self.error(value)
+            return value
+        if type(value) in (list, tuple):
+            return type(value)(self.value(item) for item in value)
+        return value
+
+
 __all__ = [
     "BelayError",
     "ConnectionLostError",
@@ -176,6 +278,7 @@ __all__ = [
     "PortBusyError",
     "PortNotFoundError",
     "ProtocolError",
+    "RemoteFileNotFoundError",
     "ResourceCleanupError",
     "SessionError",
     "SessionLimitError",
