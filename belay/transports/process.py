@@ -13,6 +13,7 @@ import subprocess
 import termios
 import tty
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import anyio
 
@@ -50,16 +51,34 @@ STOP_TIMEOUT = 0.5
 """How long an interrupt waits for the interpreter to stop before it checks its handler."""
 
 
-def _proc_status(pid: int) -> tuple[str, bool] | None:
-    """``pid``'s scheduler state letter and whether it catches SIGINT, from ``/proc``."""
+_STOPPING = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+
+
+class _Status(NamedTuple):
+    state: str
+    """The scheduler state letter (``T``: stopped)."""
+    catches_sigint: bool
+    stop_pending: bool
+    """A stop signal was sent and not taken yet: the state letter changes only once it is."""
+
+
+def _has(mask: int, signum: int) -> bool:
+    return bool(mask >> (signum - 1) & 1)
+
+
+def _proc_status(pid: int) -> _Status | None:
+    """``pid``'s state, whether it catches SIGINT and whether a stop is pending, from ``/proc``."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
             state = stat.read().rsplit(")", 1)[1].split()[0]
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            masks = [line.split()[1] for line in status if line.startswith("SigCgt:")]
-        return state, bool(int(masks[0], 16) >> (signal.SIGINT - 1) & 1)
-    except (OSError, ValueError, IndexError):
+            fields = {key: value for key, _, value in (line.partition(":") for line in status)}
+        masks = {key: int(fields[key].strip(), 16) for key in ("SigPnd", "ShdPnd", "SigCgt")}
+    except (OSError, ValueError, IndexError, KeyError):
         return None
+    pending = masks["SigPnd"] | masks["ShdPnd"]
+    stop_pending = any(_has(pending, signum) for signum in _STOPPING)
+    return _Status(state, _has(masks["SigCgt"], signal.SIGINT), stop_pending)
 
 
 def signal_main_thread(pid: int, signum: int) -> None:
@@ -87,21 +106,26 @@ async def interrupt_if_caught(pid: int) -> bool:
 
     MicroPython's unix port installs its handler only while it runs code. The check and the
     signal are made while the process is stopped (SIGSTOP), so it cannot drop its handler in
-    between; it is always continued. Without ``/proc`` the signal is sent as a tty would.
+    between; it is always continued. A process that catches no SIGINT (at its prompt) is
+    left alone, as is one stopped by someone else (a debugger, a SIGSTOP sent and not yet
+    taken); only a stop sent by another at the very moment of an interrupt of running code
+    can be undone by its SIGCONT. Without ``/proc`` the signal is sent as a tty would.
     """
     before = _proc_status(pid)
     if before is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)
         return True
-    if before[0] in "TtZX":  # stopped by someone else (a debugger, SIGSTOP), or gone: not ours to wake
+    if before.state in "TtZX" or before.stop_pending:  # stopped by someone else, or gone: not ours to wake
+        return False
+    if not before.catches_sigint:  # if it starts catching an instant later, the link asks again
         return False
     caught = False
     with anyio.CancelScope(shield=True):
         try:
             os.kill(pid, signal.SIGSTOP)
             status = await _stopped(pid)
-            caught = status is not None and status[1]
+            caught = status is not None and status.catches_sigint
             if caught:
                 signal_main_thread(pid, signal.SIGINT)
         except ProcessLookupError:
@@ -112,10 +136,10 @@ async def interrupt_if_caught(pid: int) -> bool:
     return caught
 
 
-async def _stopped(pid: int) -> tuple[str, bool] | None:
+async def _stopped(pid: int) -> _Status | None:
     """``pid``'s status once it has stopped (or after ``STOP_TIMEOUT``; ``None`` if gone)."""
     with anyio.move_on_after(STOP_TIMEOUT):
-        while (status := _proc_status(pid)) is not None and status[0] not in "TtZX":  # noqa: ASYNC110
+        while (status := _proc_status(pid)) is not None and status.state not in "TtZX":  # noqa: ASYNC110
             await anyio.sleep(0.0002)  # a stop is seen only in /proc: nothing to wait on
     return _proc_status(pid)
 
