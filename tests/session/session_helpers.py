@@ -1,14 +1,18 @@
-"""Helpers the session tests share: the board list, an observer, a byte counter."""
+"""Helpers the session tests share: the board list, an observer, a byte counter, and the
+agent's answers (every agent call is built with :mod:`belay.agent.calls`)."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
 from belay import DeviceSessionManager
+from belay.agent import calls
+from belay.agent.answers import value_of
 from belay.device import Device
 
 NO_QEMU = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm missing")
@@ -42,3 +46,33 @@ def writes_to(device: Device) -> Iterator[list[bytes]]:
         yield writes
     finally:
         transport.send = original  # type: ignore[method-assign]
+
+
+def exec_call(device: Device, token: str, code: str) -> str:
+    """The agent call that runs ``code`` in the session known by ``token`` on ``device``."""
+    return calls.exec_code(token, code, device.capabilities.threads)
+
+
+def eval_call(device: Device, token: str, expression: str) -> str:
+    """The agent call that answers ``expression`` in the session known by ``token`` on ``device``."""
+    return calls.eval_expression(token, expression, device.capabilities.threads)
+
+
+async def answer(device: Device, code: str) -> Any:
+    """Run agent ``code`` (from :mod:`belay.agent.calls`) and return the value the agent answers."""
+    result = await device.call(code)
+    return value_of(result.output, truncated=result.output_truncated)
+
+
+async def agent_stats(device: Device) -> dict[str, Any]:
+    """What the agent holds (``belay stats``)."""
+    stats = await answer(device, calls.stats())
+    assert isinstance(stats, dict)
+    return stats
+
+
+async def live_session_ids(device: Device) -> list[str]:
+    """The ids of the sessions the agent holds, sorted."""
+    ids = await device.eval_code(calls.live_session_ids())
+    assert isinstance(ids, list)
+    return sorted(ids)

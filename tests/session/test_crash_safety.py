@@ -13,15 +13,14 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from session_helpers import BOARDS
+from session_helpers import BOARDS, agent_stats, exec_call, live_session_ids
 
 from belay import DeviceSessionManager, SessionOptions
+from belay.agent import calls
 from belay.device import Device
-from belay.device_files import device_file
 from belay.errors import ConnectionLostError, DeviceExecError, DeviceValueError
 from belay.journal import FileJournal
 from belay.session.manager import open_device
@@ -36,12 +35,6 @@ HEAP_MARGIN = 512
 
 on_each_served_board = pytest.mark.parametrize("served_board", BOARDS, indirect=True)
 """Each virtual board in turn, served_board by another process (tests/conftest.py's ``served_board``)."""
-
-
-async def board_stats(device: Device) -> dict[str, Any]:
-    stats = await device.eval_code(device_file("agent_stats.py"))
-    assert isinstance(stats, dict)
-    return stats
 
 
 async def free_heap(device: Device) -> int:
@@ -121,7 +114,7 @@ async def test_a_killed_hosts_session_is_reaped_within_its_lease(served_board: s
         async with manager.session(served_board) as session:  # begin reaps what is left (no threads)
             device = manager.board(served_board).device  # type: ignore[union-attr]
             # (small calls only: the raw REPL's input buffer keeps the size of the longest)
-            assert await device.eval("[s.sid for s in _ba.S.values()]") == [session.session_id]
+            assert await live_session_ids(device) == [session.session_id]
             assert scratch not in await session.fs.ls(refresh=True)
             if threads:
                 await assert_stopped(device, "beats[0]")
@@ -209,7 +202,7 @@ async def test_a_pulled_cable_loses_every_session_and_the_board_comes_back_clean
     assert other.state is SessionState.LOST
     # The board did not reboot: the next session finds what the lost ones left, and ends it.
     async with manager.session(served_board) as fresh:
-        stats = await board_stats(manager.board(served_board).device)  # type: ignore[union-attr]
+        stats = await agent_stats(manager.board(served_board).device)  # type: ignore[union-attr]
         assert set(stats["sessions"]) == {fresh.session_id}
         assert manager.board(served_board).last_install.bytes_sent == 0  # type: ignore[union-attr]
     for session in (busy, other):
@@ -261,8 +254,9 @@ async def test_a_session_cannot_read_write_or_remove_another_sessions_temp_file(
     ):
         path = await owner.fs.temp(b"mine", ".txt")
         for attempt in (other.fs.get(path), other.fs.put(b"yours", path), other.fs.rm(path)):
-            with pytest.raises(DeviceValueError, match=owner.session_id):
+            with pytest.raises(DeviceValueError, match=owner.session_id) as refused:
                 await attempt
+            assert owner.token not in str(refused.value)  # the owner's id is named, never its token
         assert await owner.fs.get(path) == b"mine"
         assert owner.resources.stats().by_type.get("file") == 1
 
@@ -276,8 +270,8 @@ async def abandon_a_session(port: str, session_id: str, lease_ms: int = 200) -> 
         async with manager.session(port):  # loads the agent
             pass
         device = manager.board(port).device  # type: ignore[union-attr]
-        await device.exec(f"_ba.begin('its-token', {session_id!r}, {lease_ms})")
-        await device.exec("_ba.x('its-token', 'kept = bytearray(300)')")
+        await device.exec(calls.begin("its-token-0123456", session_id, lease_ms, []))
+        await device.exec(exec_call(device, "its-token-0123456", "kept = bytearray(300)"))
 
 
 def belay(*args: str) -> subprocess.CompletedProcess[str]:
