@@ -20,17 +20,21 @@ Options: ``--belay-port`` (repeatable; else ``BELAY_PORT``, else the ``belay_por
 ``unix``), ``--belay-leak-check`` / ``--no-belay-leak-check`` (ini ``belay_leak_check``, on by
 default), ``--belay-heap-margin BYTES``. Fixtures: ``belay_port`` and ``belay_manager`` (one per
 test session), ``belay_session`` (a fresh :class:`~belay.DeviceSession` per test, for anyio's
-``@pytest.mark.anyio`` tests), ``belay_sync_session`` (the same for plain ``def`` tests),
-``belay_device_info``. The parts live in :mod:`belay.testing`.
+``@pytest.mark.anyio`` tests), ``belay_sync_session`` (the same for plain ``def`` tests, which
+then run in a worker thread while the event loop runs; its calls work in the test's body, not in
+a plain fixture: use ``belay_session`` in an async fixture), ``belay_device_info``. The parts
+live in :mod:`belay.testing`.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal
 
 from belay.board_info import DeviceInfo
 from belay.options import SessionOptions
@@ -39,7 +43,7 @@ from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
 from belay.testing import backend, identity, ports
 from belay.testing.leaks import LeakCheck, LeakReport, open_board
-from belay.testing.sync import Blocking, SyncSession
+from belay.testing.sync import Blocking, SyncSession, in_worker_thread
 
 PLAN = pytest.StashKey[ports.PortPlan]()
 BOARD_FIXTURES = ("belay_session", "belay_sync_session", "belay_device_info")
@@ -109,7 +113,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.pluginmanager.register(backend, "belay-anyio-backend")
     if _worker_id(config) is None:
-        config.pluginmanager.register(identity.BoardReport(), "belay-board-report")
+        report = identity.BoardReport(_junit_xml_path(config))
+        config.pluginmanager.register(report, "belay-board-report")
+
+
+def _junit_xml_path(config: pytest.Config) -> str | None:
+    """Where ``--junitxml`` writes, as pytest resolves it (the directory pytest started in)."""
+    path: str | None = config.getoption("--junitxml", None)
+    if not path:
+        return None
+    return os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(path))))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -202,19 +215,42 @@ async def belay_session(
 
 
 @pytest.fixture
-def belay_sync_session(
-    _belay_board: Board,
-    belay_manager: DeviceSessionManager,
-    belay_port: str,
-    anyio_backend: Any,
-    request: pytest.FixtureRequest,
-) -> Iterator[SyncSession]:
-    """``belay_session`` for plain ``def`` tests: the same session methods without ``await``."""
-    from anyio.pytest_plugin import extract_backend_and_options, get_runner
+async def belay_sync_session(
+    _belay_board: Board, belay_manager: DeviceSessionManager, belay_port: str, request: pytest.FixtureRequest
+) -> AsyncIterator[SyncSession]:
+    """``belay_session`` for plain ``def`` tests: the same session methods without ``await``.
 
+    The test runs in a worker thread while the event loop runs (see :mod:`belay.testing.sync`)."""
     check = _leak_checker(belay_manager, belay_port, request.config)
-    with get_runner(*extract_backend_and_options(anyio_backend)) as runner:
-        run = Blocking(runner)
-        yield SyncSession(run(check.start), run)
-        report = run(check.finish)
-    _judge(report, check, request)
+    session = await check.start()
+    async with BlockingPortal() as portal:
+        yield SyncSession(session, Blocking(portal))
+    _judge(await check.finish(), check, request)
+
+
+# --- running plain tests ----------------------------------------
+
+
+def _runs_in_worker_thread(item: pytest.Function) -> bool:
+    """A plain test of ``belay_sync_session`` (one that anyio would not run itself)."""
+    test = item.obj
+    return (
+        "belay_sync_session" in item.fixturenames
+        and "anyio_backend" in item.funcargs
+        and not inspect.iscoroutinefunction(test)
+        and not hasattr(test, "hypothesis")
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A plain test of ``belay_sync_session`` is handed to anyio as a coroutine that runs it in a
+    worker thread, so the loop holding its session runs while it waits on the board."""
+    if not _runs_in_worker_thread(pyfuncitem):
+        return (yield)
+    test = pyfuncitem.obj
+    pyfuncitem.obj = in_worker_thread(test)
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = test

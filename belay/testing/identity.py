@@ -3,17 +3,22 @@
 Identity needs the board open, and a serial port opens once (an xdist worker holds it), so the
 controller never opens boards for the header: each test that used a board carries its identity
 as ``belay_*`` user properties (in the JUnit XML testcase), and :class:`BoardReport` gathers them
-from the reports (which xdist forwards) into a terminal summary and JUnit testsuite properties.
+from the reports (which xdist forwards) into a terminal summary and JUnit testsuite properties
+(added to the file ``--junitxml`` wrote: no private pytest API).
 """
 
 from __future__ import annotations
 
+import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
 from belay.board_info import FEATURES, Capabilities, DeviceInfo
+
+logger = logging.getLogger(__name__)
 
 REQUIRES_MARKER = "belay_requires"
 PROPERTY_PREFIX = "belay_"
@@ -53,10 +58,15 @@ def describe(properties: dict[str, str]) -> str:
 
 
 class BoardReport:
-    """A pytest plugin object (in the controller): which board each worker tested."""
+    """A pytest plugin object (in the controller): which board each worker tested.
 
-    def __init__(self) -> None:
+    ``junit_xml`` is the file ``--junitxml`` writes (absolute), if any: the boards are added to
+    its testsuite properties (``belay_board_<worker>``) once pytest has written it.
+    """
+
+    def __init__(self, junit_xml: str | None = None) -> None:
         self.boards: dict[str, dict[str, str]] = {}
+        self.junit_xml = junit_xml
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties = {str(name): str(value) for name, value in report.user_properties
@@ -67,21 +77,39 @@ class BoardReport:
     def lines(self) -> list[str]:
         return [f"{worker}: {describe(props)}" for worker, props in sorted(self.boards.items())]
 
+    def suite_properties(self) -> list[tuple[str, str]]:
+        return [(f"belay_board_{worker}", describe(props)) for worker, props in sorted(self.boards.items())]
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.boards:
             terminalreporter.section("belay boards")
             for line in self.lines():
                 terminalreporter.write_line(line)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Testsuite properties for the JUnit XML (written by junitxml's own sessionfinish)."""
-        try:
-            from _pytest.junitxml import xml_key
-        except ImportError:  # pragma: no cover - a pytest without it
-            return
-        xml = session.config.stash.get(xml_key, None)
-        if xml is None:
-            return
-        for worker, properties in sorted(self.boards.items()):
-            xml.add_global_property(f"belay_board_{worker}", describe(properties))
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        """After pytest's junitxml wrote the report (in its own ``pytest_sessionfinish``): pytest's
+        ``record_testsuite_property`` does not reach the controller of an xdist run."""
+        if self.junit_xml and self.boards:
+            add_suite_properties(self.junit_xml, self.suite_properties())
+
+
+def add_suite_properties(path: str, properties: list[tuple[str, str]]) -> None:
+    """Add ``properties`` to the ``<testsuite>`` of the JUnit XML file at ``path``."""
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError) as error:
+        logger.warning("belay: cannot add the boards to %s: %s", path, error)
+        return
+    root = tree.getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        logger.warning("belay: %s has no <testsuite> for the boards", path)
+        return
+    node = suite.find("properties")
+    if node is None:
+        node = ET.Element("properties")
+        suite.insert(0, node)
+    for name, value in properties:
+        ET.SubElement(node, "property", name=name, value=value)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -1,17 +1,27 @@
 """A session for plain ``def`` tests: ``belay_sync_session``.
 
 Its calls run in the anyio test runner's event loop (the one that holds the session-scoped
-manager and the async ``belay_session``), one at a time, while the plain test waits. So sync and
-async tests of a run share one manager and one open board: a real serial port, which opens only
-once, serves both, and no board is opened twice.
+manager and the async ``belay_session``), so sync and async tests of a run share one manager and
+one open board: a real serial port, which opens only once, serves both, and no board is opened
+twice.
+
+The loop runs while the test does: the plugin hands a plain test that uses
+``belay_sync_session`` to anyio as a coroutine (:func:`in_worker_thread`) that runs it in a worker
+thread (``anyio.to_thread.run_sync``), and each call goes to the loop through a
+:class:`~anyio.from_thread.BlockingPortal` opened by the fixture. Only documented anyio APIs.
+So a call works from the test's body (and from threads it starts), not from a plain fixture's
+setup or teardown, which run in the loop's own thread while the loop is stopped.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from anyio.abc import TestRunner
+import anyio.to_thread
+from anyio.from_thread import BlockingPortal
 
 from belay.board_info import Capabilities, DeviceInfo
 from belay.session.functions import Task, Thread
@@ -20,23 +30,37 @@ from belay.session.tracker import ResourceTracker
 
 T = TypeVar("T")
 
+WRONG_THREAD = (
+    "belay_sync_session works in the body of a plain `def` test: use belay_session (with await) in "
+    "`async def` tests and fixtures"
+)
+
 
 class Blocking:
-    """Runs a coroutine function in the test runner's loop and waits for its result."""
+    """Runs a coroutine function in the test runner's loop (through ``portal``) and waits for its
+    result; refuses a call from the loop's own thread (``loop_thread``), which would never end."""
 
-    def __init__(self, runner: TestRunner) -> None:
-        self._runner = runner
+    def __init__(self, portal: BlockingPortal, loop_thread: int | None = None) -> None:
+        self._portal = portal
+        self._loop_thread = threading.get_ident() if loop_thread is None else loop_thread
 
     def __call__(self, function: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
-        if self._runner.is_running():
-            raise RuntimeError(
-                "belay_sync_session is for plain `def` tests: use belay_session in `async def`"
-            )
+        __tracebackhide__ = True
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(WRONG_THREAD)
+        result = self._portal.call(functools.partial(function, *args, **kwargs))
+        return cast(T, result)  # the portal's typing reads a partial's coroutine as Any
 
-        async def call() -> T:
-            return await function(*args, **kwargs)
 
-        return self._runner.run_fixture(call, {})
+def in_worker_thread(test: Callable[..., object]) -> Callable[..., Coroutine[Any, Any, None]]:
+    """``test`` (a plain test function) as a coroutine function that runs it in a worker thread,
+    so the event loop runs while the test waits on the board."""
+
+    async def run_in_worker_thread(**funcargs: Any) -> None:
+        __tracebackhide__ = True
+        await anyio.to_thread.run_sync(functools.partial(test, **funcargs))
+
+    return run_in_worker_thread
 
 
 class SyncFunction:
