@@ -24,19 +24,26 @@ test session), ``belay_session`` (a fresh :class:`~belay.DeviceSession` per test
 then run in a worker thread while the event loop runs; its calls work in the test's body, not in
 a plain fixture: use ``belay_session`` in an async fixture), ``belay_device_info``. The parts
 live in :mod:`belay.testing`.
+
+A test that fails on a :class:`~belay.BelayError` is reported without belay's own frames (nor
+those of the async machinery under them): the test's frame, then the error, whose text holds
+the board's traceback. ``--fulltrace`` shows every frame.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import AsyncIterator, Generator
+from types import TracebackType
 from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal
 
 from belay.board_info import DeviceInfo
+from belay.errors import BelayError
 from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.manager import DeviceSessionManager
@@ -228,7 +235,7 @@ async def belay_sync_session(
     _judge(await check.finish(), check, request)
 
 
-# --- running plain tests ----------------------------------------
+# --- running plain tests, and reporting failures ----------------------------------------
 
 
 def _runs_in_worker_thread(item: pytest.Function) -> bool:
@@ -254,3 +261,63 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
         return (yield)
     finally:
         pyfuncitem.obj = test
+
+
+_MACHINERY = ("anyio", "asyncio", "concurrent.futures", "trio", "outcome", "threading", "contextlib")
+"""The modules between a test and belay when it calls the board (where they are imported)."""
+_PYTEST = ("_pytest", "pluggy")
+
+
+def _places(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The source directories (for packages) or files of the imported modules ``names``."""
+    found = []
+    for name in names:
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if file:
+            is_package = os.path.basename(file).startswith("__init__.")
+            found.append(os.path.dirname(file) + os.sep if is_package else file)
+    return tuple(found)
+
+
+def _internal_places() -> tuple[str, ...]:
+    """belay's own source, and the async machinery a call to the board passes through."""
+    return (os.path.dirname(__file__) + os.sep, *_places(_MACHINERY))
+
+
+def _without(tb: TracebackType | None, places: tuple[str, ...]) -> TracebackType | None:
+    """A copy of the traceback chain ``tb`` without the frames whose code is in ``places``."""
+    kept = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(places):
+            kept.append(tb)
+        tb = tb.tb_next
+    chain = None
+    for entry in reversed(kept):
+        chain = TracebackType(chain, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return chain
+
+
+def _prune(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Leave belay's frames (and the machinery's) out of ``excinfo``'s traceback, when the test's
+    own frames (or any code's but pytest's) remain.
+
+    The frames are left out of a copy of the raw traceback chain, not only filtered from
+    ``excinfo.traceback``: pytest cuts that traceback at the test's frame by its raw entry, which
+    would bring every frame after it back.
+    """
+    pruned = _without(excinfo.tb, _internal_places())
+    if pruned is not None and _without(pruned, _places(_PYTEST)) is not None:
+        excinfo.traceback = type(excinfo.traceback)(pruned)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failure on a :class:`~belay.BelayError` shows the test's frames and the error (its text
+    holds the board's traceback), not the frames of belay and anyio between them."""
+    excinfo = call.excinfo
+    if excinfo is not None and excinfo.errisinstance(BelayError) and not item.config.getoption("fulltrace"):
+        _prune(excinfo)
+    return (yield)

@@ -73,6 +73,7 @@ class SyncFunction:
         self._run = run
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         return self._run(self.remote, *args, **kwargs)
 
 
@@ -83,6 +84,7 @@ class SyncTimer:
         self._run = run
 
     def cancel(self) -> None:
+        __tracebackhide__ = True
         self._run(self.timer.cancel)
 
 
@@ -94,18 +96,23 @@ class SyncFiles:
         self._run = run
 
     def put(self, source: Any, remote_path: str | None = None, **options: Any) -> bool:
+        __tracebackhide__ = True
         return self._run(self._fs.put, source, remote_path, **options)
 
     def get(self, remote_path: str, **options: Any) -> bytes:
+        __tracebackhide__ = True
         return self._run(self._fs.get, remote_path, **options)
 
     def ls(self, path: str = "", **options: Any) -> list[str]:
+        __tracebackhide__ = True
         return self._run(self._fs.ls, path, **options)
 
     def rm(self, remote_path: str, **options: Any) -> None:
+        __tracebackhide__ = True
         self._run(self._fs.rm, remote_path, **options)
 
     def temp(self, data: bytes, suffix: str = "") -> str:
+        __tracebackhide__ = True
         return self._run(self._fs.temp, data, suffix)
 
     def temporary_files(self) -> list[str]:
@@ -139,15 +146,19 @@ class SyncSession:
         return self.session.resources
 
     def exec(self, code: str) -> str:
+        __tracebackhide__ = True
         return self.call(self.session.exec, code)
 
     def eval(self, expression: str) -> Any:
+        __tracebackhide__ = True
         return self.call(self.session.eval, expression)
 
     def output(self) -> str:
+        __tracebackhide__ = True
         return self.call(self.session.output)
 
     def board_stats(self) -> dict[str, Any]:
+        __tracebackhide__ = True
         return self.call(self.session.board_stats)
 
     def task(self, function: Callable[..., Any]) -> SyncFunction:
@@ -164,6 +175,7 @@ class SyncSession:
 
     def timer(self, function: SyncFunction | Callable[..., Any], *, period_ms: int,
               args: tuple[Any, ...] = ()) -> SyncTimer:  # fmt: skip
+        __tracebackhide__ = True
         remote = function.remote if isinstance(function, SyncFunction) else function
         return SyncTimer(self.call(self.session.timer, remote, period_ms=period_ms, args=args), self.call)
 
