@@ -76,24 +76,21 @@ def read_code(args: argparse.Namespace, stdin: TextIO) -> str:
 
 
 def as_repl_error(error: DeviceExecError) -> DeviceExecError:
-    """The board's traceback as if the code had run at its REPL: the agent's frames left out,
-    the code's own frames (``<string>`` to ``exec``) named ``<stdin>`` as before."""
-    lines = error.remote_traceback.splitlines()
-    agent = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "belay_agent')]
-    if not agent or not any('File "<string>"' in line for line in lines[agent[-1] + 1 :]):
-        return error  # the error is the agent's own: show it whole
-    head = [line for line in lines[: agent[-1]] if not line.lstrip().startswith("File ")]
-    tail = [line.replace('File "<string>"', 'File "<stdin>"') for line in lines[agent[-1] + 1 :]]
-    return DeviceExecError(error.remote_type, error.remote_message, "\n".join(head + tail) + "\n")
+    """The board's traceback as if the code had run at its REPL: code given inline (frames of
+    ``<string>``, the session's ``exec``) reads ``<stdin>``, as at the bare REPL."""
+    text = error.remote_traceback.replace('File "<string>"', 'File "<stdin>"')
+    return DeviceExecError(error.remote_type, error.remote_message, text)
 
 
-async def run_exec(container: Container, port: str, code: str, out: Any, timeout: float | None) -> None:
+async def run_exec(
+    container: Container, port: str, code: str, out: Any, timeout: float | None, filename: str | None = None
+) -> None:
     """Run ``code`` in a session of its own: what it leaves on the board is removed at the end."""
     manager = container.session_manager()
     options: dict[str, Any] = {} if timeout is None else {"call_timeout": timeout}
     async with manager, manager.session(port, on_output=StdoutWriter(out), **options) as session:
         try:
-            await session.exec(code)
+            await session.exec(code, filename=filename)
         except DeviceExecError as error:
             raise as_repl_error(error) from None
 
@@ -108,8 +105,11 @@ async def run_exec_kept(container: Container, port: str, code: str, out: Any, ti
 def cmd_exec(args: argparse.Namespace, container: Container) -> int:
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     code = read_code(args, sys.stdin)
-    run = run_exec_kept if args.keep else run_exec
-    anyio.run(run, container, port, code, sys.stdout.buffer, args.timeout)
+    if args.keep:
+        anyio.run(run_exec_kept, container, port, code, sys.stdout.buffer, args.timeout)
+    else:
+        filename = os.path.abspath(args.file) if args.file is not None else None
+        anyio.run(run_exec, container, port, code, sys.stdout.buffer, args.timeout, filename)
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ def _belay_stats():
             "lease_ms": r[1],
             "threads": dict(e.get("t", {})),
             "timers": list(e.get("T", {})),
-            "methods": dict(e.get("m", {})),
+            "methods": [k for k, o in r[4].items() if type(o) is type(_belay_stats)],
             "files": list(e.get("f", [])),
             "output": sum([len(t) for t in e.get("o", [])]),
         }
@@ -24,7 +24,9 @@ def _belay_stats():
         "sessions": sessions,
         "reaped": list(_ba.reaped),
         "zombies": _ba.zombies() if w else {},
-        "reaper": None if not w else (w[0] is not None and w[1] is not None and _ba.ticks_diff(now, w[1]) < 5000),
+        "reaper": None
+        if not w
+        else (w[0] is not None and w[1] is not None and _ba.ticks_diff(now, w[1]) < 5000),
         "mem_free": gc.mem_free(),
         "mem_alloc": gc.mem_alloc(),
     }

@@ -3,7 +3,7 @@
 # belay/agent/calls.py. A session is known by an unguessable token (t) only its host holds and
 # shown by its public id (sid). Its record is a list (less heap than an object):
 #   [sid, lease_ms, seen, born, namespace, extras]
-# extras is None until the session needs it: a dict of methods "m", temp files "f", open file
+# extras is None until the session needs it: a dict of temp files "f", open file
 # handles "w"/"r", and (belay_agent_threads) threads "t", timers "T", output "o".
 # User code runs as exec(code, namespace) straight from the raw REPL's own code: one level
 # deeper than the bare REPL, the least a board allows (the micro:bit's stack holds ~5 calls).
@@ -24,7 +24,8 @@ except ImportError:
     ROOT = ""
 
 S = {}
-G = []
+G = [0] * 16  # why the last 8 tokens went: hash, reason (a ring, allocated once)
+GI = [0]
 reaped = []
 _p = print
 
@@ -68,11 +69,6 @@ def v(o):
     _p("\x1e" + repr(o))
 
 
-def m(t, n, h, src):
-    exec(src, get(t)[4])
-    x(t).setdefault("m", {})[n] = h
-
-
 def c(t, n, *a, **k):
     v(get(t)[4][n](*a, **k))
 
@@ -95,8 +91,10 @@ def _end(t, wait, why):
     r = S.pop(t, None)
     if r is None:
         return []
-    G.extend((hash(t), why))
-    del G[:-16]
+    i = GI[0]
+    G[i] = hash(t)
+    G[i + 1] = why
+    GI[0] = (i + 2) % 16
     bad = _stop(r, wait)
     e = r[5] or {}
     for k in "wr":
@@ -106,7 +104,7 @@ def _end(t, wait, why):
 
     for f in e.get("f", ()):
         try:
-            os.remove(f)
+            os.remove(f if f[:1] == "/" or not ROOT else ROOT + "/" + f)
         except OSError as err:
             bad.append("file %s: %s" % (f, err))
     r[4].clear()
@@ -136,19 +134,10 @@ def reap(every):
         gc.collect()
 
 
-def orphans(ts):
-    # Sessions a lost connection left behind, ended by their own host when it is back.
-    v([(S[t][0], -1, _end(t, 200, "lost")) for t in ts if t in S])
-    gc.collect()
+def size(p):
+    import os
 
-
-def out(t):
-    r = get(t)
-    o = r[5] and r[5].pop("o", None)
-    v("".join(o or ()))
-
-
-def unfile(p):
-    for r in S.values():
-        if r[5] and p in r[5].get("f", ()):
-            r[5]["f"].remove(p)
+    try:
+        return os.size(p) if hasattr(os, "size") else os.stat(p)[6]
+    except OSError:
+        return -1

@@ -64,7 +64,7 @@ def _guard(r, name, rec, fn, args):
 def _start(r, name, fn, args):
     _capture(r)
     ts = A.ext(r).setdefault("t", {})
-    for n in [n for n in ts if ts[n][0] != "running"][:-4]:
+    for n in [n for n in ts if ts[n][0] != "running"][:-16]:
         del ts[n]
     rec = ts[name] = R[r[0] + "/" + name] = ["running", None]
     _thread.start_new_thread(_guard, (r, name, rec, fn, args))
@@ -110,6 +110,12 @@ def timer(t, name, fn, period, args):
     h = Timer(-1)
     h.init(period=period, mode=Timer.PERIODIC, callback=fire)
     tm[name] = h
+
+
+def out(t):
+    r = A.get(t)
+    o = r[5] and r[5].pop("o", None)
+    A.v("".join(o or ()))
 
 
 def cancel_timer(t, name):
@@ -201,5 +207,12 @@ def start_reaper(period):
 
 
 A.running, A._stop, A.g, A.d, A.c = running, _stop, g, d, c
-A.thread, A.timer, A.cancel_timer, A.zombies, A.start_reaper = thread, timer, cancel_timer, zombies, start_reaper
+A.thread, A.timer, A.cancel_timer, A.zombies, A.start_reaper, A.out = (
+    thread,
+    timer,
+    cancel_timer,
+    zombies,
+    start_reaper,
+    out,
+)
 A.W = W

@@ -6,13 +6,14 @@ import anyio
 import pytest
 
 from belay import DeviceSessionManager, DeviceTimeoutError, SessionState
+from belay.agent import calls
 from belay.device import Device
 
 pytestmark = pytest.mark.anyio
 
 
 async def agent_sessions(observer: Device) -> list[str]:
-    return list(await observer.eval("[s.sid for s in _ba.S.values()]"))
+    return list(await observer.eval_code(calls.live_session_ids()))
 
 
 async def test_nothing_of_a_session_is_left_after_it(

@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 
 from belay import DeviceSessionManager, SessionOptions
-from belay.cli_stats import format_ms, lease_left, render_stats, stats_json
 from belay.agent.install import agent_version
+from belay.cli_stats import format_ms, lease_left, render_stats, stats_json
 
 BELAY = [sys.executable, "-m", "belay"]
 

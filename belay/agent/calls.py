@@ -29,8 +29,9 @@ def import_agent() -> str:
 
 
 def version() -> str:
-    """The loaded agent's version; ``None`` when the module is not the agent (a user's file)."""
-    return "_ba.v(getattr(_ba,'VERSION',None))"
+    """The loaded agent's version; ``None`` when the module is not the agent (a user's file,
+    which has no ``_ba.v``: the answer is printed by hand)."""
+    return "print('\\x1e'+repr(getattr(_ba,'VERSION',None)))"
 
 
 def start_threads() -> str:
@@ -98,7 +99,10 @@ def renew(token: str) -> str:
 
 def end_orphans(tokens: Iterable[str]) -> str:
     """End the sessions a lost connection left (this host's own tokens); answers them."""
-    return f"_ba.orphans({list(tokens)!r})"
+    return (
+        f"_ba.v([(_ba.S[t][0],-1,_ba._end(t,200,'lost')) for t in {list(tokens)!r} if t in _ba.S])\n"
+        "__import__('gc').collect()"
+    )
 
 
 def reap(every: bool) -> str:
@@ -107,7 +111,8 @@ def reap(every: bool) -> str:
 
 
 def output(token: str) -> str:
-    """What the session's background code printed since the last look (then cleared)."""
+    """What the session's background code printed since the last look (then cleared); only
+    boards with threads have background code."""
     return f"_ba.out({token!r})"
 
 
@@ -127,19 +132,23 @@ def zombie_threads() -> str:
 # --- running code in a session ----------------------------------------------------------
 
 
-def exec_code(token: str, code: str) -> str:
+def exec_code(token: str, code: str, guarded: bool) -> str:
     """Run ``code`` in the session's namespace, straight from the raw REPL's code (one level
-    deeper than the bare REPL); ``_ba.d`` ends the call for the reaper however it ends."""
-    return f"try:exec({code!r},_ba.g({token!r}))\nfinally:_ba.d()"
+    deeper than the bare REPL). ``guarded`` (boards with threads): ``_ba.d`` ends the call for
+    the reaper however it ends; elsewhere the plain form spares the parser's heap."""
+    run = f"exec({code!r},_ba.g({token!r}))"
+    return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
-def eval_expression(token: str, expression: str) -> str:
-    return f"try:_ba.v(eval({expression!r},_ba.g({token!r})))\nfinally:_ba.d()"
+def eval_expression(token: str, expression: str, guarded: bool) -> str:
+    run = f"_ba.v(eval({expression!r},_ba.g({token!r})))"
+    return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
-def deploy(token: str, name: str, code_hash: str, source: str) -> str:
-    """Define a function in the session's namespace and record its hash (ends with a newline)."""
-    return f"_ba.m({token!r},{name!r},{code_hash!r},{source!r})\n"
+def deploy(token: str, source: str) -> str:
+    """Define a function in the session's namespace (ends with a newline). The host keeps
+    its hash; ``belay stats`` lists the namespace's functions."""
+    return f"exec({source!r},_ba.get({token!r})[4])\n"
 
 
 def call_task(token: str, name: str, arguments: str) -> str:
@@ -171,11 +180,12 @@ def file_write(token: str, chunk: bytes) -> str:
     return f"_ba.x({token!r})['w'].write({chunk!r})"
 
 
-def file_close_write(token: str, path: str, temporary: bool) -> str:
-    """Close the written file; it is no session's temp file any more, or this one's."""
-    code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n_ba.unfile({path!r})"
+def file_close_write(token: str, path: str, name: str, temporary: bool) -> str:
+    """Close the file written at board ``path``; ``name`` (relative to the agent's root, as
+    its records keep it) is no session's temp file any more, or this one's."""
+    code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n" + _unfile(name)
     if temporary:
-        code += f"\n_ba.x({token!r}).setdefault('f',[]).append({path!r})"
+        code += f"\n_ba.x({token!r}).setdefault('f',[]).append({name!r})"
     return code
 
 
@@ -194,14 +204,18 @@ def file_close(token: str, which: str) -> str:
     return f"if _ba.x({token!r}).get({which!r}):\n {handle}.close()\n {handle}=None"
 
 
-def file_remove(token: str, path: str) -> str:
-    return f"_ba.get({token!r})\ntry:\n __import__('os').remove({path!r})\nfinally:\n _ba.unfile({path!r})"
+def file_remove(token: str, path: str, name: str) -> str:
+    return f"_ba.get({token!r})\ntry:\n __import__('os').remove({path!r})\nfinally:\n " + _unfile(name)
 
 
 def file_size(path: str) -> str:
-    """The size of ``path``, -1 if it is not there (``os.size`` on the micro:bit)."""
-    size_of = f"(lambda o:o.size({path!r}) if hasattr(o,'size') else o.stat({path!r})[6])"
-    return f"try:\n _ba.v({size_of}(__import__('os')))\nexcept OSError:\n _ba.v(-1)"
+    """The size of ``path``, -1 if it is not there."""
+    return f"_ba.v(_ba.size({path!r}))"
+
+
+def _unfile(name: str) -> str:
+    """``name`` is no session's temporary file any more."""
+    return f"[r[5]['f'].remove({name!r}) for r in _ba.S.values() if r[5] and {name!r} in r[5].get('f',())]"
 
 
 def list_directory(path: str) -> str:

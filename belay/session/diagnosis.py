@@ -7,7 +7,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Protocol
 
-from belay.errors import BelayError, DeviceExecError, SessionError
+from belay.errors import BelayError, DeviceExecError, SessionError, redact_error
+from belay.tracebacks import CodeOrigin, add_source_lines, map_traceback
 
 GONE_PREFIX = "belay:"
 """The agent's ``KeyError`` for a token it does not hold reads ``belay:<why>``."""
@@ -29,11 +30,11 @@ class BoardErrors:
 
     def __init__(self, session: _Session) -> None:
         self._session = session
-        self._origins: dict[str, tuple[str, int]] = {}
+        self._origins: dict[str, CodeOrigin] = {}
         self._script: str | None = None
 
     def remember(self, name: str, file: str, first_line: int) -> None:
-        self._origins[name] = (file, first_line)
+        self._origins[name] = CodeOrigin(file, max(1, first_line))
 
     @contextlib.contextmanager
     def script(self, filename: str | None) -> Iterator[None]:
@@ -49,7 +50,12 @@ class BoardErrors:
         gone = self.gone(error)
         if gone is not error:
             return gone
-        return error
+        script = CodeOrigin(self._script, 1) if self._script else None
+        text = map_traceback(error.remote_traceback, self._origins, script)
+        files = {origin.file for origin in self._origins.values()} | ({script.file} if script else set())
+        text = add_source_lines(text, files)
+        error.remote_traceback = text
+        return redact_error(error, [self._session.token])
 
     def gone(self, error: DeviceExecError) -> BelayError:
         """A :class:`SessionError` saying truthfully why the board no longer holds this

@@ -25,7 +25,7 @@ import re
 import anyio
 
 from belay.agent import calls
-from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
+from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError, RemoteFileNotFoundError
 from belay.session.board_files import BoardFiles
 from belay.session.context import DEFAULT, SessionContext, Timeout
 
@@ -44,20 +44,6 @@ CLOSE_TIMEOUT = 5.0
 
 _SEPARATORS = re.compile(r"[/\\]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-class RemoteFileNotFoundError(DeviceExecError, FileNotFoundError):
-    """The file (or directory) is not on the board: ``path`` and ``port`` say which."""
-
-    def __init__(self, path: str, port: str, error: DeviceExecError) -> None:
-        super().__init__(error.remote_type, error.remote_message, error.remote_traceback)
-        self.path = path
-        self.port = port
-
-    def __str__(self) -> str:
-        return (
-            f"no file {self.path!r} on the board at {self.port} ({self.remote_type}: {self.remote_message})"
-        )
 
 
 def check_path(path: str, *, allow_outside: bool = False, allow_root: bool = False) -> str:
@@ -220,7 +206,7 @@ class SessionFiles:
             known.changed(path)
             try:
                 await self.session.run(
-                    calls.file_remove(self.session.token, known.on_board(path)), timeout=timeout
+                    calls.file_remove(self.session.token, known.on_board(path), path), timeout=timeout
                 )
             except DeviceExecError as error:
                 raise self._error(path, error) from None
@@ -268,7 +254,7 @@ class SessionFiles:
         chunks = [data[start : start + size] for start in range(0, len(data), size)] or [b""]
         codes = [calls.file_write(token, chunk) for chunk in chunks]
         codes[0] = f"{calls.file_open_write(token, target)}\n{codes[0]}"
-        codes[-1] += "\n" + calls.file_close_write(token, target, temporary)
+        codes[-1] += "\n" + calls.file_close_write(token, target, path, temporary)
         try:
             for code in codes:
                 await self.session.run(code, timeout=timeout)

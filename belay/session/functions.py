@@ -75,8 +75,7 @@ class RemoteFunction:
         """The statement that deploys this function, or ``""`` when already deployed."""
         if self.session.resources.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
-        code = self.code
-        return calls.deploy(self.session.token, code.name, code.code_hash, code.source)
+        return calls.deploy(self.session.token, self.code.source)
 
     def deployed(self) -> None:
         self.session.resources.register_deployed_method(self.code.name, self.code.code_hash)

@@ -280,14 +280,23 @@ class DeviceSession:
         raised, :class:`~belay.errors.DeviceTimeoutError` past its deadline.
         """
         with self._errors.script(filename):
-            return await self.run(calls.exec_code(self.token, code), timeout=timeout, on_output=on_output)
+            return await self.run(
+                calls.exec_code(self.token, code, self.capabilities.threads),
+                timeout=timeout,
+                on_output=on_output,
+            )
 
     async def eval(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
         """The value of ``expression`` in this session's namespace, as a Python literal."""
-        return await self.run_value(calls.eval_expression(self.token, expression), timeout=timeout)
+        return await self.run_value(
+            calls.eval_expression(self.token, expression, self.capabilities.threads), timeout=timeout
+        )
 
     async def output(self) -> str:
         """What this session's background threads and timers printed since the last look."""
+        if not self.capabilities.threads:  # no background code, nothing kept
+            self._check_active()
+            return ""
         return str(await self.run_value(calls.output(self.token)))
 
     # --- decorators -----------------------------------------------------------------------

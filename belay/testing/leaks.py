@@ -125,7 +125,7 @@ def cleanup_failures(error: ResourceCleanupError) -> list[str]:
     """The failures of a session's cleanup as leak lines (``thread blink-1 did not stop``)."""
     lines = []
     for name, cause in error.failures:
-        text = str(cause)
+        text = cause.summary if isinstance(cause, DeviceExecError) else str(cause)
         lines.append(name if text == name else f"{name}: {text or type(cause).__name__}")
     return lines
 

@@ -16,8 +16,9 @@ from belay import (
     SessionOptions,
     SessionState,
 )
+from belay.agent import calls
+from belay.agent.answers import value_of
 from belay.device import Device
-from belay.device_files import device_file
 from belay.session.state import SessionEvent, next_state
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +29,7 @@ async def free_heap(device: Device) -> int:
 
 
 async def board_sessions(device: Device) -> dict[str, object]:
-    stats = await device.eval_code(device_file("agent_stats.py"))
+    stats = value_of((await device.call(calls.stats())).output)
     return dict(stats["sessions"])
 
 
