@@ -105,7 +105,9 @@ def _belay_frames(frames: list[_Frame]) -> set[int]:
 def _mapped(frame: _Frame, origins: Mapping[str, CodeOrigin], script: CodeOrigin | None) -> _Frame:
     if frame.file != _STRING or frame.name is None:
         return frame
-    origin = script if frame.name == _MODULE else origins.get(frame.name)
+    # A script's own functions are <string> frames too: they map to the script unless the
+    # name is a deployed function's.
+    origin = script if frame.name == _MODULE else origins.get(frame.name, script)
     if origin is None:
         return frame
     return _Frame(frame.indent, origin.file, origin.line(frame.line), frame.name)
@@ -116,8 +118,8 @@ def map_traceback(text: str, origins: Mapping[str, CodeOrigin], script: CodeOrig
 
     - A ``File "<string>", line N, in NAME`` frame of a function in ``origins`` (deployed
       functions, by name) reads ``File "<origin.file>", line <origin.first_line + N - 1>, in NAME``;
-      a ``<string>`` frame ``in <module>`` is mapped with ``script`` (code run from a file), if
-      given.
+      any other ``<string>`` frame (``in <module>``, or in a function the script defined) is
+      mapped with ``script`` (code run from a file), if given.
     - belay's own frames are left out: the agent's (``belay_agent*.py``), and the raw REPL's
       ``<stdin>`` frame where it called the agent or code sent as a string. When the exception was
       raised in belay's own frames (the innermost frame is the agent's), they are kept: they are

@@ -162,3 +162,21 @@ def test_virtual_board_serves_a_pty_that_mpremote_can_use() -> None:
     finally:
         server.terminate()
         assert server.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("port", ["unix", pytest.param("microbit", marks=pytest.mark.microbit)])
+def test_a_script_with_a_main_guard_runs_and_its_traceback_names_the_file(port: str, tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(
+        "def fail():\n    1/0\n\nif __name__ == '__main__':\n    print('running as', __name__)\n    fail()\n"
+    )
+    result = belay("exec", "-p", port, "-f", str(script))
+    assert result.stdout.replace("\r\n", "\n") == "running as __main__\n"
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[1:] == [
+        f'  File "{script}", line 6, in <module>',
+        "    fail()",
+        f'  File "{script}", line 2, in fail',
+        "    1/0",
+        "ZeroDivisionError: " + ("division by zero" if port == "microbit" else "divide by zero"),
+    ]

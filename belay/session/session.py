@@ -255,7 +255,10 @@ class DeviceSession:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
         except DeviceExecError as error:
-            raise self._errors.explain(error) from None
+            explained = self._errors.explain(error)
+            if isinstance(explained, SessionError):  # the board no longer holds this session
+                self.mark_lost()
+            raise explained from None
         self.renewed_at = started
         return result
 
