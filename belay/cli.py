@@ -1,4 +1,4 @@
-"""The ``belay`` command: ``exec``, ``stats``, ``reap``, ``ports``, ``virtual-board``.
+"""The ``belay`` command: ``exec``, ``stats``, ``reap``, ``clean``, ``ports``, ``virtual-board``.
 
 ``belay exec`` runs code in a session of its own (ended, so cleaned off the board, when the
 code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board;
@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import anyio
 from rich.console import Console
 
+from belay.cli_clean import clean_port, render_clean
 from belay.cli_reap import reap_port, render_reaped
 from belay.cli_stats import read_board_stats, render_stats, stats_json
 from belay.container import Container
@@ -132,6 +133,13 @@ def cmd_reap(args: argparse.Namespace, container: Container) -> int:
     return EXIT_OK
 
 
+def cmd_clean(args: argparse.Namespace, container: Container) -> int:
+    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    clean = functools.partial(clean_port, container, port, force=args.force, reset=not args.no_reset)
+    render_clean(anyio.run(clean), port, Console(file=sys.stdout))
+    return EXIT_OK
+
+
 def cmd_ports(args: argparse.Namespace, container: Container) -> int:
     out = sys.stdout
     out.write("virtual boards:\t" + ", ".join(VIRTUAL_BOARDS) + "\n")
@@ -200,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     reap.add_argument("--journal", help="journal file (default: $BELAY_JOURNAL_PATH, else in the "
                       "user's state directory)")  # fmt: skip
     reap.set_defaults(handler=cmd_reap)
+
+    clean = commands.add_parser(
+        "clean", help="remove everything belay left on a board: its agent, files and names"
+    )
+    _add_port(clean)
+    clean.add_argument("--force", action="store_true", help="end live sessions too (their hosts lose them)")
+    clean.add_argument("--no-reset", action="store_true", help="never soft-reset the board (a board without "
+                       "sys.modules then keeps the agent in RAM until its next reset)")  # fmt: skip
+    clean.set_defaults(handler=cmd_clean)
 
     ports = commands.add_parser("ports", help="list boards: serial ports (* = looks like MicroPython)")
     ports.set_defaults(handler=cmd_ports)

@@ -175,7 +175,7 @@ def _reap(_):
 
 
 def _reaper(period):
-    while 1:
+    while W[0] == 1:  # belay clean sets it to None
         try:
             A.sleep_ms(period)
         except BaseException:

@@ -57,24 +57,36 @@ def write_file_close() -> str:
 
 
 def forget_agent() -> str:
-    """Drop a module that is not the agent (or a stale one) where the board can re-import."""
+    """Drop a module that is not the agent (a user's file of that name) so the board can
+    import the agent instead (boards with ``sys.modules``)."""
     return (
-        "try:\n del _ba\nexcept NameError:\n pass\n"
-        "import sys\nfor _k in ('belay_agent','belay_agent_threads'):\n"
-        " if hasattr(sys,'modules'): sys.modules.pop(_k,None)\ndel _k,sys"
+        "globals().pop('_ba',None)\nif hasattr(__import__('sys'),'modules'):\n"
+        " for _ba_k in ('belay_agent','belay_agent_threads'): __import__('sys').modules.pop(_ba_k,None)\n"
+        " del _ba_k"
+    )
+
+
+def live_sessions() -> str:
+    """How many sessions the agent holds whose lease has not run out (``-1``: no agent)."""
+    return (
+        "print('\\x1e'+repr(len([1 for r in _ba.S.values() if _ba.ticks_diff(_ba.ticks_ms(),r[2])<=r[1]])"
+        " if '_ba' in globals() and hasattr(_ba,'S') else -1))"
     )
 
 
 def remove_agent(files: Iterable[str]) -> str:
-    """``belay clean``: end every session, stop the reaper, remove the agent's files and names."""
+    """``belay clean``: end every session, stop the reaper, remove the agent's files, modules
+    and names; answers how many sessions it ended."""
     return (
-        f"try:\n _ba.reap(1)\n if getattr(_ba,'W',None) and _ba.W[0] not in (None,1): _ba.W[0].deinit()\n"
-        "except NameError:\n pass\n"
-        f"import os\nfor _k in {list(files)!r}:\n try: os.remove(_k)\n except OSError: pass\n"
-        "import sys\nfor _k in ('belay_agent','belay_agent_threads'):\n"
-        " if hasattr(sys,'modules'): sys.modules.pop(_k,None)\n"
-        "for _k in ('_ba','_k','os','sys'):\n globals().pop(_k,None)\n"
-        "import gc\ngc.collect()\nglobals().pop('gc',None)"
+        "_ba_n=0\nif '_ba' in globals() and hasattr(_ba,'reap'):\n"
+        " _ba_n=len(_ba.S)\n _ba.reap(1)\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
+        " if _ba_w:\n  if _ba_w[0] not in (None,1): _ba_w[0].deinit()\n  _ba_w[0]=None\n del _ba_w\n"
+        f"for _ba_k in {list(files)!r}:\n try:\n  __import__('os').remove(_ba_k)\n except OSError:\n  pass\n"
+        "if hasattr(__import__('sys'),'modules'):\n"
+        " for _ba_k in ('belay_agent','belay_agent_threads'): __import__('sys').modules.pop(_ba_k,None)\n"
+        "print('\\x1e'+repr(_ba_n))\n"
+        "for _ba_k in ('_ba','_ba_f','_ba_n','_ba_k'): globals().pop(_ba_k,None)\n"
+        "__import__('gc').collect()"
     )
 
 

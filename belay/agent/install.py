@@ -111,4 +111,43 @@ async def _write_agent(device: Device) -> int:
     return sent
 
 
-__all__ = ["AgentInstall", "agent_files", "agent_version", "ensure_agent", "loaded_version"]
+@dataclass
+class CleanReport:
+    """What ``belay clean`` removed: the sessions it ended, and whether the board was reset
+    (boards without ``sys.modules`` keep an imported module in RAM until a reset)."""
+
+    sessions_ended: int
+    reset: bool
+
+
+async def remove_agent(device: Device, *, force: bool = False, reset: bool = True) -> CleanReport:
+    """Remove everything belay left on the board: the agent's sessions, reaper, files, modules
+    and its name ``_ba`` in the REPL's globals.
+
+    Raises :class:`SessionError` while sessions with live leases are on the board, unless
+    ``force``. On a board that cannot forget a module, the heap comes back only with a soft
+    reset: done unless ``reset=False``.
+    """
+    live = value_of((await device.call(calls.live_sessions())).output)
+    if isinstance(live, int) and live > 0 and not force:
+        raise SessionError(
+            f"the board on {device.port} holds {live} live belay session(s): end them first, "
+            "or pass --force to end them now"
+        )
+    ended = value_of((await device.call(calls.remove_agent([CORE, THREADS]))).output)
+    must_reset = reset and not device.capabilities.has_module_registry and live != -1
+    if must_reset:
+        await device.soft_reset()
+    logger.info("belay agent removed from %s (%s sessions ended)", device.port, ended)
+    return CleanReport(int(ended), must_reset)
+
+
+__all__ = [
+    "AgentInstall",
+    "CleanReport",
+    "agent_files",
+    "agent_version",
+    "ensure_agent",
+    "loaded_version",
+    "remove_agent",
+]

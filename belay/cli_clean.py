@@ -1,0 +1,24 @@
+"""``belay clean``: remove everything belay left on a board (see the README's footprint)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from belay.agent.install import CleanReport, remove_agent
+from belay.container import Container
+
+
+async def clean_port(container: Container, port: str, *, force: bool, reset: bool) -> CleanReport:
+    """Open ``port`` and remove the agent, its sessions and names from the board."""
+    device = await container.device_opener(port)
+    async with device:
+        return await remove_agent(device, force=force, reset=reset)
+
+
+def render_clean(report: CleanReport, port: str, console: Console) -> None:
+    ended = f", ended {report.sessions_ended} session(s)" if report.sessions_ended else ""
+    console.print(f"removed the belay agent from {port}{ended}", markup=False, soft_wrap=True)
+    if report.reset:
+        console.print(
+            f"soft-reset {port}: it cannot forget an imported module otherwise", markup=False, soft_wrap=True
+        )

@@ -1,0 +1,70 @@
+"""``belay clean``: everything belay leaves on a board is removed, live sessions only with --force."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from test_cli import belay
+
+from belay.agent import calls
+from belay.agent.install import ensure_agent
+from belay.device import Device
+
+BOTH = pytest.mark.parametrize(
+    "served_board", ["unix", pytest.param("microbit", marks=pytest.mark.microbit)], indirect=True
+)
+FOOTPRINT = (
+    "print(repr((sorted(__import__('os').listdir()), sorted(globals()),"
+    " sorted(m for m in getattr(__import__('sys'), 'modules', {}) if 'belay' in m))))"
+)
+
+
+def footprint(port: str) -> tuple[list[str], list[str], list[str]]:
+    async def look() -> tuple[list[str], list[str], list[str]]:
+        async with await Device.open(port) as device:
+            files, names, modules = await device.eval_code(FOOTPRINT)
+            return files, names, modules
+
+    return anyio.run(look)
+
+
+def open_live_session(port: str) -> None:
+    async def begin() -> None:
+        async with await Device.open(port) as device:
+            await ensure_agent(device)
+            await device.exec(calls.begin("a-live-session-token", "live-session", 60_000, []))
+
+    anyio.run(begin)
+
+
+@BOTH
+def test_clean_removes_the_agents_files_names_and_modules(served_board: str) -> None:
+    before = footprint(served_board)
+    assert belay("exec", "-p", served_board, "print(6 * 7)").stdout.strip() == "42"
+    with_agent = footprint(served_board)
+    assert "belay_agent.py" in with_agent[0] and "_ba" in with_agent[1]
+    result = belay("clean", "-p", served_board)
+    assert result.returncode == 0, result.stderr
+    assert "removed the belay agent" in result.stdout
+    after = footprint(served_board)
+    assert not [name for name in after[0] if name.startswith("belay_agent")]
+    assert not [name for name in after[1] if name.startswith("_ba")]
+    assert after[2] == []
+    if "soft-reset" not in result.stdout:  # a reset (the micro:bit) leaves only what a reset does
+        assert after[1] == [name for name in before[1] if not name.startswith("_ba")]
+    else:
+        assert "cannot forget an imported module" in result.stdout
+
+
+@BOTH
+def test_clean_refuses_while_a_session_is_live_and_force_ends_it(served_board: str) -> None:
+    open_live_session(served_board)
+    refused = belay("clean", "-p", served_board)
+    assert refused.returncode == 2
+    assert "1 live belay session" in refused.stderr and "--force" in refused.stderr
+    assert "belay_agent.py" in footprint(served_board)[0]  # nothing was touched
+    forced = belay("clean", "-p", served_board, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "ended 1 session" in forced.stdout
+    assert "belay_agent.py" not in footprint(served_board)[0]
+    assert belay("exec", "-p", served_board, "print('back')").stdout.strip() == "back"  # reinstalls
