@@ -28,34 +28,61 @@ _NAMES: dict[str, Any] = {
 }
 
 
+INTERNED_UP_TO = 10
+"""A board's compiler interns string and bytes constants of up to this many bytes for good
+(``MICROPY_ALLOC_PARSE_INTERN_STRING_LEN``): a new one costs heap until the next reset."""
+
+
 def dumps(value: Any) -> str:
     """MicroPython source for ``value``; raises :class:`DeviceValueError` for non-literals."""
-    return _dump(value, 0)
+    return _dump(value, 0, False)
 
 
-def _dump(value: Any, depth: int) -> str:
+def dumps_for_board(value: Any) -> str:
+    """Like :func:`dumps`, but a short string or bytes is spelled as a longer constant cut at
+    run time (``'bob        '[:3]``), so the board's compiler interns nothing for good."""
+    return _dump(value, 0, True)
+
+
+def uninterned(text: str | bytes) -> str:
+    """Source for ``text`` that the board will not intern (see :func:`dumps_for_board`)."""
+    if isinstance(text, str):
+        size = len(text.encode("utf-8"))
+        padded = str.__repr__(text + " " * (INTERNED_UP_TO + 1 - size))
+        exact = str.__repr__(text)
+    else:
+        size = len(text)
+        padded = bytes.__repr__(text + b" " * (INTERNED_UP_TO + 1 - size))
+        exact = bytes.__repr__(text)
+    return f"{padded}[:{len(text)}]" if 0 < size <= INTERNED_UP_TO else exact
+
+
+def _dump(value: Any, depth: int, board: bool) -> str:
     if depth > MAX_DEPTH:
         raise DeviceValueError(f"value nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool):
         return repr(value)
-    for kind in (int, str, bytes):  # by the base type: a subclass (IntEnum) may repr as code
-        if isinstance(value, kind):
-            return kind.__repr__(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):  # by the base type: a subclass may repr as code
+        return uninterned(str(value)) if board else str.__repr__(value)
+    if isinstance(value, bytes):
+        return uninterned(bytes(value)) if board else bytes.__repr__(value)
     if isinstance(value, float):
         return float.__repr__(value) if math.isfinite(value) else f"float('{float.__repr__(value)}')"
     if isinstance(value, bytearray):
         return f"bytearray({bytes(value)!r})"
     if isinstance(value, tuple):
-        items = [_dump(item, depth + 1) for item in value]
+        items = [_dump(item, depth + 1, board) for item in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     if isinstance(value, list):
-        return "[" + ", ".join(_dump(item, depth + 1) for item in value) + "]"
+        return "[" + ", ".join(_dump(item, depth + 1, board) for item in value) + "]"
     if isinstance(value, set | frozenset):
         if not value:
             return "set()"
-        return "{" + ", ".join(_dump(item, depth + 1) for item in value) + "}"
+        return "{" + ", ".join(_dump(item, depth + 1, board) for item in value) + "}"
     if isinstance(value, dict):
-        pairs = (f"{_dump(k, depth + 1)}: {_dump(v, depth + 1)}" for k, v in value.items())
+        pairs = (f"{_dump(k, depth + 1, board)}: {_dump(v, depth + 1, board)}" for k, v in value.items())
         return "{" + ", ".join(pairs) + "}"
     raise DeviceValueError(f"{type(value).__name__} is not a literal that can cross the wire")
 

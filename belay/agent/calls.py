@@ -4,7 +4,9 @@ This is the only module that knows the agent's names (``_ba`` in the REPL's glob
 functions and record layout, ``device/belay_agent*.py``). Each function returns the code of
 one raw-REPL call (or a piece of one); values come back through ``_ba.v``, read by
 :mod:`belay.agent.answers`. Tokens and ids are passed as string literals longer than ten
-characters: the board's compiler interns shorter constants for good.
+characters: the board's compiler interns shorter constants for good, so every other string
+or bytes that may be short (code, paths, names, data) goes through
+:func:`belay.literals.uninterned`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from belay.device_files import minified_device_file
+from belay.literals import uninterned as _u
 
 AGENT = "_ba"
 """The agent's one name in the REPL's globals."""
@@ -45,11 +48,11 @@ def root() -> str:
 
 
 def write_file_open(name: str) -> str:
-    return f"_ba_f=open({name!r},'wb')"
+    return f"_ba_f=open({_u(name)},'wb')"
 
 
 def write_file_chunk(chunk: bytes) -> str:
-    return f"_ba_f.write({chunk!r})"
+    return f"_ba_f.write({_u(chunk)})"
 
 
 def write_file_close() -> str:
@@ -148,12 +151,12 @@ def exec_code(token: str, code: str, guarded: bool) -> str:
     """Run ``code`` in the session's namespace, straight from the raw REPL's code (one level
     deeper than the bare REPL). ``guarded`` (boards with threads): ``_ba.d`` ends the call for
     the reaper however it ends; elsewhere the plain form spares the parser's heap."""
-    run = f"exec({code!r},_ba.g({token!r}))"
+    run = f"exec({_u(code)},_ba.g({token!r}))"
     return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
 def eval_expression(token: str, expression: str, guarded: bool) -> str:
-    run = f"_ba.v(eval({expression!r},_ba.g({token!r})))"
+    run = f"_ba.v(eval({_u(expression)},_ba.g({token!r})))"
     return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
@@ -170,26 +173,26 @@ def call_task(token: str, name: str, arguments: str) -> str:
 
 def start_thread(token: str, name: str, function: str, arguments: str) -> str:
     """``arguments`` is a tuple literal."""
-    return f"_ba.thread({token!r},{name!r},{function!r},{arguments})"
+    return f"_ba.thread({token!r},{_u(name)},{function!r},{arguments})"
 
 
 def start_timer(token: str, name: str, function: str, period_ms: int, arguments: str) -> str:
-    return f"_ba.timer({token!r},{name!r},{function!r},{period_ms},{arguments})"
+    return f"_ba.timer({token!r},{_u(name)},{function!r},{period_ms},{arguments})"
 
 
 def cancel_timer(token: str, name: str) -> str:
-    return f"_ba.cancel_timer({token!r},{name!r})"
+    return f"_ba.cancel_timer({token!r},{_u(name)})"
 
 
 # --- files ------------------------------------------------------------------------------
 
 
 def file_open_write(token: str, path: str) -> str:
-    return f"_ba.x({token!r})['w']=open({path!r},'wb')"
+    return f"_ba.x({token!r})['w']=open({_u(path)},'wb')"
 
 
 def file_write(token: str, chunk: bytes) -> str:
-    return f"_ba.x({token!r})['w'].write({chunk!r})"
+    return f"_ba.x({token!r})['w'].write({_u(chunk)})"
 
 
 def file_close_write(token: str, path: str, name: str, temporary: bool) -> str:
@@ -197,13 +200,13 @@ def file_close_write(token: str, path: str, name: str, temporary: bool) -> str:
     its records keep it) is no session's temp file any more, or this one's."""
     code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n" + _unfile(name)
     if temporary:
-        code += f"\n_ba.x({token!r}).setdefault('f',[]).append({name!r})"
+        code += f"\n_ba.x({token!r}).setdefault('f',[]).append({_u(name)})"
     return code
 
 
 def file_open_read(token: str, path: str, size: int) -> str:
     """Open ``path`` for reading and answer its first ``size`` bytes."""
-    return f"_ba.x({token!r})['r']=open({path!r},'rb')\n" + file_read(token, size)
+    return f"_ba.x({token!r})['r']=open({_u(path)},'rb')\n" + file_read(token, size)
 
 
 def file_read(token: str, size: int) -> str:
@@ -217,19 +220,21 @@ def file_close(token: str, which: str) -> str:
 
 
 def file_remove(token: str, path: str, name: str) -> str:
-    return f"_ba.get({token!r})\ntry:\n __import__('os').remove({path!r})\nfinally:\n " + _unfile(name)
+    return f"_ba.get({token!r})\ntry:\n __import__('os').remove({_u(path)})\nfinally:\n " + _unfile(name)
 
 
 def file_size(path: str) -> str:
     """The size of ``path``, -1 if it is not there."""
-    return f"_ba.v(_ba.size({path!r}))"
+    return f"_ba.v(_ba.size({_u(path)}))"
 
 
 def _unfile(name: str) -> str:
     """``name`` is no session's temporary file any more."""
-    return f"[r[5]['f'].remove({name!r}) for r in _ba.S.values() if r[5] and {name!r} in r[5].get('f',())]"
+    return (
+        f"[r[5]['f'].remove({_u(name)}) for r in _ba.S.values() if r[5] and {_u(name)} in r[5].get('f',())]"
+    )
 
 
 def list_directory(path: str) -> str:
-    listdir = f"__import__('os').listdir({path!r})" if path else "__import__('os').listdir()"
+    listdir = f"__import__('os').listdir({_u(path)})" if path else "__import__('os').listdir()"
     return f"_ba.v({listdir})"

@@ -48,11 +48,11 @@ def remote_code(function: Callable[..., Any]) -> RemoteCode:
 
 def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """``args`` and ``kwargs`` as call-argument source (each a Python literal)."""
-    parts = [literals.dumps(value) for value in args]
+    parts = [literals.dumps_for_board(value) for value in args]
     for key, value in kwargs.items():
         if not key.isidentifier():
             raise DeviceValueError(f"keyword {key!r} is not an identifier")
-        parts.append(f"{key}={literals.dumps(value)}")
+        parts.append(f"{key}={literals.dumps_for_board(value)}")
     return "".join("," + part for part in parts)
 
 
@@ -134,7 +134,7 @@ class Thread(RemoteFunction):
             )
         name = self.session.next_name(self.code.name)
         code = self.deploy_code() + calls.start_thread(
-            self.session.token, name, self.code.name, literals.dumps(tuple(args))
+            self.session.token, name, self.code.name, literals.dumps_for_board(tuple(args))
         )
         await self.session.run(code, timeout=timeout)
         self.deployed()

@@ -337,7 +337,9 @@ class DeviceSession:
             )
         remote = function if isinstance(function, RemoteFunction) else Task(self, function)
         name = self.next_name("timer")
-        start = calls.start_timer(self.token, name, remote.code.name, int(period_ms), literals.dumps(args))
+        start = calls.start_timer(
+            self.token, name, remote.code.name, int(period_ms), literals.dumps_for_board(args)
+        )
         await self.run(remote.deploy_code() + start, timeout=timeout)
         remote.deployed()
         self.resources.register_timer(name)
