@@ -170,7 +170,9 @@ async def test_runtime_error_carries_type_message_and_traceback(device: Device) 
     assert "line 2" in error.remote_traceback and "line 5" in error.remote_traceback
     assert "in inner" in error.remote_traceback
     assert error.remote_traceback.rstrip().endswith(error.remote_message)
-    assert str(error) == f"KeyError: {error.remote_message}"
+    assert error.summary == f"KeyError: {error.remote_message}"
+    board = error.remote_traceback.strip("\n")
+    assert str(error) == f"{error.summary}\n\nBoard {board[0].lower()}{board[1:]}"  # the board's own words
 
 
 @pytest.mark.parametrize(
