@@ -8,17 +8,16 @@
 from __future__ import annotations
 
 import ast
-import contextlib
+import functools
 import logging
-import math
-import re
-from types import TracebackType
 from typing import Any
 
 import anyio
+from anyio.abc import AsyncResource
 
 from belay import literals
 from belay.board_info import Capabilities, DeviceInfo, parse_probe
+from belay.deadline import Deadline
 from belay.device_files import minified_device_file
 from belay.errors import (
     ConnectionLostError,
@@ -27,8 +26,8 @@ from belay.errors import (
     DeviceValueError,
     ProtocolError,
 )
+from belay.heap import check_fits
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
-from belay.protocol.control import escape_code
 from belay.protocol.raw_repl import MAX_ERROR_BYTES
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
@@ -37,16 +36,10 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_TRUNCATED = "\n[belay: output truncated: a call keeps at most {limit} bytes]\n"
 """Ends the text :meth:`Device.exec` returns when the call printed more than it keeps."""
-FIT_CHECK_ABOVE = 1024
-"""Plain-raw-mode calls longer than this first ask the board how much heap it has free."""
-_HEAP_QUERY = (
-    b"__import__('gc').collect()\n__import__('micropython').mem_info()\n"
-    b"print(getattr(__import__('sys'), 'maxsize', 0))"  # MicroPython 1.9 has no sys.maxsize
-)
-_MEM_INFO = re.compile(rb"free: (\d+)|max free sz: (\d+)")
+NO_DEADLINE = Deadline.never()
 
 
-class Device:
+class Device(AsyncResource):
     """An open connection to one board, shared safely by many tasks.
 
     ``call_timeout`` is the default deadline of a call in seconds (``None``: none);
@@ -210,72 +203,46 @@ class Device:
     ) -> CallResult:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
         payload = _encode(code)
-        deadline = self.call_timeout if timeout is None else timeout
-        bounded = deadline is not None and math.isfinite(deadline)
-        until = anyio.current_time() + deadline if bounded and deadline is not None else math.inf
-        await self._acquire(until, deadline)
+        deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
+        await self._acquire(deadline)
         try:
-            await self._ready(until)
+            await self._ready(deadline)
             use_paste = self._use_raw_paste(payload) if raw_paste is None else raw_paste
             if not use_paste:
-                await self._check_fits(payload, until, deadline)
-            result = await self._guarded(payload, on_output, until, deadline, use_paste)
+                query = functools.partial(self._guarded, on_output=None, deadline=deadline, raw_paste=False)
+                await check_fits(payload, query, self.port)
+            result = await self._guarded(payload, on_output=on_output, deadline=deadline, raw_paste=use_paste)
         finally:
             self._lock.release()
         if result.error:
             raise remote_error(result.error, truncated=result.error_truncated)
         return result
 
-    async def _check_fits(self, payload: bytes, until: float, deadline: float | None) -> None:
-        """Refuse code the board cannot hold: in plain raw mode it keeps all of a call's code
-        in one growing heap block as it arrives, and a board that runs out there may halt
-        (MicroPython 1.9 on the micro:bit) or exit (the unix port). One round trip, for long
-        calls only."""
-        size = len(escape_code(payload))
-        if size <= FIT_CHECK_ABOVE:
-            return
-        found = await self._guarded(_HEAP_QUERY, None, until, deadline, False)
-        limit = None if found.error else heap_room(found.output)
-        if limit is not None and size > limit:
-            raise DeviceValueError(
-                f"{size} bytes of code are more than the board on {self.port} can take in one call "
-                f"(its largest free heap block holds {limit}): send the data in smaller pieces",
-                port=self.port,
-                limit=limit,
-            )
-
-    async def _acquire(self, until: float, deadline: float | None) -> None:
-        """Take the lock by ``until``; running out while queued touches nothing on the board."""
-        if not math.isfinite(until):
-            await self._lock.acquire()
-            return
+    async def _acquire(self, deadline: Deadline) -> None:
+        """Take the lock by ``deadline``; running out while queued touches nothing on the board."""
         try:
-            with anyio.fail_after(max(0.0, until - anyio.current_time())):
+            with deadline.scope():
                 await self._lock.acquire()
         except TimeoutError as error:
             raise DeviceTimeoutError(
-                f"call on {self.port} waited {deadline:g}s for the board and never started", timeout=deadline
+                f"call on {self.port} waited {deadline} for the board and never started",
+                timeout=deadline.budget,
             ) from error
 
     async def _guarded(
-        self,
-        payload: bytes,
-        on_output: OutputCallback | None,
-        until: float,
-        deadline: float | None,
-        raw_paste: bool,
+        self, payload: bytes, *, on_output: OutputCallback | None, deadline: Deadline, raw_paste: bool
     ) -> CallResult:
-        """Run the call by ``until`` (absolute; ``inf``: none); interrupt the board if abandoned."""
+        """Run the call by ``deadline``; interrupt the board if the call is abandoned."""
         finished = False
         try:
-            with anyio.fail_at(until) if math.isfinite(until) else contextlib.nullcontext():
+            with deadline.scope():
                 result = await self._link.call(payload, on_output, raw_paste=raw_paste)
             finished = True
             return result
         except TimeoutError as error:
             raise DeviceTimeoutError(
-                f"call on {self.port} did not finish within {deadline:g}s; it was interrupted",
-                timeout=deadline,
+                f"call on {self.port} did not finish within {deadline}; it was interrupted",
+                timeout=deadline.budget,
             ) from error
         except ConnectionLostError as error:
             self._on_lost(error)
@@ -294,8 +261,8 @@ class Device:
             except (DeviceTimeoutError, ProtocolError) as error:
                 logger.warning("board on %s not recovered yet: %s", self.port, error)
 
-    async def _ready(self, until: float = math.inf) -> None:
-        """Fail on a closed or lost board; get an unsynced one back to its raw prompt by ``until``."""
+    async def _ready(self, deadline: Deadline = NO_DEADLINE) -> None:
+        """Fail on a closed or lost board; get an unsynced one back to its raw prompt by ``deadline``."""
         if self._closed:
             raise ConnectionLostError(f"device on {self.port} is closed", port=self.port)
         if self._lost is not None:
@@ -303,7 +270,7 @@ class Device:
         self._link.take_arrived()
         if not self._link.ready:
             try:
-                await self._link.recover(min(self.sync_timeout, max(0.0, until - anyio.current_time())))
+                await self._link.recover(min(self.sync_timeout, deadline.remaining()))
             except ConnectionLostError as error:
                 self._on_lost(error)
                 raise
@@ -341,36 +308,10 @@ class Device:
         with anyio.CancelScope(shield=True):
             await self._link.transport.aclose()
 
-    async def __aenter__(self) -> Device:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:
     """The exception a board's traceback text describes (cut at the protocol's bound if ``truncated``)."""
     return DeviceExecError.from_traceback(error, truncated_at=MAX_ERROR_BYTES if truncated else None)
-
-
-def heap_room(mem_info: bytes) -> int | None:
-    """The bytes of the largest free heap block, read from ``micropython.mem_info()`` output
-    followed by ``sys.maxsize`` (blocks are 4 words); a third of the free heap where a port
-    does not print its largest free block; ``None`` if the output says neither."""
-    free = run = None
-    for match in _MEM_INFO.finditer(mem_info):
-        free = int(match.group(1)) if match.group(1) else free
-        run = int(match.group(2)) if match.group(2) else run
-    lines = mem_info.split()
-    word = 8 if lines and lines[-1].isdigit() and int(lines[-1]) >= 2**32 else 4
-    if run is not None:
-        return run * 4 * word
-    return None if free is None else free // 3
 
 
 def _encode(code: str | bytes) -> bytes:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
-from types import TracebackType
+
+from anyio.abc import AsyncResource
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +16,13 @@ class Pacing:
     delay: float
 
 
-class Transport(ABC):
-    """An open byte stream to one board.
+class Transport(AsyncResource):
+    """An open byte stream to one board (``async with`` closes it).
 
     ``receive`` raises :class:`~belay.errors.ConnectionLostError` when the board goes away;
     ``aclose`` releases everything the transport opened or started, and may be called twice.
+    A transport that restarts a board itself may raise it with ``rebooted=True`` instead,
+    once per restart; a board that says it rebooted (``soft reboot``) needs no such help.
     """
 
     port: str
@@ -46,14 +49,3 @@ class Transport(ABC):
     def generation(self) -> int:
         """Counts board restarts a transport performed itself (virtual boards)."""
         return 0
-
-    async def __aenter__(self) -> Transport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
