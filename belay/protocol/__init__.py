@@ -6,6 +6,7 @@ from belay.protocol.events import (
     Output,
     RawPasteRefused,
     Ready,
+    Rebooted,
     Unsolicited,
 )
 from belay.protocol.raw_repl import RawRepl, State
@@ -17,6 +18,7 @@ __all__ = [
     "RawPasteRefused",
     "RawRepl",
     "Ready",
+    "Rebooted",
     "State",
     "Unsolicited",
 ]

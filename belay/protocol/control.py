@@ -73,3 +73,26 @@ def find_paste_answer(buffer: bytes | bytearray) -> tuple[int, int] | None:
 def paste_answer_tail_keep(buffer: bytes | bytearray) -> int:
     """How many trailing bytes of ``buffer`` could begin an answer to a raw-paste request."""
     return max(banner_tail_keep(buffer), 1 if buffer.endswith(b"R") else 0)
+
+
+SOFT_REBOOT_LINES = (b"MPY: soft reboot\r\n", b"PYB: soft reboot\r\n", b"soft reboot\r\n")
+"""What a board prints as it soft-reboots: current ports, old pyboards, the micro:bit's 1.9."""
+_SOFT_REBOOT_RE = re.compile(b"|".join(re.escape(line) for line in SOFT_REBOOT_LINES))
+SOFT_REBOOT_TAIL = max(len(line) for line in SOFT_REBOOT_LINES) - 1
+"""Bytes to keep from one piece of input to find a soft-reboot line split across pieces."""
+
+
+def soft_reboot_end(buffer: bytes | bytearray) -> int | None:
+    """Where the first soft-reboot line in ``buffer`` ends, if one does."""
+    match = _SOFT_REBOOT_RE.search(buffer)
+    return None if match is None else match.end()
+
+
+def soft_reboot_at_start(buffer: bytes | bytearray) -> int | None:
+    """The length of the soft-reboot line ``buffer`` starts with; ``0`` while ``buffer`` may still
+    grow into one; ``None`` when it cannot."""
+    data = bytes(buffer)
+    for line in SOFT_REBOOT_LINES:
+        if data.startswith(line):
+            return len(line)
+    return 0 if any(line.startswith(data) for line in SOFT_REBOOT_LINES) else None

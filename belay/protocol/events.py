@@ -37,4 +37,11 @@ class RawPasteRefused:
     """The board cannot do raw-paste; the call goes on in plain raw mode."""
 
 
-Event = Ready | Output | Unsolicited | CallComplete | RawPasteRefused
+@dataclass(frozen=True, slots=True)
+class Rebooted:
+    """The board said it soft-rebooted (``MPY: soft reboot``): whatever it held in RAM is gone,
+    and a call in flight ended with it. The machine awaits the raw-REPL banner the board
+    prints by itself when it comes back."""
+
+
+Event = Ready | Output | Unsolicited | CallComplete | RawPasteRefused | Rebooted

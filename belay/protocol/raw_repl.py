@@ -8,6 +8,11 @@ Feed it what the board sent with :meth:`RawRepl.receive_data`, collect :mod:`eve
 The framing, after code and ``\\x04`` (plain) or a raw-paste exchange::
 
     OK  <stdout>  \\x04  <stderr>  \\x04  >
+
+A board that soft-reboots (``sys.exit()``, ``machine.soft_reset()``, a reset between calls)
+ends the framing with ``MPY: soft reboot`` instead of ``>`` and comes back to its raw prompt
+by itself: the machine reports :class:`~belay.protocol.events.Rebooted` and awaits the banner.
+The same line between calls (or before a call's ``OK``) is a reboot too.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from belay.protocol.events import (
     Output,
     RawPasteRefused,
     Ready,
+    Rebooted,
     Unsolicited,
 )
 
@@ -63,6 +69,7 @@ class RawRepl:
         self._window = 0
         self._window_step = 0
         self._pending_plain = b""
+        self._reboot_scan = bytearray()  # the tail of the last unsolicited bytes
         self.discarded = bytearray()
         """The last bytes skipped while syncing, for error messages (bounded)."""
         self.out_of_step = False
@@ -86,6 +93,10 @@ class RawRepl:
         if self.state is not State.IDLE:
             raise ProtocolError(f"cannot soft-reset in state {self.state.value}")
         self._outbox += control.EOT
+        self._enter_syncing()
+
+    def await_banner(self) -> None:
+        """Await the raw-REPL banner without asking for it (a board coming back by itself)."""
         self._enter_syncing()
 
     def interrupt(self) -> None:
@@ -143,11 +154,13 @@ class RawRepl:
         return handler(self)
 
     def _unsolicited(self) -> bool:
-        if self.state is State.IDLE and control.EOT in self._inbox:
+        if self.state is State.UNSYNCED:  # nothing known yet: the link syncs first
+            self._events.append(Unsolicited(bytes(self._inbox)))
+            self._inbox.clear()
+            return False
+        if control.EOT in self._inbox:
             self.out_of_step = True
-        self._events.append(Unsolicited(bytes(self._inbox)))
-        self._inbox.clear()
-        return False
+        return self._flush_unsolicited(len(self._inbox))
 
     def _syncing(self) -> bool:
         found = control.find_banner(self._inbox)
@@ -167,15 +180,16 @@ class RawRepl:
         found = control.find_paste_answer(self._inbox)
         if found is None:  # report what cannot begin an answer; keep what may
             keep = control.paste_answer_tail_keep(self._inbox)
-            self._flush_unsolicited(len(self._inbox) - keep)
-            return False
+            return self._flush_unsolicited(len(self._inbox) - keep)
         start, end = found
-        self._flush_unsolicited(start)
+        if self._flush_unsolicited(start):
+            return True
         answer = bytes(self._inbox[: end - start])
         del self._inbox[: end - start]
         if answer == control.PASTE_ACCEPTED:
             self.raw_paste_supported = True
             self._pending_plain = b""
+            self._reboot_scan.clear()
             self.state = State.PASTE_WINDOW
             return True
         # R\x00, or the banner from an old board: the request just reset its raw REPL
@@ -227,17 +241,34 @@ class RawRepl:
         index = self._inbox.find(b"OK")
         if index < 0:
             keep = 1 if self._inbox.endswith(b"O") else 0
-            self._flush_unsolicited(len(self._inbox) - keep)
-            return False
-        self._flush_unsolicited(index)
+            return self._flush_unsolicited(len(self._inbox) - keep)
+        if self._flush_unsolicited(index):
+            return True
         del self._inbox[:2]
+        self._reboot_scan.clear()
         self.state = State.STDOUT
         return True
 
-    def _flush_unsolicited(self, count: int) -> None:
+    def _flush_unsolicited(self, count: int) -> bool:
+        """Report the first ``count`` bytes as unsolicited; ``True`` if they said the board
+        soft-rebooted (reported up to that line's end; the machine then awaits the banner)."""
+        seen = self._reboot_scan + self._inbox[:count]
+        end = control.soft_reboot_end(seen)
+        if end is not None:
+            count = end - (len(seen) - count)
+        else:
+            self._reboot_scan = seen[-control.SOFT_REBOOT_TAIL :]
         if count > 0:
             self._events.append(Unsolicited(bytes(self._inbox[:count])))
             del self._inbox[:count]
+        if end is None:
+            return False
+        self._reboot()
+        return True
+
+    def _reboot(self) -> None:
+        self._events.append(Rebooted())
+        self._enter_syncing()
 
     def _stdout(self) -> bool:
         index = self._inbox.find(control.EOT)
@@ -270,6 +301,13 @@ class RawRepl:
             self.state = State.IDLE
             self._events.append(CallComplete(bytes(self._error), self._error_truncated))
             return True
+        reboot = control.soft_reboot_at_start(self._inbox)
+        if reboot == 0:
+            return False  # may still be "MPY: soft reboot"
+        if reboot is not None:  # the call ended the board's run: sys.exit(), machine.soft_reset()
+            del self._inbox[:reboot]
+            self._reboot()
+            return True
         if self._error_truncated:  # the bytes needed to reframe were dropped
             raise ProtocolError("expected the raw prompt after a call", received=bytes(self._inbox))
         return self._reframe_output()
@@ -291,6 +329,7 @@ class RawRepl:
             self.discarded.clear()
         self.state = State.SYNCING
         self.out_of_step = False
+        self._reboot_scan.clear()
         self._paste = memoryview(b"")
         self._pending_plain = b""
 

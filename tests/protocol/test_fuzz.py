@@ -9,7 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from belay.errors import ProtocolError
-from belay.protocol import CallComplete, Event, Output, RawPasteRefused, RawRepl, Ready, State, Unsolicited
+from belay.protocol import (
+    CallComplete,
+    Event,
+    Output,
+    RawPasteRefused,
+    RawRepl,
+    Ready,
+    Rebooted,
+    State,
+    Unsolicited,
+)
 from belay.protocol.raw_repl import MAX_ERROR_BYTES
 
 from .scripts import BANNER, UNIX_PASTE_ACCEPTED, UNIX_SYNC_REPLY, coalesce, idle_repl, pieces
@@ -101,6 +111,9 @@ TOKENS = [
     BANNER[:-2],
     UNIX_SYNC_REPLY,
     b"\xff\xfe\x00",
+    b"MPY: soft reboot\r\n",
+    b"soft reboot\r\n",
+    b"MPY: soft re",
 ]
 board_bytes = st.lists(
     st.one_of(st.sampled_from(TOKENS), st.binary(max_size=24)),
@@ -112,7 +125,7 @@ HostAction = str
 host_actions = st.sampled_from(["sync", "interrupt", "call", "paste-call", "soft-reset", "send"])
 script = st.lists(st.one_of(board_bytes, board_bytes, host_actions, big_stream), max_size=12)
 
-EVENT_TYPES = (Ready, Output, Unsolicited, CallComplete, RawPasteRefused)
+EVENT_TYPES = (Ready, Output, Unsolicited, CallComplete, RawPasteRefused, Rebooted)
 
 
 def test_every_state_is_reachable_for_the_fuzzer() -> None:

@@ -23,6 +23,7 @@ from belay.protocol import (
     RawPasteRefused,
     RawRepl,
     Ready,
+    Rebooted,
     State,
     Unsolicited,
     control,
@@ -90,6 +91,7 @@ class Conversation:
 
 
 BIG_ERROR = b"E" * (MAX_ERROR_BYTES + 1000)
+MPY_SOFT_REBOOT = b"MPY: soft reboot\r\n"
 
 CONVERSATIONS = [
     Conversation(
@@ -222,6 +224,54 @@ CONVERSATIONS = [
         [call(b"e()"), b"OK\x04" + BIG_ERROR[:MAX_ERROR_BYTES] + b"\x04>"],
         [complete(BIG_ERROR[:MAX_ERROR_BYTES])],
         b"e()\x04",
+    ),
+    Conversation(
+        "sys-exit-soft-reboots-the-board-back-to-its-raw-prompt",
+        [call(b"import sys; sys.exit()"), b"OK\x04\x04" + MPY_SOFT_REBOOT + BANNER],
+        [Rebooted(), Ready()],
+        b"import sys; sys.exit()\x04",
+    ),
+    Conversation(
+        "a-reboot-after-output-and-with-boot-py-printing",
+        [call(PRINT), b"OK2\n\x04\x04" + MPY_SOFT_REBOOT + b"boot.py says hi\r\n" + BANNER],
+        [Output(b"2\n"), Rebooted(), Ready()],
+        PRINT + b"\x04",
+    ),
+    Conversation(
+        "microbit-1.9-says-soft-reboot-without-mpy",
+        [call(b"r()"), b"OK\x04\x04soft reboot\r\n" + BANNER],
+        [Rebooted(), Ready()],
+        b"r()\x04",
+    ),
+    Conversation(
+        "a-reboot-between-calls",
+        [b"tick\r\n" + MPY_SOFT_REBOOT + BANNER, call(PRINT), UNIX_PRINT],
+        [Unsolicited(b"tick\r\n" + MPY_SOFT_REBOOT), Rebooted(), Ready(), Output(b"2\n"), complete()],
+        PRINT + b"\x04",
+    ),
+    Conversation(
+        "a-reboot-before-the-call-started",
+        [call(PRINT), MPY_SOFT_REBOOT + BANNER],
+        [Unsolicited(MPY_SOFT_REBOOT), Rebooted(), Ready()],
+        PRINT + b"\x04",
+    ),
+    Conversation(
+        "a-reboot-instead-of-the-raw-paste-answer",
+        [call(PRINT, raw_paste=True), MPY_SOFT_REBOOT + BANNER],
+        [Unsolicited(MPY_SOFT_REBOOT), Rebooted(), Ready()],
+        control.RAW_PASTE_REQUEST,
+    ),
+    Conversation(
+        "output-that-only-begins-like-a-reboot-is-output",
+        [call(b"p()"), b"OK\x04\x04MPY: soft\x04\x04>"],
+        [Output(b"\x04\x04MPY: soft"), complete()],
+        b"p()\x04",
+    ),
+    Conversation(
+        "a-reboot-line-inside-a-call-s-output-is-output",
+        [call(b"p()"), b"OK" + MPY_SOFT_REBOOT + b"\x04\x04>"],
+        [Output(MPY_SOFT_REBOOT), complete()],
+        b"p()\x04",
     ),
     Conversation(
         "a-call-after-a-call",
