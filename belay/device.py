@@ -44,6 +44,10 @@ class Device(AsyncResource):
 
     ``call_timeout`` is the default deadline of a call in seconds (``None``: none);
     ``recover_timeout`` bounds getting the board back after an interrupted call.
+
+    A reboot of the board (a soft reset, ``sys.exit()``, a virtual board's restart) fails the
+    call it ended, or the first call after it, with ``ConnectionLostError(rebooted=True)``,
+    and counts in :attr:`reboots`; the device stays usable.
     """
 
     def __init__(
@@ -59,8 +63,6 @@ class Device(AsyncResource):
         self.call_timeout = call_timeout
         self.sync_timeout = sync_timeout
         self.recover_timeout = recover_timeout
-        self.reboots = 0
-        """Reboots seen since the device opened (what a board held is gone after each)."""
         self._lost: ConnectionLostError | None = None
         self._closed = False
         self._info: DeviceInfo | None = None
@@ -136,6 +138,11 @@ class Device(AsyncResource):
     def is_lost(self) -> bool:
         return self._lost is not None
 
+    @property
+    def reboots(self) -> int:
+        """Reboots seen since the device opened (what a board held is gone after each)."""
+        return self._link.reboots
+
     async def detect(self) -> tuple[DeviceInfo, Capabilities]:
         """Learn the board's identity and capabilities in one round trip (a raw-paste try)."""
         result = await self.call(minified_device_file("probe.py"), raw_paste=True)
@@ -182,16 +189,19 @@ class Device(AsyncResource):
     async def soft_reset(self, *, timeout: float = 10.0) -> None:
         """Soft-reset the board: whatever it held in RAM is gone; its files stay."""
         async with self._lock:
-            await self._ready()
+            try:
+                await self._ready()
+            except ConnectionLostError as error:
+                if not error.rebooted:
+                    raise
+                await self._ready()  # it rebooted since the last call: reset it all the same
             try:
                 await self._link.soft_reset(timeout)
-            except ConnectionLostError as error:  # the unix port ends its process on a reset
+            except ConnectionLostError as error:  # a transport that reports the reboot itself
                 self._on_lost(error)
                 if not error.rebooted:
                     raise
                 await self._link.sync(self.sync_timeout)
-                return
-            self.reboots += 1
 
     async def call(
         self,
@@ -262,23 +272,22 @@ class Device(AsyncResource):
                 logger.warning("board on %s not recovered yet: %s", self.port, error)
 
     async def _ready(self, deadline: Deadline = NO_DEADLINE) -> None:
-        """Fail on a closed or lost board; get an unsynced one back to its raw prompt by ``deadline``."""
+        """Fail on a closed or lost board, or one that rebooted since the last call; get an
+        unsynced one back to its raw prompt by ``deadline``."""
         if self._closed:
             raise ConnectionLostError(f"device on {self.port} is closed", port=self.port)
         if self._lost is not None:
             raise ConnectionLostError(f"the board on {self.port} is gone: {self._lost}", port=self.port)
-        self._link.take_arrived()
-        if not self._link.ready:
-            try:
+        try:
+            self._link.take_arrived()
+            if not self._link.ready:
                 await self._link.recover(min(self.sync_timeout, deadline.remaining()))
-            except ConnectionLostError as error:
-                self._on_lost(error)
-                raise
+        except ConnectionLostError as error:
+            self._on_lost(error)
+            raise
 
     def _on_lost(self, error: ConnectionLostError) -> None:
-        if error.rebooted:
-            self.reboots += 1
-            self._link.protocol = type(self._link.protocol)()
+        if error.rebooted:  # the link has counted it and starts the conversation over
             logger.warning("board on %s rebooted", self.port)
         else:
             self._lost = error

@@ -3,6 +3,12 @@
 The link knows how to get the board to a raw prompt (:meth:`Link.sync`), run one call
 (:meth:`Link.call`) and get a board back after a cancelled or failed call
 (:meth:`Link.recover`). It has no lock and no policy; the device serialises calls.
+
+It also counts the board's reboots (:attr:`Link.reboots`), however they are told: a board
+that prints ``soft reboot`` (the protocol's :class:`~belay.protocol.events.Rebooted`), a
+transport that raises ``ConnectionLostError(rebooted=True)``, or a :meth:`Link.soft_reset`.
+A reboot that ends a call, or that happened since the last one, fails that call with
+``ConnectionLostError(rebooted=True)``: what the call assumed was on the board is gone.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from dataclasses import dataclass
 
 import anyio
 
-from belay.errors import DeviceTimeoutError, NotMicroPythonError, ProtocolError
-from belay.protocol import CallComplete, Output, RawRepl, Ready, State, Unsolicited
+from belay.errors import ConnectionLostError, DeviceTimeoutError, NotMicroPythonError, ProtocolError
+from belay.protocol import CallComplete, Output, RawRepl, Ready, Rebooted, State, Unsolicited
 from belay.protocol.events import Event
 from belay.transports.base import Transport
 
@@ -76,15 +82,26 @@ class Link:
         self.protocol = RawRepl()
         self.on_unsolicited = on_unsolicited
         self.max_output = max_output
+        self.reboots = 0
+        """Reboots of the board seen since the link opened."""
 
     @property
     def ready(self) -> bool:
         """At the raw prompt, in step with the board: a call may start."""
         return self.protocol.state is State.IDLE and not self.protocol.out_of_step
 
+    def reset(self) -> None:
+        """Start the conversation over after a reboot the transport reported: a fresh protocol
+        (what it learnt of the board is learnt again) awaiting the banner of a board that comes
+        back to its raw prompt by itself; :meth:`sync` asks for one if none comes."""
+        self.protocol = RawRepl()
+        self.protocol.await_banner()
+
     def take_arrived(self) -> None:
         """Take in what the board sent since the last call (background output, or the late
-        tail of a garbled answer, which puts the link out of step) without waiting."""
+        tail of a garbled answer, which puts the link out of step) without waiting.
+
+        Raises ``ConnectionLostError(rebooted=True)`` if it says the board rebooted."""
         for _ in range(POLL_READS):
             data = self.transport.receive_nowait()
             if not data:
@@ -122,6 +139,7 @@ class Link:
                 f"{timeout:g}s of a soft reset",
                 timeout=timeout,
             ) from error
+        self.reboots += 1
 
     async def call(
         self, code: bytes, on_output: OutputCallback | None = None, *, raw_paste: bool = False
@@ -167,7 +185,7 @@ class Link:
 
     async def _pump_until(self, wanted: type[Event], collector: _Collector | None) -> Event:
         while True:
-            data = await self.transport.receive()
+            data = await self._receive()
             self.protocol.receive_data(data)
             found = self._dispatch(self.protocol.next_events(), collector, wanted)
             await self._flush()
@@ -177,15 +195,42 @@ class Link:
     def _dispatch(
         self, events: list[Event], collector: _Collector | None, wanted: type[Event] | None = None
     ) -> Event | None:
+        """Hand out output; the ``wanted`` event if it came. A reboot before it raises."""
         found: Event | None = None
+        rebooted = False
         for event in events:
             if isinstance(event, Output) and collector is not None:
                 collector.add(event.data)
             elif isinstance(event, Unsolicited) and self.on_unsolicited is not None:
                 self.on_unsolicited(event.data)
-            elif wanted is not None and isinstance(event, wanted):
+            elif isinstance(event, Rebooted):
+                self.reboots += 1
+                rebooted = rebooted or found is None
+            elif wanted is not None and isinstance(event, wanted) and not rebooted:
                 found = event
+        if rebooted:
+            port = self.transport.port
+            raise ConnectionLostError(f"the board on {port} soft-rebooted", port=port, rebooted=True)
         return found
+
+    async def _receive(self) -> bytes:
+        try:
+            return await self.transport.receive()
+        except ConnectionLostError as error:
+            self._count_reported(error)
+            raise
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            await self.transport.send(data)
+        except ConnectionLostError as error:
+            self._count_reported(error)
+            raise
+
+    def _count_reported(self, error: ConnectionLostError) -> None:
+        if error.rebooted:
+            self.reboots += 1
+            self.reset()
 
     async def _flush(self) -> None:
         data = self.protocol.data_to_send()
@@ -193,9 +238,9 @@ class Link:
             return
         pacing = self.transport.pacing
         if pacing is None or len(data) <= pacing.chunk_size or self.protocol.state is not State.AWAIT_OK:
-            await self.transport.send(data)
+            await self._send(data)
             return
         for start in range(0, len(data), pacing.chunk_size):
             if start:
                 await anyio.sleep(pacing.delay)
-            await self.transport.send(data[start : start + pacing.chunk_size])
+            await self._send(data[start : start + pacing.chunk_size])
