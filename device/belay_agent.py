@@ -73,11 +73,16 @@ def c(t, n, *a, **k):
     v(get(t)[4][n](*a, **k))
 
 
-def begin(t, sid, lease, renew):
+def begin(t, sid, lease, renew, reserve, each):
     for o in renew:
         if o in S:
             get(o)
     reap(0)
+    # Collect first, so what the session keeps fills the lowest free blocks: allocated at the
+    # garbage's high-water mark instead, sessions would pin blocks all over a small heap.
+    gc.collect()
+    if gc.mem_free() < reserve + each * len(S):  # no room for it and every session's calls
+        raise MemoryError("belay:full:%d:%d" % (gc.mem_free(), len(S)))
     S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None]
     v(reaped)
     del reaped[:]

@@ -96,10 +96,14 @@ def remove_agent(files: Iterable[str]) -> str:
 # --- sessions ---------------------------------------------------------------------------
 
 
-def begin(token: str, session_id: str, lease_ms: int, renew: Iterable[str]) -> str:
-    """Open a session (renewing ``renew``'s leases first, reaping what ran out); answers
-    the sessions reaped since a host last asked."""
-    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{list(renew)!r})"
+def begin(
+    token: str, session_id: str, lease_ms: int, renew: Iterable[str], reserve: int = 0, each: int = 0
+) -> str:
+    """Open a session (renewing ``renew``'s leases first, reaping what ran out) if the board
+    has ``reserve`` bytes of heap free plus ``each`` for every session already open, else a
+    ``MemoryError`` reading ``belay:full:<free>:<sessions open>``; answers the sessions reaped since a host
+    last asked."""
+    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{list(renew)!r},{reserve},{each})"
 
 
 def end(token: str, wait_ms: int) -> str:
@@ -162,8 +166,9 @@ def eval_expression(token: str, expression: str, guarded: bool) -> str:
 
 def deploy(token: str, source: str) -> str:
     """Define a function in the session's namespace (ends with a newline). The host keeps
-    its hash; ``belay stats`` lists the namespace's functions."""
-    return f"exec({source!r},_ba.get({token!r})[4])\n"
+    its hash; ``belay stats`` lists the namespace's functions. Collected first, so the
+    function lands in the lowest free blocks, not at the garbage's high-water mark."""
+    return f"_ba.gc.collect()\nexec({source!r},_ba.get({token!r})[4])\n"
 
 
 def call_task(token: str, name: str, arguments: str) -> str:

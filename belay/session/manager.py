@@ -158,13 +158,26 @@ class DeviceSessionManager(AsyncResource):
         self._total += 1
         self._max_active = max(self._max_active, len(self._active()))
         try:
-            reaped = await session.begin()
+            reaped = await self._begin(session, board)
         except BaseException:
             self._forget(session)
             raise
         journal_reaped(self.journal, port, reaped)
         self.journal.record("begin", port=port, session_id=session.session_id, lease=session_options.lease)
         return session
+
+    async def _begin(self, session: DeviceSession, board: Board) -> list[ReapedSession]:
+        """Begin ``session``; a board with no room for it refuses it (``SessionLimitError``),
+        or, with ``wait_for_session_slot``, it waits until one of this manager's sessions
+        there ends."""
+        while True:
+            try:
+                return await session.begin()
+            except SessionLimitError:
+                others = [s for s in board.sessions if s != session.session_id]
+                if not (session.options.wait_for_session_slot and others):
+                    raise
+            await self._slot_freed.wait()
 
     async def end_session(self, session_id: str) -> None:
         """End one session: its resources are removed from the board."""

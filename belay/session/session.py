@@ -22,10 +22,12 @@ from belay.errors import (
     DeviceExecError,
     ResourceCleanupError,
     SessionError,
+    SessionLimitError,
 )
 from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
+from belay.session.budget import session_reserve
 from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
@@ -131,20 +133,32 @@ class DeviceSession:
         orphans = await self._board.ensure_agent()
         self._boot = self._board.device.reboots
         renew = self._board.tokens_to_renew(self, self._clock())
-        code = calls.begin(self.token, self.session_id, int(self.options.lease * 1000), renew)
+        reserve, each = session_reserve(self.capabilities)
+        lease_ms = int(self.options.lease * 1000)
+        code = calls.begin(self.token, self.session_id, lease_ms, renew, reserve, each)
         try:
             reaped = await self._board.value(code)
         except DeviceExecError as error:
             if error.remote_type != "MemoryError":
                 raise
-            raise SessionError(
-                f"the board on {self.port} has no memory left for another session "
-                f"({len(self._board.sessions)} open)",
-                session_id=self.session_id,
-                recoverable=True,
-            ) from error
+            raise self._no_room(error, reserve, each) from None
         self.state = next_state(self.state, SessionEvent.BEGIN)
         return orphans + reaped_sessions(reaped)
+
+    def _no_room(self, error: DeviceExecError, reserve: int, each: int) -> SessionLimitError:
+        """The board refused this session for want of heap (``belay:full:<free>:<open>``)."""
+        fields = error.remote_message.split(":")
+        if len(fields) == 4 and fields[:2] == ["belay", "full"] and all(f.isdigit() for f in fields[2:]):
+            free, open_there = int(fields[2]), int(fields[3])
+            why = f"{free} B of heap free, less than the {reserve + each * open_there} B it needs"
+        else:
+            open_there = len(self._board.sessions) - 1
+            why = "no memory left to open one"
+        return SessionLimitError(
+            f"the board on {self.port} has room for no more sessions: {why} "
+            f"with the {open_there} session(s) open there",
+            limit=open_there,
+        )
 
     async def close(self) -> None:
         """Run teardowns, release custom resources, then remove everything from the board.
