@@ -128,8 +128,11 @@ def cmd_reap(args: argparse.Namespace, container: Container) -> int:
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     configured = container.options().journal_path
     journal = Path(args.journal) if args.journal else configured or default_journal_path()
-    reaped = anyio.run(functools.partial(reap_port, container, port, every=args.all, journal=journal))
-    render_reaped(reaped, port, journal, Console(file=sys.stdout))
+    reap = functools.partial(
+        reap_port, container, port, every=args.all, journal=journal, allow_reset=not args.no_reset
+    )
+    reaped, reset = anyio.run(reap)
+    render_reaped(reaped, port, journal, Console(file=sys.stdout), reset=reset)
     return EXIT_OK
 
 
@@ -205,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="end every session on the board, live or not (when no host uses it any more)",
     )
+    reap.add_argument("--no-reset", action="store_true", help="with --all, never soft-reset a board too full "
+                      "to end its sessions (the default resets it, saying so)")  # fmt: skip
     reap.add_argument("--journal", help="journal file (default: $BELAY_JOURNAL_PATH, else in the "
                       "user's state directory)")  # fmt: skip
     reap.set_defaults(handler=cmd_reap)

@@ -16,9 +16,13 @@ async def clean_port(container: Container, port: str, *, force: bool, reset: boo
 
 
 def render_clean(report: CleanReport, port: str, console: Console) -> None:
-    ended = f", ended {report.sessions_ended} session(s)" if report.sessions_ended else ""
+    if report.sessions_ended < 0:
+        console.print(
+            f"{port} was out of memory: soft-reset it, which ended every session there", markup=False
+        )
+    ended = f", ended {report.sessions_ended} session(s)" if report.sessions_ended > 0 else ""
     console.print(f"removed the belay agent from {port}{ended}", markup=False, soft_wrap=True)
-    if report.reset:
+    if report.reset and report.sessions_ended >= 0:
         console.print(
             f"soft-reset {port}: it cannot forget an imported module otherwise", markup=False, soft_wrap=True
         )

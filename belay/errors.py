@@ -184,6 +184,15 @@ class SessionError(BelayError):
         self.recoverable = recoverable
 
 
+class BoardOutOfMemoryError(SessionError):
+    """The board's heap is so full that it cannot even compile the call that would free it;
+    only a soft reset (which ends every session on it) gets it back. ``port`` says which."""
+
+    def __init__(self, message: str, *, port: str) -> None:
+        super().__init__(message)
+        self.port = port
+
+
 class SessionLimitError(SessionError):
     """Opening another session would exceed ``max_concurrent_sessions``."""
 
@@ -269,6 +278,7 @@ class _Redactor:
 
 __all__ = [
     "BelayError",
+    "BoardOutOfMemoryError",
     "ConnectionLostError",
     "DeviceCapabilityError",
     "DeviceExecError",

@@ -19,7 +19,7 @@ from belay.agent import calls
 from belay.agent.answers import value_of
 from belay.device import Device
 from belay.device_files import device_file, minify
-from belay.errors import DeviceExecError, SessionError
+from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +126,18 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
 
     Raises :class:`SessionError` while sessions with live leases are on the board, unless
     ``force``. On a board that cannot forget a module, the heap comes back only with a soft
-    reset: done unless ``reset=False``.
+    reset: done unless ``reset=False``. A board too full to run the removal is soft-reset
+    first with ``force`` (``sessions_ended`` is then -1: all, unnamed); otherwise
+    :class:`BoardOutOfMemoryError`.
     """
-    live = value_of((await device.call(calls.live_sessions())).output)
+    try:
+        live = value_of((await device.call(calls.live_sessions())).output)
+    except DeviceExecError as error:
+        if error.remote_type != "MemoryError" or not (force and reset):
+            raise _full(device, error, force) from error
+        await device.soft_reset()  # out of memory: only a reset frees it (and ends its sessions)
+        await device.call(calls.remove_agent([CORE, THREADS]))
+        return CleanReport(-1, True)
     if isinstance(live, int) and live > 0 and not force:
         raise SessionError(
             f"the board on {device.port} holds {live} live belay session(s): end them first, "
@@ -140,6 +149,17 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
         await device.soft_reset()
     logger.info("belay agent removed from %s (%s sessions ended)", device.port, ended)
     return CleanReport(int(ended), must_reset)
+
+
+def _full(device: Device, error: DeviceExecError, force: bool) -> BelayError:
+    if error.remote_type != "MemoryError":
+        return error
+    hint = "without --no-reset" if force else "with --force (it soft-resets the board)"
+    return BoardOutOfMemoryError(
+        f"the board on {device.port} is out of memory: it cannot even list its sessions; "
+        f"run belay clean {hint}",
+        port=device.port,
+    )
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from belay.agent import calls
 from belay.agent.answers import value_of
 from belay.agent.install import FOREIGN, MISSING, NO_MEMORY, agent_version, loaded_version
 from belay.device import Device
-from belay.errors import SessionError
+from belay.errors import BoardOutOfMemoryError, DeviceExecError, SessionError
 from belay.journal import Journal
 from belay.session.records import ReapedSession, reaped_sessions
 
@@ -32,16 +32,43 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
     if version in (MISSING, FOREIGN):
         return []
     if version == NO_MEMORY:
-        raise SessionError(f"the belay agent on {device.port} no longer fits its heap: reset the board")
+        raise out_of_memory(device.port)
     if version != agent_version():
         raise SessionError(
             f"the board on {device.port} runs belay agent {version!r}, not {agent_version()!r}: "
             "reset the board to clear its sessions"
         )
-    found = reaped_sessions(value_of((await device.call(calls.reap(every))).output))
+    try:
+        found = reaped_sessions(value_of((await device.call(calls.reap(every))).output))
+    except DeviceExecError as error:
+        if error.remote_type == "MemoryError":
+            raise out_of_memory(device.port) from error
+        raise
     for reaped in found:
         logger.info("reaped session %s on %s (idle %d ms)", reaped.session_id, device.port, reaped.idle_ms)
     return found
+
+
+def out_of_memory(port: str) -> BoardOutOfMemoryError:
+    return BoardOutOfMemoryError(
+        f"the board on {port} is out of memory: it cannot run the call that would end its sessions "
+        "(a soft reset ends them all)",
+        port=port,
+    )
+
+
+async def reap_all_or_reset(device: Device, *, allow_reset: bool = True) -> tuple[list[ReapedSession], bool]:
+    """End every session on ``device``; a board too full to do so is soft-reset instead
+    (unless ``allow_reset`` is false: :class:`BoardOutOfMemoryError`). Returns the sessions
+    ended, and whether the board was reset (which ended them all, unnamed)."""
+    try:
+        return await reap_board(device, every=True), False
+    except BoardOutOfMemoryError:
+        if not allow_reset:
+            raise
+    logger.warning("the board on %s is out of memory: soft-resetting it", device.port)
+    await device.soft_reset()
+    return [], True
 
 
 def journal_reaped(journal: Journal, port: str, reaped: list[ReapedSession], **extra: Any) -> None:
@@ -53,4 +80,4 @@ def journal_reaped(journal: Journal, port: str, reaped: list[ReapedSession], **e
         )  # fmt: skip
 
 
-__all__ = ["journal_reaped", "reap_board"]
+__all__ = ["journal_reaped", "out_of_memory", "reap_all_or_reset", "reap_board"]
