@@ -8,6 +8,7 @@ from belay.board_info import Capabilities, DeviceInfo
 from belay.device import Device
 from belay.errors import (
     BelayError,
+    BoardOutOfMemoryError,
     ConnectionLostError,
     DeviceCapabilityError,
     DeviceExecError,
@@ -56,6 +57,7 @@ __all__ = [
     "SessionOptions",
     # errors (also in belay.errors)
     "BelayError",
+    "BoardOutOfMemoryError",
     "ConnectionLostError",
     "DeviceCapabilityError",
     "DeviceExecError",
