@@ -195,6 +195,66 @@ async def test_unix_board_whose_executable_exits_at_once_is_refused() -> None:
         await UnixBoard.start("/bin/true", startup_timeout=2)
 
 
+async def said_after(board: Transport, data: bytes, ending: bytes) -> bytes:
+    """What the board says after ``data`` is sent, up to ``ending`` (and nothing raised)."""
+    await board.send(data)
+    seen = b""
+    with anyio.fail_after(10):
+        while not seen.endswith(ending):
+            seen += await board.receive()
+    return seen
+
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+
+
+async def test_unix_board_answers_a_soft_reset_at_the_raw_repl_as_a_board(unix_board: UnixBoard) -> None:
+    """``OK``, ``MPY: soft reboot``, and the raw REPL again (the new interpreter put in raw
+    mode for it, its own banner unseen), as mpremote and Thonny wait for."""
+    assert (await said_after(unix_board, b"\r\x01", RAW_BANNER)).endswith(b"\r\n" + RAW_BANNER)
+    assert await said_after(unix_board, b"\x04", RAW_BANNER) == b"OK\r\n" + SOFT_REBOOT + RAW_BANNER
+    assert unix_board.generation == 1
+    exit_reply = await said_after(unix_board, b"import sys; sys.exit()\x04", RAW_BANNER)
+    assert exit_reply == b"OK\x04\x04" + SOFT_REBOOT + RAW_BANNER
+    reset = await said_after(unix_board, b"import machine; machine.soft_reset()\x04", RAW_BANNER)
+    assert reset == b"OK\x04\x04" + SOFT_REBOOT + RAW_BANNER
+    assert await said_after(unix_board, b"print(6*7)\x04", b">") == b"OK42\n\x04\x04>"
+    assert unix_board.generation == 3
+
+
+async def test_unix_board_answers_a_soft_reset_at_the_friendly_repl_as_a_board(unix_board: UnixBoard) -> None:
+    banner = await said_after(unix_board, b"\x02", b">>> ")  # Ctrl-B: the friendly banner again
+    assert banner.startswith(b"\r\nMicroPython ") and banner.count(b">>> ") == 1
+    assert await said_after(unix_board, b"\x04", b">>> ") == b"\r\n" + SOFT_REBOOT + banner[2:]
+    reply = await said_after(unix_board, b"import sys; sys.exit()\r", b">>> ")
+    assert reply == b"import sys; sys.exit()\r\n" + SOFT_REBOOT + banner[2:]
+    assert unix_board.generation == 2
+
+
+async def test_unix_board_ctrl_c_before_any_code_leaves_no_trace(unix_board: UnixBoard) -> None:
+    """The PyPI unix port runs in CPython, which caught an early SIGINT and printed a
+    KeyboardInterrupt traceback at the next exit (ending it "by an uncaught SIGINT")."""
+    await said_after(unix_board, b"\r\x03\x03", b"\r\n>>> " * 3)  # a prompt for each byte
+    reply = await said_after(unix_board, b"\x04", b">>> ")
+    assert reply.startswith(b"\r\n" + SOFT_REBOOT + b"MicroPython ") and b"Traceback" not in reply
+    await said_after(unix_board, b"\r\x03", b"\r\n>>> " * 2)  # and again on the fresh interpreter
+    assert b"Traceback" not in await said_after(unix_board, b"\x04", b">>> ")
+
+
+async def test_unix_board_bytes_sent_to_an_ended_interpreter_are_lost(unix_board: UnixBoard) -> None:
+    """Nobody read that the interpreter ended: the write finds it out and reboots the board,
+    and what it carried is lost (as bytes sent to a board as it reboots); what the old
+    interpreter printed last is still said, before the reboot."""
+    await said_after(unix_board, b"\r\x01", RAW_BANNER)
+    await unix_board.send(b"import sys; sys.exit()\x04")
+    await anyio.sleep(0.5)  # the interpreter has ended; nobody has read that yet
+    await unix_board.send(b"print('lost')\x04")
+    assert await said_after(unix_board, b"print('kept')\x04", b"\x04>") == (
+        b"OK\x04\x04" + SOFT_REBOOT + RAW_BANNER + b"OKkept\n\x04\x04>"
+    )
+
+
 # --- micro:bit specifics ------------------------------------------------------------
 
 

@@ -30,7 +30,12 @@ def _die_with_parent() -> None:
 
 
 def _pty_child_setup() -> None:  # pragma: no cover - runs in the child
+    """The interpreter starts with SIGINT ignored, as a board starts with no handler: the
+    PyPI unix port runs inside CPython, whose own SIGINT handler would otherwise catch an
+    interrupt sent before any code ran and end the process with ``KeyboardInterrupt`` at its
+    next exit. MicroPython installs its handler while it runs code, whatever was inherited."""
     _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 

