@@ -15,20 +15,18 @@ from typing import Any
 import anyio
 from anyio.abc import AsyncResource
 
-from belay import literals
 from belay.board_info import Capabilities, DeviceInfo, parse_probe
 from belay.deadline import Deadline
 from belay.device_files import minified_device_file
 from belay.errors import (
     ConnectionLostError,
-    DeviceExecError,
     DeviceTimeoutError,
     DeviceValueError,
     ProtocolError,
 )
 from belay.heap import check_fits
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
-from belay.protocol.raw_repl import MAX_ERROR_BYTES
+from belay.payloads import encode_code, remote_error, value_of
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
 
@@ -146,7 +144,7 @@ class Device(AsyncResource):
     async def detect(self) -> tuple[DeviceInfo, Capabilities]:
         """Learn the board's identity and capabilities in one round trip (a raw-paste try)."""
         result = await self.call(minified_device_file("probe.py"), raw_paste=True)
-        probe = self._value_of(result)
+        probe = value_of(result)
         raw_paste = bool(self._link.protocol.raw_paste_supported)
         self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)
         logger.info("opened %s", self._info.describe())
@@ -180,11 +178,11 @@ class Device(AsyncResource):
         except SyntaxError as error:
             raise DeviceValueError(f"not an expression: {expression[:200]!r} ({error.msg})") from None
         result = await self.call(f"print(repr({expression}\n))", timeout=timeout)
-        return self._value_of(result)
+        return value_of(result)
 
     async def eval_code(self, code: str | bytes, *, timeout: float | None = None) -> Any:
         """Run statements that print one value with ``repr()``; return that value."""
-        return self._value_of(await self.call(code, timeout=timeout))
+        return value_of(await self.call(code, timeout=timeout))
 
     async def soft_reset(self, *, timeout: float = 10.0) -> None:
         """Soft-reset the board: whatever it held in RAM is gone; its files stay."""
@@ -212,7 +210,7 @@ class Device(AsyncResource):
         raw_paste: bool | None = None,
     ) -> CallResult:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
-        payload = _encode(code)
+        payload = encode_code(code)
         deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
         await self._acquire(deadline)
         try:
@@ -298,15 +296,6 @@ class Device(AsyncResource):
         supported = self._capabilities is not None and self._capabilities.raw_paste
         return supported and pacing is not None and len(payload) > pacing.chunk_size
 
-    @staticmethod
-    def _value_of(result: CallResult) -> Any:
-        if result.output_truncated:
-            raise DeviceValueError("the value printed by the board exceeded the output limit")
-        lines = result.output.decode("utf-8", "replace").strip().splitlines()
-        if not lines:
-            raise DeviceValueError("the board printed no value")
-        return literals.loads(lines[-1])
-
     # --- lifetime ---------------------------------------------------------------------
 
     async def aclose(self) -> None:
@@ -316,21 +305,3 @@ class Device(AsyncResource):
         self._closed = True
         with anyio.CancelScope(shield=True):
             await self._link.transport.aclose()
-
-
-def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:
-    """The exception a board's traceback text describes (cut at the protocol's bound if ``truncated``)."""
-    return DeviceExecError.from_traceback(error, truncated_at=MAX_ERROR_BYTES if truncated else None)
-
-
-def _encode(code: str | bytes) -> bytes:
-    """The bytes of ``code``; text that cannot be UTF-8 (a lone surrogate) is refused."""
-    if not isinstance(code, str):
-        return bytes(code)
-    try:
-        return code.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise DeviceValueError(
-            f"code is not valid text: {error.reason} at position {error.start} "
-            f"({code[error.start : error.end]!r})"
-        ) from None

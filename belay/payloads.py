@@ -1,0 +1,39 @@
+"""What crosses the wire in a call, one way and back: code as bytes, the value a call
+printed, the exception a board's traceback names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from belay import literals
+from belay.errors import DeviceExecError, DeviceValueError
+from belay.link import CallResult
+from belay.protocol.raw_repl import MAX_ERROR_BYTES
+
+
+def encode_code(code: str | bytes) -> bytes:
+    """The bytes of ``code``; text that cannot be UTF-8 (a lone surrogate) is refused."""
+    if not isinstance(code, str):
+        return bytes(code)
+    try:
+        return code.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise DeviceValueError(
+            f"code is not valid text: {error.reason} at position {error.start} "
+            f"({code[error.start : error.end]!r})"
+        ) from None
+
+
+def value_of(result: CallResult) -> Any:
+    """The Python literal on the last line a call printed (never evaluated as code)."""
+    if result.output_truncated:
+        raise DeviceValueError("the value printed by the board exceeded the output limit")
+    lines = result.output.decode("utf-8", "replace").strip().splitlines()
+    if not lines:
+        raise DeviceValueError("the board printed no value")
+    return literals.loads(lines[-1])
+
+
+def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:
+    """The exception a board's traceback text describes (cut at the protocol's bound if ``truncated``)."""
+    return DeviceExecError.from_traceback(error, truncated_at=MAX_ERROR_BYTES if truncated else None)
