@@ -78,9 +78,11 @@ def begin(t, sid, lease, renew, reserve, each):
         if o in S:
             get(o)
     reap(0)
-    # Collect first, so what the session keeps fills the lowest free blocks: allocated at the
-    # garbage's high-water mark instead, sessions would pin blocks all over a small heap.
-    gc.collect()
+    # On a small heap, collect first, so what the session keeps fills the lowest free blocks:
+    # allocated at the garbage's high-water mark, sessions would pin blocks all over it. (Not
+    # on roomy boards: the unix port's interrupts can land inside a collection, locking its heap.)
+    if gc.mem_free() + gc.mem_alloc() < 65536:
+        gc.collect()
     if gc.mem_free() < reserve + each * len(S):  # no room for it and every session's calls
         raise MemoryError("belay:full:%d:%d" % (gc.mem_free(), len(S)))
     S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None]

@@ -42,6 +42,7 @@ def _capture(r):
 def _guard(r, name, rec, fn, args):
     i = _thread.get_ident()
     T[i] = r
+    rec[0] = "running"
     try:
         fn(*args)
         rec[0] = "finished"
@@ -67,7 +68,15 @@ def _start(r, name, fn, args):
     for n in [n for n in ts if ts[n][0] != "running"][:-16]:
         del ts[n]
     rec = ts[name] = R[r[0] + "/" + name] = ["running", None]
-    _thread.start_new_thread(_guard, (r, name, rec, fn, args))
+    try:
+        _thread.start_new_thread(_guard, (r, name, rec, fn, args))
+    except BaseException as err:
+        # Interrupted (or refused) before the thread ran: it is not running. Should it have
+        # started after all, its _guard marks it running again.
+        rec[0] = "crashed"
+        rec[1] = "not started: %s" % type(err).__name__
+        R.pop(r[0] + "/" + name, None)
+        raise
 
 
 def thread(t, name, fn, args):

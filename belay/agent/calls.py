@@ -164,11 +164,13 @@ def eval_expression(token: str, expression: str, guarded: bool) -> str:
     return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
-def deploy(token: str, source: str) -> str:
+def deploy(token: str, source: str, collect: bool) -> str:
     """Define a function in the session's namespace (ends with a newline). The host keeps
-    its hash; ``belay stats`` lists the namespace's functions. Collected first, so the
-    function lands in the lowest free blocks, not at the garbage's high-water mark."""
-    return f"_ba.gc.collect()\nexec({source!r},_ba.get({token!r})[4])\n"
+    its hash; ``belay stats`` lists the namespace's functions. With ``collect`` (small heaps)
+    collected first, so the function lands in the lowest free blocks, not at the garbage's
+    high-water mark."""
+    first = "_ba.gc.collect()\n" if collect else ""
+    return f"{first}exec({source!r},_ba.get({token!r})[4])\n"
 
 
 def call_task(token: str, name: str, arguments: str) -> str:

@@ -29,3 +29,11 @@ def session_reserve(capabilities: Capabilities) -> tuple[int, int]:
     with ``capabilities``, plus ``each`` per session already open there."""
     heap = capabilities.mem_free + capabilities.mem_alloc
     return max(RESERVE_MIN, min(RESERVE_MAX, heap // RESERVE_SHARE)), CALLS_ROOM
+
+
+SMALL_HEAP = 64 * 1024
+"""Below this, calls that keep something on the board collect garbage first (fragmentation)."""
+
+
+def is_small_heap(capabilities: Capabilities) -> bool:
+    return capabilities.mem_free + capabilities.mem_alloc < SMALL_HEAP

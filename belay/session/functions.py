@@ -13,6 +13,7 @@ from typing import Any
 from belay import literals
 from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceValueError
+from belay.session.budget import is_small_heap
 from belay.session.context import DEFAULT, SessionContext, Timeout
 
 
@@ -75,7 +76,7 @@ class RemoteFunction:
         """The statement that deploys this function, or ``""`` when already deployed."""
         if self.session.resources.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
-        return calls.deploy(self.session.token, self.code.source)
+        return calls.deploy(self.session.token, self.code.source, is_small_heap(self.session.capabilities))
 
     def deployed(self) -> None:
         self.session.resources.register_deployed_method(self.code.name, self.code.code_hash)

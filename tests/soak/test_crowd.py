@@ -1,0 +1,114 @@
+"""Crowds (issue 10): many sessions at once are each let in and served, or refused cleanly by
+the board's heap budget, and the board always serves the next host."""
+
+from __future__ import annotations
+
+import collections
+import random
+import re
+
+import anyio
+import pytest
+
+from belay import BelayError, DeviceSessionManager, SessionLimitError, SessionOptions
+from belay.device import Device
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+MEM_INFO = "import gc, micropython\ngc.collect()\ngc.collect()\nmicropython.mem_info()\ndel gc, micropython"
+
+
+async def heap(device: Device) -> tuple[int, int]:
+    """Free heap in bytes, and the largest free block in heap blocks."""
+    text = await device.exec(MEM_INFO)
+    free = re.search(r"free: (\d+)", text)
+    largest = re.search(r"max free sz: (\d+)", text)
+    assert free is not None and largest is not None, text
+    return int(free.group(1)), int(largest.group(1))
+
+
+@pytest.mark.microbit
+async def test_twelve_sessions_at_once_on_the_microbit_run_or_are_refused_cleanly() -> None:
+    outcomes: collections.Counter[str] = collections.Counter()
+    async with DeviceSessionManager(SessionOptions(max_concurrent_sessions=12)) as manager:
+        all_open = anyio.Event()
+        opened = [0]
+
+        async def worker(n: int) -> None:
+            try:
+                async with manager.session("microbit", on_output=None) as session:
+
+                    @session.task
+                    def scale(x, k):  # type: ignore[no-untyped-def]
+                        return x * k
+
+                    assert [await scale(c, n) for c in range(3)] == [0, n, 2 * n]
+                    opened[0] += 1
+                    if opened[0] == 12:
+                        all_open.set()
+                    with anyio.move_on_after(5):
+                        await all_open.wait()  # all twelve are open together
+                outcomes["ran"] += 1
+            except SessionLimitError as refused:
+                assert "room for no more sessions" in str(refused)
+                outcomes["refused"] += 1
+            except BelayError as error:  # pragma: no cover - what the test is here to catch
+                outcomes[f"{type(error).__name__}: {error}"] += 1
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as group:
+                for n in range(12):
+                    group.start_soon(worker, n)
+        assert set(outcomes) <= {"ran", "refused"}, outcomes
+        assert outcomes["ran"] >= 10
+        async with manager.session("microbit", on_output=None) as next_host:
+            assert await next_host.eval("1 + 1") == 2
+
+
+async def test_fifty_sessions_of_mixed_work_leave_the_heap_as_they_found_it() -> None:
+    """unix: 50 sessions at a time for 20 s of mixed work (evals, tasks, threads, temp files);
+    afterwards the heap is back within 4 KB and its largest free block is no smaller."""
+    rng = random.Random(10)
+    options = SessionOptions(max_concurrent_sessions=50, wait_for_session_slot=True)
+    async with DeviceSessionManager(options) as manager:
+
+        async def worker(n: int) -> None:
+            async with manager.session("unix", on_output=None) as session:
+
+                @session.task
+                def mix(x, tag):  # type: ignore[no-untyped-def]
+                    return [x, tag, str(x) * 3]
+
+                @session.thread
+                def spin(k):  # type: ignore[no-untyped-def]
+                    return k * 2
+
+                for step in range(rng.randrange(5, 15)):
+                    kind = rng.randrange(4)
+                    if kind == 0:
+                        assert await session.eval(f"{n} + {step}") == n + step
+                    elif kind == 1:
+                        assert await mix(step, f"t{n}") == [step, f"t{n}", str(step) * 3]
+                    elif kind == 2:
+                        await spin(step)
+                    else:
+                        name = f"w{n}-{step}.bin"
+                        await session.fs.put(bytes([n % 256, step]), name, temporary=True)
+
+        async def round_of_fifty(first: int) -> None:
+            async with anyio.create_task_group() as group:
+                for n in range(first, first + 50):
+                    group.start_soon(worker, n)
+
+        await round_of_fifty(0)  # warm-up: the agent, its tables and the tasks' names once
+        board = manager.board("unix")
+        assert board is not None
+        free_before, largest_before = await heap(board.device)
+        n, until = 50, anyio.current_time() + 20
+        while anyio.current_time() < until:  # rounds of 50 at once, none cancelled halfway
+            await round_of_fifty(n)
+            n += 50
+        assert n >= 150
+        free_after, largest_after = await heap(board.device)
+    assert free_before - free_after <= 4096
+    assert largest_after >= largest_before
