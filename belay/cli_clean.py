@@ -10,9 +10,11 @@ from belay.container import Container
 
 async def clean_port(container: Container, port: str, *, force: bool, reset: bool) -> CleanReport:
     """Open ``port`` and remove the agent, its sessions and names from the board."""
-    device = await container.device_opener(port)
+    device = await container.device_opener(port, reset_if_full=force and reset)
     async with device:
-        return await remove_agent(device, force=force, reset=reset)
+        reset_opening = device.reboots > 0  # it was too full to be probed
+        report = await remove_agent(device, force=force, reset=reset)
+    return CleanReport(-1, True) if reset_opening else report
 
 
 def render_clean(report: CleanReport, port: str, console: Console) -> None:

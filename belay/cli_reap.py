@@ -19,10 +19,11 @@ async def reap_port(
     """Open ``port``, reap (every session with ``every``: a board out of memory is soft-reset
     unless not ``allow_reset``), journal each reaped session; returns them and whether the
     board was reset."""
-    device = await container.device_opener(port)
+    device = await container.device_opener(port, reset_if_full=every and allow_reset)
     async with device:
         if every:
             reaped, reset = await reap_all_or_reset(device, allow_reset=allow_reset)
+            reset |= device.reboots > 0  # reset already while opening: it was too full to probe
         else:
             reaped, reset = await reap_board(device), False
     log = FileJournal(journal)

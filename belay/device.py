@@ -19,12 +19,14 @@ from belay.board_info import Capabilities, DeviceInfo, parse_probe
 from belay.deadline import Deadline
 from belay.device_files import minified_device_file
 from belay.errors import (
+    BoardOutOfMemoryError,
     ConnectionLostError,
+    DeviceExecError,
     DeviceTimeoutError,
     DeviceValueError,
     ProtocolError,
 )
-from belay.heap import check_fits
+from belay.heap import HEAP_QUERY, check_fits, heap_room
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
 from belay.payloads import encode_code, remote_error, value_of
 from belay.transports import TransportFactory, open_transport
@@ -77,12 +79,14 @@ class Device(AsyncResource):
         on_unsolicited: OutputCallback | None = None,
         max_output: int = MAX_OUTPUT_BYTES,
         recover_timeout: float | None = None,
+        reset_if_full: bool = False,
     ) -> Device:
         """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error.
 
         ``max_output`` bounds the output kept per call (all of it still streams to ``on_output``);
         ``recover_timeout`` (default: ``sync_timeout``) bounds getting the board back after an
-        interrupted call.
+        interrupted call. A board whose heap is too full to take the capability probe raises
+        :class:`BoardOutOfMemoryError`, or is soft-reset first with ``reset_if_full``.
         """
         transport = await transport_factory(port)
         recover = sync_timeout if recover_timeout is None else recover_timeout
@@ -92,7 +96,7 @@ class Device(AsyncResource):
         try:
             async with device._lock:
                 await device._link.sync(sync_timeout)
-            await device.detect()
+            await device.detect(reset_if_full=reset_if_full)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await transport.aclose()
@@ -141,14 +145,43 @@ class Device(AsyncResource):
         """Reboots seen since the device opened (what a board held is gone after each)."""
         return self._link.reboots
 
-    async def detect(self) -> tuple[DeviceInfo, Capabilities]:
-        """Learn the board's identity and capabilities in one round trip (a raw-paste try)."""
-        result = await self.call(minified_device_file("probe.py"), raw_paste=True)
+    async def detect(self, *, reset_if_full: bool = False) -> tuple[DeviceInfo, Capabilities]:
+        """Learn the board's identity and capabilities in one round trip (a raw-paste try),
+        after a short one that shows the probe fits the board's heap: code a nearly full
+        micro:bit cannot buffer halts its REPL for good.
+
+        Raises :class:`BoardOutOfMemoryError` when it does not fit (``reset_if_full``: the board
+        is soft-reset and probed), :class:`DeviceTimeoutError` past ``sync_timeout`` each.
+        """
+        probe_code = minified_device_file("probe.py")
+        if not await self._fits(probe_code):
+            if not reset_if_full:
+                raise BoardOutOfMemoryError(
+                    f"the board on {self.port} is out of memory: it cannot take belay's "
+                    f"{len(probe_code)}-byte capability probe (belay reap --all or belay clean "
+                    "--force soft-reset it)",
+                    port=self.port,
+                )
+            logger.warning("the board on %s is out of memory: soft-resetting it", self.port)
+            await self.soft_reset()
+        result = await self.call(probe_code, raw_paste=True, timeout=2 * self.sync_timeout)
         probe = value_of(result)
         raw_paste = bool(self._link.protocol.raw_paste_supported)
         self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)
         logger.info("opened %s", self._info.describe())
         return self._info, self._capabilities
+
+    async def _fits(self, code: bytes) -> bool:
+        """Whether the board's largest free heap block holds ``code`` twice over (its input
+        buffer grows by copying) and it can compile a short call at all."""
+        try:
+            found = await self.call(HEAP_QUERY, timeout=self.sync_timeout)
+        except DeviceExecError as error:
+            if error.remote_type == "MemoryError":
+                return False
+            raise
+        room = heap_room(found.output)
+        return room is None or room >= 2 * len(code)
 
     # --- calls ------------------------------------------------------------------------
 

@@ -68,3 +68,45 @@ def test_clean_refuses_while_a_session_is_live_and_force_ends_it(served_board: s
     assert "ended 1 session" in forced.stdout
     assert "belay_agent.py" not in footprint(served_board)[0]
     assert belay("exec", "-p", served_board, "print('back')").stdout.strip() == "back"  # reinstalls
+
+
+FILL = "junk = []\ntry:\n    while True:\n        junk.append(bytearray(48))\nexcept MemoryError:\n    pass"
+
+
+def exhaust(port: str) -> None:
+    """A session (whose host then goes away) fills the board's heap to the last block."""
+
+    async def fill() -> None:
+        async with await Device.open(port) as device:
+            await ensure_agent(device)
+            await device.exec(calls.begin("a-greedy-session-token", "greedy-sess", 60_000, []))
+            await device.exec(calls.exec_code("a-greedy-session-token", FILL, device.capabilities.threads))
+
+    anyio.run(fill)
+
+
+@pytest.mark.parametrize(
+    "served_board", [pytest.param("microbit", marks=pytest.mark.microbit)], indirect=True
+)
+def test_an_exhausted_board_is_recovered_by_reap_all(served_board: str) -> None:
+    exhaust(served_board)
+    stuck = belay("exec", "-p", served_board, "print('room?')")
+    assert stuck.returncode != 0 and "memory" in stuck.stderr.lower()  # the board is full
+    refused = belay("reap", "--all", "--no-reset", "-p", served_board)
+    assert refused.returncode == 2 and "out of memory" in refused.stderr
+    recovered = belay("reap", "--all", "-p", served_board)
+    assert recovered.returncode == 0, recovered.stderr
+    assert (
+        "out of memory: soft-reset it" in recovered.stdout or "reaped session greedy-sess" in recovered.stdout
+    )
+    assert belay("exec", "-p", served_board, "print('room again')").stdout.strip() == "room again"
+
+
+@pytest.mark.parametrize(
+    "served_board", [pytest.param("microbit", marks=pytest.mark.microbit)], indirect=True
+)
+def test_an_exhausted_board_is_cleaned_with_force(served_board: str) -> None:
+    exhaust(served_board)
+    cleaned = belay("clean", "--force", "-p", served_board)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "belay_agent.py" not in footprint(served_board)[0]

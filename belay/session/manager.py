@@ -32,12 +32,17 @@ DeviceOpener = Callable[[str, SessionOptions], Awaitable[Device]]
 
 
 async def open_device(
-    port: str, options: SessionOptions, transport_factory: TransportFactory = open_transport
+    port: str,
+    options: SessionOptions,
+    transport_factory: TransportFactory = open_transport,
+    *,
+    reset_if_full: bool = False,
 ) -> Device:
-    """Open the board on ``port`` with the call and sync timeouts of ``options``."""
+    """Open the board on ``port`` with the call and sync timeouts of ``options`` (soft-reset
+    first if it is too full to be probed, with ``reset_if_full``)."""
     return await Device.open(
         port, transport_factory=transport_factory, call_timeout=options.call_timeout,
-        sync_timeout=options.sync_timeout,
+        sync_timeout=options.sync_timeout, reset_if_full=reset_if_full,
     )  # fmt: skip
 
 
