@@ -17,15 +17,12 @@ try:
 except ImportError:
     from utime import sleep_ms, ticks_diff, ticks_ms
 try:
-    from os import getcwd
-
-    ROOT = getcwd()
-except ImportError:
+    ROOT = __import__("os").getcwd()
+except AttributeError:
     ROOT = ""
 
 S = {}
-G = [0] * 16  # why the last 8 tokens went: hash, reason (a ring, allocated once)
-GI = [0]
+G = [0] * 9  # why the last 4 tokens went: hash, reason (a ring, allocated once); G[8]: next slot
 reaped = []
 _p = print
 
@@ -34,14 +31,11 @@ def running():
     return 1
 
 
-def ext(r):
+def x(t):
+    r = get(t)
     if r[5] is None:
         r[5] = {}
     return r[5]
-
-
-def x(t):
-    return ext(get(t))
 
 
 def get(t):
@@ -49,7 +43,7 @@ def get(t):
     if r is None:
         h = hash(t)
         w = "unknown"
-        for i in range(0, len(G), 2):
+        for i in range(0, 8, 2):
             if G[i] == h:
                 w = G[i + 1]
         raise KeyError("belay:" + w)
@@ -69,11 +63,7 @@ def v(o):
     _p("\x1e" + repr(o))
 
 
-def c(t, n, *a, **k):
-    v(get(t)[4][n](*a, **k))
-
-
-def begin(t, sid, lease, renew, reserve, each):
+def begin(t, sid, lease, reserve, each, renew=()):
     for o in renew:
         if o in S:
             get(o)
@@ -98,10 +88,10 @@ def _end(t, wait, why):
     r = S.pop(t, None)
     if r is None:
         return []
-    i = GI[0]
+    i = G[8]
     G[i] = hash(t)
     G[i + 1] = why
-    GI[0] = (i + 2) % 16
+    G[8] = (i + 2) % 8
     bad = _stop(r, wait)
     e = r[5] or {}
     for k in "wr":
@@ -116,14 +106,8 @@ def _end(t, wait, why):
             bad.append("file %s: %s" % (f, err))
     r[4].clear()
     r[5] = None
-    return bad
-
-
-def end(t, wait):
-    get(t)
-    bad = _end(t, wait, "ended")
     gc.collect()
-    v(bad)
+    return bad
 
 
 def reap(every):
@@ -139,12 +123,3 @@ def reap(every):
     del reaped[:-8]
     if n:
         gc.collect()
-
-
-def size(p):
-    import os
-
-    try:
-        return os.size(p) if hasattr(os, "size") else os.stat(p)[6]
-    except OSError:
-        return -1

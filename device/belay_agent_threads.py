@@ -8,11 +8,19 @@ import _thread
 
 import belay_agent as A
 
+sleep_ms = A.sleep_ms
+
 MAIN = _thread.get_ident()
 T = {}  # thread ident -> its session's record; -1 -> 1 while a machine.Timer callback runs
 B = [None]  # when the call in progress began (None: no call)
 R = {}  # "sid/name" -> [state, error] of every running thread; zombies() are those whose session ended
 W = [None, None]  # the reaper (once started), when it last ran
+
+
+def ext(r):
+    if r[5] is None:
+        r[5] = {}
+    return r[5]
 
 
 def running():
@@ -21,7 +29,7 @@ def running():
 
 
 def _keep(r, text):
-    o = A.ext(r).setdefault("o", [])
+    o = ext(r).setdefault("o", [])
     o.append(text)
     while len(o) > 1 and sum([len(s) for s in o]) > 2048:
         o.pop(0)
@@ -64,7 +72,7 @@ def _guard(r, name, rec, fn, args):
 
 def _start(r, name, fn, args):
     _capture(r)
-    ts = A.ext(r).setdefault("t", {})
+    ts = ext(r).setdefault("t", {})
     for n in [n for n in ts if ts[n][0] != "running"][:-16]:
         del ts[n]
     rec = ts[name] = R[r[0] + "/" + name] = ["running", None]
@@ -91,7 +99,7 @@ def zombies():
 
 def _tick(r, tm, name, fn, period, args):
     while r[1] >= 0 and name in tm:
-        A.sleep_ms(period)
+        sleep_ms(period)
         if r[1] >= 0 and name in tm:
             fn(*args)
 
@@ -99,7 +107,7 @@ def _tick(r, tm, name, fn, period, args):
 def timer(t, name, fn, period, args):
     r = A.get(t)
     f = r[4][fn]
-    tm = A.ext(r).setdefault("T", {})
+    tm = ext(r).setdefault("T", {})
     try:
         from machine import Timer
     except ImportError:
@@ -144,7 +152,7 @@ def _stop(r, wait):
     ts = e.get("t", {})
     t0 = A.ticks_ms()
     while A.ticks_diff(A.ticks_ms(), t0) < wait and [1 for q in ts.values() if q[0] == "running"]:
-        A.sleep_ms(5)
+        sleep_ms(5)
     return ["thread %s did not stop" % n for n, q in ts.items() if q[0] == "running"]
 
 
@@ -173,6 +181,15 @@ def c(t, n, *a, **k):
     A.v(o)
 
 
+def size(p):
+    import os
+
+    try:
+        return os.stat(p)[6]
+    except OSError:
+        return -1
+
+
 def _reap(_):
     # Never while a call runs: it holds the line, so its host cannot renew leases meanwhile.
     try:
@@ -186,7 +203,7 @@ def _reap(_):
 def _reaper(period):
     while W[0] == 1:  # belay clean sets it to None
         try:
-            A.sleep_ms(period)
+            sleep_ms(period)
         except BaseException:
             pass
         _reap(0)
@@ -216,12 +233,5 @@ def start_reaper(period):
 
 
 A.running, A._stop, A.g, A.d, A.c = running, _stop, g, d, c
-A.thread, A.timer, A.cancel_timer, A.zombies, A.start_reaper, A.out = (
-    thread,
-    timer,
-    cancel_timer,
-    zombies,
-    start_reaper,
-    out,
-)
-A.W = W
+A.thread, A.timer, A.cancel_timer, A.zombies = thread, timer, cancel_timer, zombies
+A.start_reaper, A.out, A.size, A.W = start_reaper, out, size, W

@@ -103,13 +103,16 @@ def begin(
     has ``reserve`` bytes of heap free plus ``each`` for every session already open, else a
     ``MemoryError`` reading ``belay:full:<free>:<sessions open>``; answers the sessions reaped since a host
     last asked."""
-    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{list(renew)!r},{reserve},{each})"
+    tokens = list(renew)
+    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{reserve},{each}" + (
+        f",{tokens!r})" if tokens else ")"
+    )
 
 
 def end(token: str, wait_ms: int) -> str:
     """End a session: stop its threads (waiting ``wait_ms``), timers, remove its files and
     namespace; answers what could not be removed."""
-    return f"_ba.end({token!r},{wait_ms})"
+    return f"_ba.v(_ba._end(_ba.get({token!r})and {token!r},{wait_ms},'ended'))"
 
 
 def renew(token: str) -> str:
@@ -173,9 +176,13 @@ def deploy(token: str, source: str, collect: bool) -> str:
     return f"{first}exec({source!r},_ba.get({token!r})[4])\n"
 
 
-def call_task(token: str, name: str, arguments: str) -> str:
-    """Call a deployed function; ``arguments`` is call-argument source starting with ``,``."""
-    return f"_ba.c({token!r},{name!r}{arguments})"
+def call_task(token: str, name: str, arguments: str, guarded: bool) -> str:
+    """Call a deployed function; ``arguments`` is call-argument source starting with ``,``.
+    ``guarded`` (boards with threads): through ``_ba.c``, which ends the call for the reaper
+    however it ends; elsewhere straight from the raw REPL's code, at the REPL's own depth."""
+    if guarded:
+        return f"_ba.c({token!r},{name!r}{arguments})"
+    return f"_ba.v(_ba.g({token!r})[{name!r}]({arguments[1:]}))"
 
 
 def start_thread(token: str, name: str, function: str, arguments: str) -> str:
@@ -230,9 +237,13 @@ def file_remove(token: str, path: str, name: str) -> str:
     return f"_ba.get({token!r})\ntry:\n __import__('os').remove({_u(path)})\nfinally:\n " + _unfile(name)
 
 
-def file_size(path: str) -> str:
-    """The size of ``path``, -1 if it is not there."""
-    return f"_ba.v(_ba.size({_u(path)}))"
+def file_size(path: str, helper: bool) -> str:
+    """The size of ``path``, -1 if it is not there: ``_ba.size`` where the threads part is
+    loaded (roomy boards, long paths), else inline (``os.size`` on the micro:bit)."""
+    if helper:
+        return f"_ba.v(_ba.size({_u(path)}))"
+    size_of = "(lambda o,p:o.size(p)if hasattr(o,'size')else o.stat(p)[6])"
+    return f"try:_ba.v({size_of}(__import__('os'),{_u(path)}))\nexcept OSError:_ba.v(-1)"
 
 
 def _unfile(name: str) -> str:

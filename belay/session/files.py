@@ -243,7 +243,9 @@ class SessionFiles:
 
     async def _size(self, path: str, timeout: Timeout) -> int:
         """The size of ``path`` on the board, -1 if it is not there (os.size on the micro:bit)."""
-        size = await self.session.run_value(calls.file_size(self._known().on_board(path)), timeout=timeout)
+        size = await self.session.run_value(
+            calls.file_size(self._known().on_board(path), self.session.capabilities.threads), timeout=timeout
+        )
         return size if isinstance(size, int) else -1
 
     async def _write(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:

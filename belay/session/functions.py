@@ -112,7 +112,10 @@ class Task(RemoteFunction):
 
     async def call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, timeout: Timeout = DEFAULT) -> Any:
         name = self.code.name
-        code = self.deploy_code() + calls.call_task(self.session.token, name, call_arguments(args, kwargs))
+        arguments = call_arguments(args, kwargs)
+        code = self.deploy_code() + calls.call_task(
+            self.session.token, name, arguments, self.session.capabilities.threads
+        )
         value = await self.session.run_value(code, timeout=timeout)
         self.deployed()
         return value

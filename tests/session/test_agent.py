@@ -56,6 +56,7 @@ async def test_threads_part_is_sent_only_to_boards_with_threads(device: Device) 
 
 
 async def test_two_sessions_keep_their_own_namespaces(device: Device) -> None:
+    # ensure_agent loads the core only: its calls are the unguarded ones
     await ensure_agent(device)
     await device.exec(calls.begin(TOKEN_A, "a", 30000, []) + "\n" + calls.begin(TOKEN_B, "b", 30000, []))
     await device.exec(
@@ -63,10 +64,10 @@ async def test_two_sessions_keep_their_own_namespaces(device: Device) -> None:
         + "\n"
         + exec_call(device, TOKEN_B, "def read():\n return 2")
     )
-    assert await answer(device, calls.call_task(TOKEN_A, "read", "")) == 1
-    assert await answer(device, calls.call_task(TOKEN_B, "read", "")) == 2
+    assert await answer(device, calls.call_task(TOKEN_A, "read", "", False)) == 1
+    assert await answer(device, calls.call_task(TOKEN_B, "read", "", False)) == 2
     assert await answer(device, calls.end(TOKEN_A, 200)) == []
-    assert await answer(device, calls.call_task(TOKEN_B, "read", "")) == 2
+    assert await answer(device, calls.call_task(TOKEN_B, "read", "", False)) == 2
     stats = await agent_stats(device)
     assert list(stats["sessions"]) == ["b"]
     await answer(device, calls.end(TOKEN_B, 200))

@@ -251,7 +251,11 @@ async def test_a_gone_session_is_refused_saying_why_without_its_token(device: De
     name = f"gone-{why}"
     await GONE[why](device, name)
     token = token_of(name)
-    attempts = [exec_call(device, token, "1"), eval_call(device, token, "1"), calls.call_task(token, "f", "")]
+    attempts = [
+        exec_call(device, token, "1"),
+        eval_call(device, token, "1"),
+        calls.call_task(token, "f", "", device.capabilities.threads),
+    ]
     attempts.append(calls.end(token, 200))
     if device.capabilities.threads:  # only boards with threads have background output to read
         attempts.append(calls.output(token))
