@@ -243,7 +243,7 @@ class DeviceSession:
         return text
 
     async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any:
-        """Run agent-level ``code`` that answers a value (``_ba.v``); return that value. What
+        """Run agent-level ``code`` that answers a value (see :mod:`belay.agent.answers`); return it. What
         the code printed on the way reaches ``on_output``."""
         stream = AnswerStream(self.on_output)
         result = await self._on_board(lambda device: device.call(code, timeout=self._deadline(timeout),
