@@ -167,8 +167,15 @@ async def serve_virtual_board(container: Container, kind: str, out: TextIO) -> N
 
 
 def cmd_virtual_board(args: argparse.Namespace, container: Container) -> int:
-    anyio.run(serve_virtual_board, container, args.kind, sys.stdout)
+    kind = args.kind if args.baud is None else f"{args.kind}?baud={args.baud}"
+    anyio.run(serve_virtual_board, container, kind, sys.stdout)
     return EXIT_OK
+
+
+def _baud(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"a baud rate is a positive whole number, not {text!r}")
+    return int(text)
 
 
 def _add_port(parser: argparse.ArgumentParser) -> None:
@@ -230,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         "virtual-board", help="serve a virtual board on a pty and print its path (until Ctrl-C)"
     )
     board.add_argument("--kind", choices=VIRTUAL_BOARDS, default="unix")
+    board.add_argument("--baud", type=_baud, help="put the board behind a simulated 8N1 UART at this rate")
     board.set_defaults(handler=cmd_virtual_board)
     return parser
 

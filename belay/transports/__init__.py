@@ -1,17 +1,21 @@
 """Byte streams to boards: serial lines, the two virtual boards, and memory for tests.
 
 :func:`open_transport` turns a port string into an open :class:`Transport`:
-``"unix"`` and ``"microbit"`` start a virtual board, anything else is a serial device path
-or a pyserial URL (``rfc2217://host:port``, ``socket://host:port``).
+``"unix"`` and ``"microbit"`` start a virtual board (``"unix?baud=115200"`` puts it behind a
+simulated UART line at that rate), anything else is a serial device path or a pyserial URL
+(``rfc2217://host:port``, ``socket://host:port``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
 
+from belay.errors import PortNotFoundError
 from belay.transports.base import Pacing, Transport
 from belay.transports.memory import BoardEnd, MemoryTransport
 from belay.transports.microbit_board import MicrobitBoard
+from belay.transports.paced_line import PacedLine
 from belay.transports.serial import SerialTransport
 from belay.transports.unix_board import UnixBoard
 
@@ -22,12 +26,29 @@ TransportFactory = Callable[[str], Awaitable[Transport]]
 
 
 async def open_transport(port: str) -> Transport:
-    """Open ``port``: a virtual board name, a serial device path or a pyserial URL."""
-    if port == "unix":
-        return await UnixBoard.start()
-    if port == "microbit":
-        return await MicrobitBoard.start()
-    return await SerialTransport.open(port)
+    """Open ``port``: a virtual board name (with ``?baud=N``: behind a simulated line at ``N``
+    baud), a serial device path or a pyserial URL."""
+    name, _, query = port.partition("?")
+    if name not in VIRTUAL_BOARDS:
+        return await SerialTransport.open(port)
+    baud = virtual_baud(port, query)
+    board: Transport = await (UnixBoard.start() if name == "unix" else MicrobitBoard.start())
+    return board if baud is None else PacedLine(board, baud)
+
+
+def virtual_baud(port: str, query: str) -> int | None:
+    """The baud rate a virtual board's port asks for (``unix?baud=115200``), if any."""
+    if not query:
+        return None
+    fields = parse_qs(query, keep_blank_values=True)
+    baud = fields.pop("baud", [""])
+    if fields or len(baud) != 1 or not baud[0].isdigit() or int(baud[0]) <= 0:
+        raise PortNotFoundError(
+            f"bad virtual board port {port!r}: the only option is a baud rate, as in "
+            f"'{port.partition('?')[0]}?baud=115200'",
+            port=port,
+        )
+    return int(baud[0])
 
 
 __all__ = [
@@ -35,6 +56,7 @@ __all__ = [
     "BoardEnd",
     "MemoryTransport",
     "MicrobitBoard",
+    "PacedLine",
     "Pacing",
     "SerialTransport",
     "Transport",

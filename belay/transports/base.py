@@ -37,6 +37,10 @@ class Transport(AsyncResource):
     async def receive(self, max_bytes: int = 65536) -> bytes:
         """Wait for and return at least one byte."""
 
+    async def drain(self) -> None:
+        """Wait until what was sent has left for the board (a UART's ``tcdrain``); a transport
+        that hands bytes over at once has nothing to wait for."""
+
     @abstractmethod
     def receive_nowait(self, max_bytes: int = 65536) -> bytes:
         """Return what has already arrived, possibly nothing, without waiting."""
