@@ -38,12 +38,7 @@ POLL_READS = 16
 """Reads at most of what arrived between calls (a board printing without pause never ends)."""
 
 INTERRUPT_GRACE = 0.3
-"""Seconds a board gets to end an interrupted call by itself before the link resyncs, counted
-from when the interrupt has reached it."""
-
-DRAIN_LIMIT = 60.0
-"""Seconds at most to wait for bytes already written to leave for the board (a slow line's
-buffer), before the time a recovery allows the board itself starts."""
+"""Seconds a board gets to end an interrupted call by itself before the link resyncs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +111,10 @@ class Link:
 
     async def sync(self, timeout: float) -> None:
         """Reach a fresh raw prompt within ``timeout`` s, asking again every ``SYNC_RETRY`` s."""
-        await self._drain()  # what is still on its way is no part of the board's time
         with anyio.move_on_after(timeout):
             while True:
                 self.protocol.sync()
                 await self._flush()
-                await self._drain()
                 with anyio.move_on_after(SYNC_RETRY):
                     await self._pump_until(Ready, None)
                     return
@@ -166,10 +159,6 @@ class Link:
     async def recover(self, timeout: float) -> None:
         """After a call was abandoned: interrupt it, and resync if it does not end by itself.
 
-        The interrupt goes out behind whatever of the call was already written (a serial
-        adapter's buffer); the board's time starts once it has all left. A resync discards
-        everything the board sends until its banner, so nothing of the abandoned call (its
-        answer, or an error for the tail of its code) is taken for the next one.
         A board that answered before and does not come back is a :class:`DeviceTimeoutError`;
         one never synced with (or since it rebooted) stays a :class:`NotMicroPythonError`.
         """
@@ -177,8 +166,8 @@ class Link:
         if self.protocol.in_call:
             self.protocol.interrupt()
             try:  # the write is bounded too: a board that stopped reading never takes it
-                await self._flush_and_drain(timeout)
                 with anyio.move_on_after(min(INTERRUPT_GRACE, timeout)):
+                    await self._flush()
                     await self._pump_until(CallComplete, None)
                     return
             except ProtocolError as error:
@@ -237,21 +226,6 @@ class Link:
         except ConnectionLostError as error:
             self._count_reported(error)
             raise
-
-    async def _flush_and_drain(self, timeout: float) -> None:
-        """Write what the protocol has queued (within ``timeout``: a board that stopped reading
-        never takes it), then wait for it to leave the host."""
-        with anyio.move_on_after(timeout):
-            await self._flush()
-        await self._drain()
-
-    async def _drain(self) -> None:
-        with anyio.move_on_after(DRAIN_LIMIT):
-            try:
-                await self.transport.drain()
-            except ConnectionLostError as error:
-                self._count_reported(error)
-                raise
 
     def _count_reported(self, error: ConnectionLostError) -> None:
         if error.rebooted:
