@@ -8,11 +8,14 @@ with :func:`belay.literals.loads` (never evaluated).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from belay import literals
 from belay.errors import DeviceValueError
 from belay.link import OutputCallback
+
+if TYPE_CHECKING:
+    from belay.device import Device
 
 MARK = b"\x1e"
 """Starts the agent's answer (ASCII record separator: no printable text contains it)."""
@@ -68,4 +71,14 @@ def value_of(output: bytes, *, truncated: bool = False) -> Any:
     return literals.loads(answer.decode("utf-8", "replace").strip())
 
 
-__all__ = ["MARK", "AnswerStream", "split_answer", "value_of"]
+async def ask(device: Device, code: str, *, timeout: float | None = None) -> Any:
+    """Run agent ``code`` on ``device``, outside any session, and return the value it answers.
+
+    Raises :class:`~belay.errors.DeviceExecError` when it raised on the board,
+    :class:`DeviceValueError` when it answered no value.
+    """
+    result = await device.call(code, timeout=timeout)
+    return value_of(result.output, truncated=result.output_truncated)
+
+
+__all__ = ["MARK", "AnswerStream", "ask", "split_answer", "value_of"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from belay.agent import calls
-from belay.agent.answers import value_of
+from belay.agent.answers import ask
 from belay.device import Device
 from belay.device_files import device_file, minify
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
@@ -93,7 +93,7 @@ async def loaded_version(device: Device) -> str:
         if error.remote_type == "ImportError":
             return MISSING
         return FOREIGN  # a file of that name that does not even import
-    found = value_of((await device.call(calls.version())).output)
+    found = await ask(device, calls.version())
     return found if isinstance(found, str) else FOREIGN
 
 
@@ -131,7 +131,7 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
     :class:`BoardOutOfMemoryError`.
     """
     try:
-        live = value_of((await device.call(calls.live_sessions())).output)
+        live = await ask(device, calls.live_sessions())
     except DeviceExecError as error:
         if error.remote_type != "MemoryError" or not (force and reset):
             raise _full(device, error, force) from error
@@ -143,7 +143,7 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
             f"the board on {device.port} holds {live} live belay session(s): end them first, "
             "or pass --force to end them now"
         )
-    ended = value_of((await device.call(calls.remove_agent([CORE, THREADS]))).output)
+    ended = await ask(device, calls.remove_agent([CORE, THREADS]))
     must_reset = reset and not device.capabilities.has_module_registry and live != -1
     if must_reset:
         await device.soft_reset()

@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import AsyncResource
 
 from belay.agent import calls
-from belay.agent.answers import value_of
+from belay.agent.answers import ask
 from belay.agent.install import AgentInstall, ensure_agent
 from belay.device import Device
 from belay.session.board_files import BoardFiles
@@ -73,8 +73,7 @@ class Board(AsyncResource):
 
     async def value(self, code: str, *, timeout: float | None = None) -> Any:
         """Run agent ``code`` outside any session and return the value it answers."""
-        result = await self.device.call(code, timeout=timeout)
-        return value_of(result.output, truncated=result.output_truncated)
+        return await ask(self.device, code, timeout=timeout)
 
     def tokens_to_renew(self, asking: BoardSession, now: float) -> Iterable[str]:
         """This host's other sessions here not renewed lately (a long call may have kept their

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from belay.agent import calls
-from belay.agent.answers import value_of
+from belay.agent.answers import ask
 from belay.agent.install import FOREIGN, MISSING, NO_MEMORY, agent_version, loaded_version
 from belay.device import Device
 from belay.errors import BoardOutOfMemoryError, DeviceExecError, SessionError
@@ -39,7 +39,7 @@ async def reap_board(device: Device, *, every: bool = False) -> list[ReapedSessi
             "reset the board to clear its sessions"
         )
     try:
-        found = reaped_sessions(value_of((await device.call(calls.reap(every))).output))
+        found = reaped_sessions(await ask(device, calls.reap(every)))
     except DeviceExecError as error:
         if error.remote_type == "MemoryError":
             raise out_of_memory(device.port) from error
