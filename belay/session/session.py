@@ -17,6 +17,7 @@ from belay.agent.answers import AnswerStream, split_answer, value_of
 from belay.board_info import Capabilities, DeviceInfo
 from belay.device import OUTPUT_TRUNCATED, Device
 from belay.errors import (
+    BelayError,
     ConnectionLostError,
     DeviceCapabilityError,
     DeviceExecError,
@@ -24,7 +25,7 @@ from belay.errors import (
     SessionError,
     SessionLimitError,
 )
-from belay.link import OutputCallback
+from belay.link import CallResult, OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.budget import session_reserve
@@ -223,8 +224,15 @@ class DeviceSession:
         try:
             await self._board.device.exec(calls.renew(self.token))
         except DeviceExecError as error:
-            raise self._errors.gone(error) from error
+            raise self._lost_if_gone(self._errors.gone(error)) from error
         self.renewed_at = started
+
+    def _lost_if_gone(self, error: BelayError) -> BelayError:
+        """``error``; a :class:`SessionError` (the board no longer holds this session) makes the
+        session LOST first, so its end tries nothing more on the board."""
+        if isinstance(error, SessionError):
+            self.mark_lost()
+        return error
 
     # --- running code -------------------------------------------------------------------
 
@@ -233,9 +241,7 @@ class DeviceSession:
     ) -> str:
         """Run agent-level ``code`` for this session (pending setups first); return what it
         printed, streamed to ``on_output`` (default: the session's) as it arrives."""
-        stream = AnswerStream(on_output if on_output is not None else self.on_output)
-        result = await self._on_board(lambda device: device.call(code, timeout=self._deadline(timeout),
-                                                                  on_output=stream))  # fmt: skip
+        result = await self._call(code, timeout, on_output if on_output is not None else self.on_output)
         printed, _ = split_answer(result.output)
         text = printed.decode("utf-8", "replace").replace("\r\n", "\n")
         if result.output_truncated:
@@ -245,15 +251,16 @@ class DeviceSession:
     async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any:
         """Run agent-level ``code`` that answers a value (see :mod:`belay.agent.answers`); return it. What
         the code printed on the way reaches ``on_output``."""
-        stream = AnswerStream(self.on_output)
-        result = await self._on_board(lambda device: device.call(code, timeout=self._deadline(timeout),
-                                                                  on_output=stream))  # fmt: skip
+        result = await self._call(code, timeout, self.on_output)
         return value_of(result.output, truncated=result.output_truncated)
 
-    def _deadline(self, timeout: Timeout) -> float:
-        if timeout is DEFAULT:
-            timeout = self.options.call_timeout
-        return math.inf if timeout is None else float(timeout)
+    async def _call(self, code: str, timeout: Timeout, forward: OutputCallback | None) -> CallResult:
+        """One call for this session: what its code prints goes to ``forward``, the agent's
+        answer is kept back in the result."""
+        deadline = self.options.call_timeout if timeout is DEFAULT else timeout
+        seconds = math.inf if deadline is None else float(deadline)
+        stream = AnswerStream(forward)
+        return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
 
     async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
         """Make a call for this session: it must be active, its setups run first, a lost
@@ -269,10 +276,7 @@ class DeviceSession:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
         except DeviceExecError as error:
-            explained = self._errors.explain(error)
-            if isinstance(explained, SessionError):  # the board no longer holds this session
-                self.mark_lost()
-            raise explained from None
+            raise self._lost_if_gone(self._errors.explain(error)) from None
         self.renewed_at = started
         return result
 
