@@ -87,6 +87,8 @@ class DeviceExecError(BelayError):
         self.remote_type = remote_type
         self.remote_message = remote_message
         self.remote_traceback = remote_traceback.replace("\r\n", "\n").replace("\r", "\n")
+        self.hint: str | None = None
+        """What the host knows that may explain the error (shown after the summary)."""
         super().__init__(self.summary)
 
     @property
@@ -95,9 +97,9 @@ class DeviceExecError(BelayError):
         return f"{self.remote_type}: {self.remote_message}" if self.remote_message else self.remote_type
 
     def __str__(self) -> str:
-        summary = self.summary
+        summary = self.summary if self.hint is None else f"{self.summary}\nhint: {self.hint}"
         board = self.remote_traceback.strip("\n")
-        if not board.strip() or board.strip() == summary:
+        if not board.strip() or board.strip() == self.summary:
             return summary
         if board.startswith("Traceback"):
             return f"{summary}\n\nBoard {board[0].lower()}{board[1:]}"

@@ -173,9 +173,9 @@ def d():
                 r[2] = n
 
 
-def c(t, n, *a, **k):
+def c(*a, **k):  # token, name, then the call's own arguments: no keyword of its can collide
     try:
-        o = g(t)[n](*a, **k)
+        o = g(a[0])[a[1]](*a[2:], **k)
     finally:
         d()
     A.v(o)

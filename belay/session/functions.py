@@ -1,50 +1,16 @@
-"""Host functions that run on the board: source extraction, hashing, and the call wrappers."""
+"""The call wrappers of host functions that run on the board (their source: :mod:`remote_source`)."""
 
 from __future__ import annotations
 
-import ast
-import hashlib
-import inspect
-import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from belay import literals
 from belay.agent import calls
-from belay.errors import DeviceCapabilityError, DeviceValueError
+from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
 from belay.session.budget import is_small_heap
 from belay.session.context import DEFAULT, SessionContext, Timeout
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteCode:
-    """A function's board-side name, its source without decorators, the hash of that, and
-    where the source is on the host (for mapping board tracebacks)."""
-
-    name: str
-    source: str
-    code_hash: str
-    file: str = "<unknown>"
-    first_line: int = 1
-
-
-def remote_code(function: Callable[..., Any]) -> RemoteCode:
-    """The source of a plain ``def`` to send to the board; refuses what cannot be sent."""
-    if inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function):
-        raise DeviceValueError(f"{function.__name__}: only plain functions can run on a board")
-    try:
-        lines, first = inspect.getsourcelines(function)
-    except (OSError, TypeError) as error:
-        raise DeviceValueError(f"{function!r}: its source is not available") from error
-    source = textwrap.dedent("".join(lines))
-    node = ast.parse(source).body[0]
-    if not isinstance(node, ast.FunctionDef):
-        raise DeviceValueError(f"{function!r} is not defined with def")
-    body = "\n".join(source.splitlines()[node.lineno - 1 :]) + "\n"
-    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-    file = inspect.getsourcefile(function) or "<unknown>"
-    return RemoteCode(node.name, body, digest, file, first + node.lineno - 1)
+from belay.session.remote_source import host_name_hint, remote_code
 
 
 def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -60,16 +26,22 @@ def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 class RemoteFunction:
     """A host function deployed to the board the first time it is used (by its code hash)."""
 
-    def __init__(self, session: SessionContext, function: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        session: SessionContext,
+        function: Callable[..., Any] | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
         self.session = session
         self.function = function
-        self.code = remote_code(function)
+        self.code = remote_code(function, source=source)
+        if self.code.is_generator:
+            raise DeviceValueError(f"{self.code.name} is a generator: generator tasks are not supported yet")
         self.__name__ = self.code.name
-        self.__doc__ = function.__doc__
-        try:
-            self._own_timeout = "timeout" in inspect.signature(function).parameters
-        except (TypeError, ValueError):  # pragma: no cover - every def has a signature
-            self._own_timeout = False
+        self.__doc__ = getattr(function, "__doc__", None)
+        self._host_globals: dict[str, Any] = getattr(function, "__globals__", {})
+        self._own_timeout = "timeout" in self.code.parameters
         session.remember_origin(self.code.name, self.code.file, self.code.first_line)
 
     def deploy_code(self) -> str:
@@ -77,6 +49,12 @@ class RemoteFunction:
         if self.session.resources.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
         return calls.deploy(self.session.token, self.code.source, is_small_heap(self.session.capabilities))
+
+    def hinted(self, error: DeviceExecError) -> DeviceExecError:
+        """``error``, with a hint when it is a ``NameError`` for a global of the host module."""
+        if error.remote_type == "NameError":
+            error.hint = host_name_hint(error.remote_message, self._host_globals)
+        return error
 
     def deployed(self) -> None:
         self.session.resources.register_deployed_method(self.code.name, self.code.code_hash)
@@ -116,7 +94,10 @@ class Task(RemoteFunction):
         code = self.deploy_code() + calls.call_task(
             self.session.token, name, arguments, self.session.capabilities.threads
         )
-        value = await self.session.run_value(code, timeout=timeout)
+        try:
+            value = await self.session.run_value(code, timeout=timeout)
+        except DeviceExecError as error:
+            raise self.hinted(error) from None
         self.deployed()
         return value
 

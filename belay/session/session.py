@@ -322,13 +322,16 @@ class DeviceSession:
 
     # --- decorators -----------------------------------------------------------------------
 
-    def task(self, function: Callable[..., Any]) -> Task:
-        """Run ``function`` on the board: ``await f(*args)``; its source is sent once."""
-        return Task(self, function)
+    def task(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> Task:
+        """Run ``function`` (or the def in ``source``) on the board: ``await f(*args)``; its
+        source is sent once. Raises :class:`DeviceValueError` for what cannot run there (a
+        closure variable, an ``async def``, source that is not available)."""
+        return Task(self, function, source=source)
 
-    def thread(self, function: Callable[..., Any]) -> Thread:
-        """Start ``function`` in a tracked background thread: ``await f(*args)``."""
-        return Thread(self, function)
+    def thread(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> Thread:
+        """Start ``function`` (or the def in ``source``) in a tracked background thread:
+        ``await f(*args)``."""
+        return Thread(self, function, source=source)
 
     def setup(self, function: Callable[..., Any]) -> Task:
         """Run ``function`` on the board before this session's next call."""
