@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from belay.blocking import BlockingSession, connect
 from belay.board_info import Capabilities, DeviceInfo
 from belay.device import Device
 from belay.errors import (
@@ -38,6 +39,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
 
 __all__ = [
     # sessions
+    "BlockingSession",
+    "connect",
     "CallbackResource",
     "DeviceSession",
     "DeviceSessionManager",

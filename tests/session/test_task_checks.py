@@ -20,12 +20,12 @@ SCALE = 3  # a host global a careless task uses as if it were on the board
 async def test_a_closure_variable_is_refused_at_decoration_naming_it(manager: DeviceSessionManager) -> None:
     offset = 10
     async with manager.session(port_of(manager), on_output=None) as session:
-        with writes_to(session.board.device) as written:
-            with pytest.raises(DeviceValueError, match=r"'offset'.*closure variable") as caught:
+        closure = pytest.raises(DeviceValueError, match=r"'offset'.*closure variable")
+        with writes_to(session.board.device) as written, closure as caught:
 
-                @session.task
-                def shifted(x):  # type: ignore[no-untyped-def]
-                    return x + offset
+            @session.task
+            def shifted(x):  # type: ignore[no-untyped-def]
+                return x + offset
 
         assert written == [], "nothing may be sent for a task that cannot exist on the board"
         assert "pass it as an argument" in str(caught.value)
@@ -37,7 +37,7 @@ async def test_a_name_error_for_a_host_global_gets_a_hint(manager: DeviceSession
 
         @session.task
         def scaled(x):  # type: ignore[no-untyped-def]
-            return x * SCALE  # noqa: F821 - on the board it does not exist
+            return x * SCALE  # on the board it does not exist
 
         with pytest.raises(DeviceExecError) as caught:
             await scaled(2)
@@ -120,6 +120,7 @@ def test_a_task_from_python_c_says_how_to_fix_it() -> None:
             print(error)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert "the source of f is not available" in done.stdout
     assert "session.task(source='def f(...): ...')" in done.stdout
