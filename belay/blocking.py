@@ -24,6 +24,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.functions import RemoteFunction
+from belay.session.generators import GeneratorTask
 from belay.session.manager import DeviceSessionManager
 from belay.session.output import STDOUT
 from belay.session.session import DeviceSession
@@ -68,16 +69,33 @@ def _cancel_all(scopes: list[anyio.CancelScope]) -> None:
         scope.cancel()
 
 
-class _Blocking:
-    """Runs an async object's coroutines to completion on the portal; Ctrl-C cancels one."""
+WRONG_THREAD = (
+    "a blocking belay call was made from the event loop's own thread, where it would wait forever: "
+    "use the async session (with await) there"
+)
 
-    def __init__(self, portal: BlockingPortal, target: object) -> None:
+
+class _Blocking:
+    """Runs an async object's coroutines to completion on the portal; Ctrl-C cancels one.
+
+    ``loop_thread`` is the portal's event-loop thread (a call from it is refused: it would
+    never end); by default it is asked of the portal.
+    """
+
+    def __init__(self, portal: BlockingPortal, target: object, loop_thread: int | None = None) -> None:
         self._portal = portal
         self._target = target
+        self._loop_thread = portal.call(threading.get_ident) if loop_thread is None else loop_thread
+
+    def _wrap(self, kind: type[B], target: object) -> B:
+        return kind(self._portal, target, self._loop_thread)
 
     def _call(self, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """``await function(*args, **kwargs)`` on the portal; Ctrl-C cancels it there, waits
         until it has let go of the board, then raises :class:`KeyboardInterrupt`."""
+        __tracebackhide__ = True
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(WRONG_THREAD)
         scopes: list[anyio.CancelScope] = []
         settled = threading.Event()
 
@@ -109,6 +127,9 @@ class _Blocking:
         return f"<blocking {self._target!r}>"
 
 
+B = TypeVar("B", bound=_Blocking)
+
+
 class BlockingFiles(_Blocking):
     """``session.fs`` with plain calls: ``session.fs.put(b"...", "data.bin")``."""
 
@@ -118,9 +139,13 @@ class BlockingTimer(_Blocking):
 
 
 class BlockingTask(_Blocking):
-    """A task called as a plain function: ``add(1, 2)``."""
+    """A task called as a plain function: ``add(1, 2)``; a generator task gives a plain
+    iterator (:class:`BlockingGenerator`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        if isinstance(self._target, GeneratorTask):
+            return self._wrap(BlockingGenerator, self._target(*args, **kwargs))
         return self._call(self._target, *args, **kwargs)  # type: ignore[arg-type]
 
     def with_timeout(self, timeout: float | None) -> Callable[..., Any]:
@@ -128,48 +153,82 @@ class BlockingTask(_Blocking):
         return partial(self._call, self._target.with_timeout(timeout))  # type: ignore[attr-defined]
 
 
+class BlockingGenerator(_Blocking):
+    """A generator task's values as a plain iterator; ``close()`` drops it on the board."""
+
+    def __iter__(self) -> BlockingGenerator:
+        return self
+
+    def __next__(self) -> Any:
+        __tracebackhide__ = True
+        try:
+            return self._call(self._target.__anext__)  # type: ignore[attr-defined]
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        self._call(self._target.aclose)  # type: ignore[attr-defined]
+
+
 class BlockingSession(_Blocking):
     """The session API with plain calls (see :class:`~belay.DeviceSession` for each method)."""
 
-    def __init__(self, portal: BlockingPortal, session: DeviceSession) -> None:
-        super().__init__(portal, session)
+    def __init__(
+        self, portal: BlockingPortal, session: DeviceSession, loop_thread: int | None = None
+    ) -> None:
+        super().__init__(portal, session, loop_thread)
         self.session = session
         """The async session underneath."""
-        self.fs = BlockingFiles(portal, session.fs)
+        self.fs = self._wrap(BlockingFiles, session.fs)
 
     def exec(self, code: str, **kwargs: Any) -> str:
         """Run statements on the board; what they printed (:meth:`DeviceSession.exec`)."""
+        __tracebackhide__ = True
         return self._call(self.session.exec, code, **kwargs)
 
     def eval(self, expression: str, **kwargs: Any) -> Any:
         """The value of ``expression`` on the board (:meth:`DeviceSession.eval`)."""
+        __tracebackhide__ = True
         return self._call(self.session.eval, expression, **kwargs)
 
     def task(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> BlockingTask:
         """:meth:`DeviceSession.task`, called as a plain function."""
-        return BlockingTask(self._portal, self.session.task(function, source=source))
+        return self._wrap(BlockingTask, self.session.task(function, source=source))
 
     def thread(
         self, function: Callable[..., Any] | None = None, *, source: str | None = None
     ) -> BlockingTask:
         """:meth:`DeviceSession.thread`: ``start(*args)`` returns the thread's name."""
-        return BlockingTask(self._portal, self.session.thread(function, source=source))
+        return self._wrap(BlockingTask, self.session.thread(function, source=source))
 
     def setup(self, function: Callable[..., Any]) -> BlockingTask:
-        return BlockingTask(self._portal, self.session.setup(function))
+        return self._wrap(BlockingTask, self.session.setup(function))
 
     def teardown(self, function: Callable[..., Any]) -> BlockingTask:
-        return BlockingTask(self._portal, self.session.teardown(function))
+        return self._wrap(BlockingTask, self.session.teardown(function))
 
     def timer(
         self, function: BlockingTask | RemoteFunction | Callable[..., Any], **kwargs: Any
     ) -> BlockingTimer:
         """:meth:`DeviceSession.timer`; ``cancel()`` on what it returns stops it."""
+        __tracebackhide__ = True
         target = function._target if isinstance(function, BlockingTask) else function
-        return BlockingTimer(self._portal, self._call(self.session.timer, target, **kwargs))
+        return self._wrap(BlockingTimer, self._call(self.session.timer, target, **kwargs))
+
+    def call(self, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """``await function(*args, **kwargs)`` for anything else async, as a plain call."""
+        __tracebackhide__ = True
+        return self._call(function, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<blocking {self.session!r}>"
 
 
-__all__ = ["BlockingFiles", "BlockingSession", "BlockingTask", "BlockingTimer", "connect"]
+__all__ = [
+    "BlockingFiles",
+    "BlockingGenerator",
+    "BlockingSession",
+    "BlockingTask",
+    "BlockingTimer",
+    "connect",
+]

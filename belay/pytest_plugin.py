@@ -50,7 +50,7 @@ from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
 from belay.testing import backend, identity, ports
 from belay.testing.leaks import LeakCheck, LeakReport, open_board
-from belay.testing.sync import Blocking, SyncSession, in_worker_thread
+from belay.testing.sync import SyncSession, in_worker_thread
 
 PLAN = pytest.StashKey[ports.PortPlan]()
 BOARD_FIXTURES = ("belay_session", "belay_sync_session", "belay_device_info")
@@ -231,7 +231,7 @@ async def belay_sync_session(
     check = _leak_checker(belay_manager, belay_port, request.config)
     session = await check.start()
     async with BlockingPortal() as portal:
-        yield SyncSession(session, Blocking(portal))
+        yield SyncSession(session, portal)
     _judge(await check.finish(), check, request)
 
 

@@ -185,6 +185,25 @@ def call_task(token: str, name: str, arguments: str, guarded: bool) -> str:
     return f"_ba.v(_ba.g({token!r})[{name!r}]({arguments[1:]}))"
 
 
+def load_generators() -> str:
+    """Install the generator steps into the agent (once per board boot; not resident before)."""
+    return minified_device_file("agent_generators.py").decode()
+
+
+def start_generator(token: str, generator: int, name: str, arguments: str) -> str:
+    """Create generator number ``generator`` from deployed ``name`` and step to its first value."""
+    return f"_ba.gen({token!r},{generator},{name!r}{arguments})\n" + next_value(token, generator)
+
+
+def next_value(token: str, generator: int) -> str:
+    """Answers ``(1, value)``, or ``0`` when the generator is done."""
+    return f"_ba.step({token!r},{generator})"
+
+
+def drop_generator(token: str, generator: int) -> str:
+    return f"_ba.drop({token!r},{generator})"
+
+
 def start_thread(token: str, name: str, function: str, arguments: str) -> str:
     """``arguments`` is a tuple literal."""
     return f"_ba.thread({token!r},{_u(name)},{function!r},{arguments})"

@@ -50,6 +50,7 @@ class Board(AsyncResource):
         self.files = BoardFiles()
         self.last_install: AgentInstall | None = None
         self._agent_boot: int | None = None
+        self._generators_boot: int | None = None
         self._lock = anyio.Lock()
 
     @property
@@ -70,6 +71,17 @@ class Board(AsyncResource):
             self.files = BoardFiles(root=str(await self.value(calls.root())))
             self._agent_boot = self.device.reboots
             return await self._end_orphans()
+
+    def generators_code(self) -> str:
+        """The code that installs the agent's generator steps, ``""`` once sent this boot."""
+        if self._generators_boot == self.device.reboots:
+            return ""
+        self._generators_boot = self.device.reboots
+        return calls.load_generators() + "\n"
+
+    def generators_unsure(self) -> None:
+        """A call that may have installed them failed: send them again next time (harmless)."""
+        self._generators_boot = None
 
     async def value(self, code: str, *, timeout: float | None = None) -> Any:
         """Run agent ``code`` outside any session and return the value it answers."""

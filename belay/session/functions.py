@@ -10,7 +10,7 @@ from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
 from belay.session.budget import is_small_heap
 from belay.session.context import DEFAULT, SessionContext, Timeout
-from belay.session.remote_source import host_name_hint, remote_code
+from belay.session.remote_source import RemoteCode, host_name_hint, remote_code
 
 
 def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -32,12 +32,11 @@ class RemoteFunction:
         function: Callable[..., Any] | None = None,
         *,
         source: str | None = None,
+        code: RemoteCode | None = None,
     ) -> None:
         self.session = session
         self.function = function
-        self.code = remote_code(function, source=source)
-        if self.code.is_generator:
-            raise DeviceValueError(f"{self.code.name} is a generator: generator tasks are not supported yet")
+        self.code = code or remote_code(function, source=source)
         self.__name__ = self.code.name
         self.__doc__ = getattr(function, "__doc__", None)
         self._host_globals: dict[str, Any] = getattr(function, "__globals__", {})

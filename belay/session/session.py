@@ -21,6 +21,7 @@ from belay.errors import (
     ConnectionLostError,
     DeviceCapabilityError,
     DeviceExecError,
+    DeviceValueError,
     ResourceCleanupError,
     SessionError,
     SessionLimitError,
@@ -33,8 +34,10 @@ from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
+from belay.session.generators import GeneratorTask
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
+from belay.session.remote_source import remote_code
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
 
@@ -89,6 +92,7 @@ class DeviceSession:
         self._setups: list[Task] = []
         self._teardowns: list[Task] = []
         self._names = 0
+        self._releases: list[str] = []  # agent code freeing what the host dropped
         self.fs = SessionFiles(self)
 
     # --- identity -----------------------------------------------------------------------
@@ -117,6 +121,10 @@ class DeviceSession:
     @property
     def device_info(self) -> DeviceInfo:
         return self._board.device.info
+
+    def release_later(self, code: str) -> None:
+        """Send ``code`` (that frees something the host dropped) ahead of this session's next call."""
+        self._releases.append(code)
 
     def remember_origin(self, name: str, file: str, first_line: int) -> None:
         """Board frames of function ``name`` are mapped to ``file`` from ``first_line`` on."""
@@ -259,6 +267,9 @@ class DeviceSession:
         answer is kept back in the result."""
         deadline = self.options.call_timeout if timeout is DEFAULT else timeout
         seconds = math.inf if deadline is None else float(deadline)
+        if self._releases:
+            code = "\n".join([*self._releases, code])
+            self._releases.clear()
         stream = AnswerStream(forward)
         return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
 
@@ -322,16 +333,26 @@ class DeviceSession:
 
     # --- decorators -----------------------------------------------------------------------
 
-    def task(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> Task:
-        """Run ``function`` (or the def in ``source``) on the board: ``await f(*args)``; its
-        source is sent once. Raises :class:`DeviceValueError` for what cannot run there (a
-        closure variable, an ``async def``, source that is not available)."""
-        return Task(self, function, source=source)
+    def task(
+        self, function: Callable[..., Any] | None = None, *, source: str | None = None
+    ) -> Task | GeneratorTask:
+        """Run ``function`` (or the def in ``source``) on the board: ``await f(*args)``, or
+        ``async for value in f(*args)`` for a generator; its source is sent once. Raises
+        :class:`DeviceValueError` for what cannot run there (a closure variable, an ``async
+        def``, source that is not available)."""
+        code = remote_code(function, source=source)
+        if code.is_generator:
+            return GeneratorTask(self, function, code=code)
+        return Task(self, function, code=code)
 
     def thread(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> Thread:
         """Start ``function`` (or the def in ``source``) in a tracked background thread:
-        ``await f(*args)``."""
-        return Thread(self, function, source=source)
+        ``await f(*args)``. Raises :class:`DeviceValueError` for a generator (a thread
+        cannot yield to the host) and what :meth:`task` refuses."""
+        code = remote_code(function, source=source)
+        if code.is_generator:
+            raise DeviceValueError(f"{code.name} is a generator: a thread cannot yield values to the host")
+        return Thread(self, function, code=code)
 
     def setup(self, function: Callable[..., Any]) -> Task:
         """Run ``function`` on the board before this session's next call."""
