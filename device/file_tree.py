@@ -3,7 +3,8 @@
 # _ba_t(root, expect, algorithm, digits) walks the board path `root` and prints one repr'd
 # line per entry, so an answer of any length never sits whole in the heap:
 #   (folder,)              every folder but the root
-#   (path, size, hash)     every file of a folder whose digest is not the one in `expect`
+#   (folder, 0)            a folder in `expect` whose digest is not that: its files follow
+#   (path, size, hash)     every file of a folder not in `expect`, or whose digest differs
 # Paths are relative to root; hashes are cut to `digits` hex digits ("" when digits is 0).
 # A folder's digest hashes "name\0size\0hash\n" of its files (full hashes, names sorted), and
 # is only compared when `algorithm` is the board's. Returns (algorithm, kind, flat): kind 0
@@ -58,12 +59,13 @@ def _ba_d(r, d, e, A, n, b):
                 continue
             c = _ba_f(_ba_j(p, m), b) if n else ""
             if o:
-                _ba_u(h, ("%s\0%d\0%s\n" % (m, s[1], c)).encode())
+                _ba_u(h, bytes("%s\0%d\0%s\n" % (m, s[1], c), "utf8"))
             else:
                 print(repr((_ba_j(d, m), s[1], c[:n])))
         if not o or _ba_x(h)[: len(e[d])] == e[d]:
             return q
         o = 0
+        print(repr((d, 0)))
 
 
 def _ba_t(r, e, A, n):

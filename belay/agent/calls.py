@@ -291,7 +291,9 @@ def file_tree(root: str, expect: dict[str, str], algorithm: str, digits: int, ro
     arguments = ",".join((_u(root), _board_literal(expect), _u(algorithm), str(digits)))
     names = "_ba_t,_ba_d,_ba_f,_ba_j,_ba_s,_ba_h,_ba_u,_ba_x,_ba_A"
     walk = f"try:print(repr(_ba_t({arguments})))\nfinally:del {names}"
-    return [code + walk] if roomy else [*_top_level_pieces(code), walk]
+    if roomy:
+        return [code + walk]
+    return ["_ba.gc.collect()\n" + piece for piece in _top_level_pieces(code)] + [walk]
 
 
 def _top_level_pieces(code: str, most: int = 400) -> list[str]:

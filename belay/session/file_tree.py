@@ -73,6 +73,9 @@ class Walk:
     flat: bool
     folders: tuple[str, ...]
     files: tuple[tuple[str, int, str], ...]
+    differ: tuple[str, ...] = ()
+    """Folders of ``expect`` whose digest differed: their files are in ``files``; the files
+    of the others in ``expect`` are as expected."""
 
 
 # --- the host's side of the hashes ---------------------------------------------------------
@@ -153,15 +156,18 @@ async def walk(
         raise DeviceValueError(f"walking {where!r}: the board answered {answer!r:.200}")
     folders: list[str] = [""] if answer[1] == FOLDER else []
     files: list[tuple[str, int, str]] = []
+    differ: list[str] = []
     for line in filter(None, lines):
         entry = literals.loads(line)
         if isinstance(entry, tuple) and len(entry) == 1 and isinstance(entry[0], str):
             folders.append(entry[0])
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and entry[1] == 0:
+            differ.append(entry[0])
         elif _is_file_entry(entry):
             files.append(entry)
         else:
             raise DeviceValueError(f"walking {where!r}: the board printed {line!r:.200}")
-    return Walk(answer[0], int(answer[1]), bool(answer[2]), tuple(folders), tuple(files))
+    return Walk(answer[0], int(answer[1]), bool(answer[2]), tuple(folders), tuple(files), tuple(differ))
 
 
 def _is_file_entry(entry: object) -> bool:
@@ -277,6 +283,14 @@ class FileTree:
         async with self.known.lock:
             self.known.changed(where)
             await self._folders([self.known.on_board(folder) for folder in chain], where, exist_ok, timeout)
+
+    async def make_folders(self, folders: list[str], *, timeout: Timeout = DEFAULT) -> None:
+        """Make checked ``folders`` in the order given, those there already no error; the
+        caller holds the board's file lock."""
+        for folder in folders:
+            self.known.changed(folder)
+        on_board = [self.known.on_board(folder) for folder in folders]
+        await self._folders(on_board, folders[-1], True, timeout)
 
     async def _folders(self, paths: list[str], where: str, exist_ok: bool, timeout: Timeout) -> None:
         try:

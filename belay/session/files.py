@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import re
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -28,6 +29,12 @@ from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError, RemoteFileNotFoundError
 from belay.session.board_files import BoardFiles
 from belay.session.context import DEFAULT, SessionContext, Timeout
+
+if TYPE_CHECKING:  # imported where used: they import this module
+    from collections.abc import Iterable
+
+    from belay.session.file_tree import FileStat, FileTree, TreeEntry
+    from belay.session.sync import Progress, SyncReport
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +238,50 @@ class SessionFiles:
         """``path`` is not this session's temporary file any more."""
         self._temps.discard(path)
         self.session.resources.unregister_file(path)
+
+    # --- folders, trees, hashes and sync (belay/session/file_tree.py, sync.py) ----------
+
+    def _tree(self) -> FileTree:
+        from belay.session.file_tree import FileTree
+
+        return FileTree(self.session)
+
+    async def tree(self, path: str = "", *, allow_outside: bool = False,
+                   timeout: Timeout = DEFAULT) -> list[TreeEntry]:  # fmt: skip
+        """Every folder and file under ``path`` (sorted), with sizes and board-side hashes."""
+        return await self._tree().tree(path, allow_outside=allow_outside, timeout=timeout)
+
+    async def hash(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> str:
+        """``"sha256:<hex>"`` of a board file (``"fnv1a32:<hex>"`` where it has no ``hashlib``)."""
+        return await self._tree().hash(path, allow_outside=allow_outside, timeout=timeout)
+
+    async def stat(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> FileStat:
+        """The size and kind (file or folder) of ``path`` on the board."""
+        return await self._tree().stat(path, allow_outside=allow_outside, timeout=timeout)
+
+    async def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False,
+                    allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:  # fmt: skip
+        """Make folder ``path`` (``parents``: its missing parents too), as ``pathlib.Path.mkdir``."""
+        await self._tree().mkdir(path, parents=parents, exist_ok=exist_ok, allow_outside=allow_outside,
+                                 timeout=timeout)  # fmt: skip
+
+    async def rmdir(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
+        """Remove the empty folder ``path``."""
+        await self._tree().rmdir(path, allow_outside=allow_outside, timeout=timeout)
+
+    async def rm_tree(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
+        """Remove ``path``: a file, or a folder with everything in it."""
+        await self._tree().rm_tree(path, allow_outside=allow_outside, timeout=timeout)
+
+    async def sync(self, local_dir: str | os.PathLike[str], remote_dir: str = "", *, delete: bool = False,
+                   exclude: Iterable[str] = (), dry_run: bool = False, timeout: Timeout = DEFAULT,
+                   progress: Progress | None = None) -> SyncReport:  # fmt: skip
+        """Make board folder ``remote_dir`` hold what ``local_dir`` holds, sending only what
+        differs by the board's hashes (see :mod:`belay.session.sync`)."""
+        from belay.session.sync import sync
+
+        return await sync(self._tree(), self, local_dir, remote_dir, delete=delete, exclude=exclude,
+                          dry_run=dry_run, timeout=timeout, progress=progress)  # fmt: skip
 
     # --- internals --------------------------------------------------------------------
 
