@@ -2,7 +2,7 @@
 
 ``device/agent_stats.py`` (sent on demand, to spare the agent's heap) prints one dict:
 ``version``, ``sessions`` (by id: ``age_ms``, ``idle_ms``, ``lease_ms``, ``threads``
-{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``output``),
+{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``proxies``, ``output``),
 ``reaped`` (not yet collected by a host), ``zombies`` ({"session/thread": [state, error]}:
 threads still running after their session ended), ``mem_free`` and ``mem_alloc``.
 """
@@ -85,9 +85,11 @@ def sessions_table(stats: dict[str, Any], port: str) -> Table:
         caption="threads: running/finished/crashed",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    table.add_column("session", no_wrap=True)
-    for name in ("age", "lease left", "threads", "timers", "methods", "files", "output"):
+    table.add_column("session", no_wrap=True, min_width=12)
+    for name in ("age", "lease", "threads", "timers", "funcs", "files", "proxies", "output"):
         table.add_column(name, justify="right", no_wrap=True)
     for sid, record in sorted(stats["sessions"].items()):
         table.add_row(
@@ -98,6 +100,7 @@ def sessions_table(stats: dict[str, Any], port: str) -> Table:
             str(len(record.get("timers", []))),
             str(len(record.get("methods", {}))),
             str(len(record.get("files", []))),
+            str(record.get("proxies", 0)),
             f"{record.get('output', 0)} B",
         )
     return table

@@ -44,6 +44,16 @@ def dumps_for_board(value: Any) -> str:
     return _dump(value, 0, True)
 
 
+def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """``args`` and ``kwargs`` as call-argument source (each a Python literal)."""
+    parts = [dumps_for_board(value) for value in args]
+    for key, value in kwargs.items():
+        if not key.isidentifier():
+            raise DeviceValueError(f"keyword {key!r} is not an identifier")
+        parts.append(f"{key}={dumps_for_board(value)}")
+    return "".join("," + part for part in parts)
+
+
 def uninterned(text: str | bytes) -> str:
     """Source for ``text`` that the board will not intern (see :func:`dumps_for_board`)."""
     if isinstance(text, str):

@@ -17,6 +17,7 @@ def _belay_stats():
             "methods": [k for k, o in r[4].items() if type(o) is type(_belay_stats)],
             "files": list(e.get("f", [])),
             "output": sum([len(t) for t in e.get("o", [])]),
+            "proxies": len(e.get("p", {})),
         }
     w = getattr(_ba, "W", None)
     return {

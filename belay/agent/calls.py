@@ -20,6 +20,8 @@ AGENT = "_ba"
 """The agent's one name in the REPL's globals."""
 
 REAPER_PERIOD_MS = 250
+AGENT_MODULES = ("belay_agent", "belay_agent_threads", "belay_agent_generators", "belay_agent_proxies")
+"""The modules the agent's files import as (forgotten on boards with ``sys.modules``)."""
 
 
 # --- loading and identity ---------------------------------------------------------------
@@ -64,7 +66,7 @@ def forget_agent() -> str:
     import the agent instead (boards with ``sys.modules``)."""
     return (
         "globals().pop('_ba',None)\nif hasattr(__import__('sys'),'modules'):\n"
-        " for _ba_k in ('belay_agent','belay_agent_threads'): __import__('sys').modules.pop(_ba_k,None)\n"
+        f" for _ba_k in {AGENT_MODULES!r}: __import__('sys').modules.pop(_ba_k,None)\n"
         " del _ba_k"
     )
 
@@ -86,7 +88,7 @@ def remove_agent(files: Iterable[str]) -> str:
         " if _ba_w:\n  if _ba_w[0] not in (None,1): _ba_w[0].deinit()\n  _ba_w[0]=None\n del _ba_w\n"
         f"for _ba_k in {list(files)!r}:\n try:\n  __import__('os').remove(_ba_k)\n except OSError:\n  pass\n"
         "if hasattr(__import__('sys'),'modules'):\n"
-        " for _ba_k in ('belay_agent','belay_agent_threads'): __import__('sys').modules.pop(_ba_k,None)\n"
+        f" for _ba_k in {AGENT_MODULES!r}: __import__('sys').modules.pop(_ba_k,None)\n"
         "print('\\x1e'+repr(_ba_n))\n"
         "for _ba_k in ('_ba','_ba_f','_ba_n','_ba_k'): globals().pop(_ba_k,None)\n"
         "__import__('gc').collect()"
@@ -185,9 +187,9 @@ def call_task(token: str, name: str, arguments: str, guarded: bool) -> str:
     return f"_ba.v(_ba.g({token!r})[{name!r}]({arguments[1:]}))"
 
 
-def load_generators() -> str:
-    """Install the generator steps into the agent (once per board boot; not resident before)."""
-    return minified_device_file("agent_generators.py").decode()
+def load_part(module: str) -> str:
+    """Import an on-demand part of the agent (it installs itself into the core)."""
+    return f"__import__({module!r})"
 
 
 def start_generator(token: str, generator: int, name: str, arguments: str) -> str:
@@ -202,6 +204,35 @@ def next_value(token: str, generator: int) -> str:
 
 def drop_generator(token: str, generator: int) -> str:
     return f"_ba.drop({token!r},{generator})"
+
+
+def collect_garbage() -> str:
+    return "_ba.gc.collect()\n"
+
+
+def proxy_of(token: str, expression: str) -> str:
+    """Evaluate ``expression`` in the session's namespace; a literal, or a new proxy's id."""
+    return f"_ba.P('e',{token!r},{_u(expression)})"
+
+
+def proxy_op(op: str, token: str, ref: int, path: str, arguments: str = "") -> str:
+    """Proxy ``ref``'s object at ``path`` (a tuple literal of steps): get it (``"g"``), call it
+    (``"c"``, ``arguments`` as call-argument source starting with ``,``), its length
+    (``"l"``), membership (``"n"``), set (``"s"``), or a new iterator over it (``"i"``)."""
+    return f"_ba.P({op!r},{token!r},{ref},{path}{arguments})"
+
+
+def proxy_next(token: str, ref: int) -> str:
+    return f"_ba.P('x',{token!r},{ref})"
+
+
+def proxy_drop(token: str, ref: int) -> str:
+    return f"_ba.P('d',{token!r},{ref})"
+
+
+def adopt_proxies(token: str) -> str:
+    """After a task that may return ``belay_agent.proxy(obj)``: its objects become the session's."""
+    return f"_ba.P('a',{token!r})"
 
 
 def start_thread(token: str, name: str, function: str, arguments: str) -> str:
@@ -280,13 +311,16 @@ def list_directory(path: str) -> str:
 # --- file trees, hashes and folders (belay/session/file_tree.py, belay/session/sync.py) --
 
 
-def file_tree(root: str, expect: dict[str, str], algorithm: str, digits: int, roomy: bool) -> list[str]:
+def file_tree(
+    root: str, expect: dict[str, str], algorithm: str, digits: int, roomy: bool, sha256: bool = True
+) -> list[str]:
     """Walk board path ``root`` (``device/file_tree.py``): the last call prints one line per
     folder and per file of a folder whose digest is not ``expect``'s, then ``(algorithm, kind,
-    flat)``, and deletes every name the calls made. Hashes are FNV-1a 32, or sha256 where the
-    board has ``hashlib`` and is ``roomy``; a small heap gets the FNV part only, a function a
-    call (the micro:bit's raw REPL cannot take the whole in one fragmented heap)."""
-    parts = ["file_hash_fnv.py", *(["file_hash_sha.py"] if roomy else []), "file_tree.py"]
+    flat)``, and deletes every name the calls made. Hashes are sha256 (``sha256``; on a board
+    without ``hashlib`` the first call raises ``ImportError('belay:nohashlib')``), else FNV-1a
+    32. A small heap (not ``roomy``) is sent a function a call: the micro:bit's raw REPL
+    cannot take the whole in one fragmented heap."""
+    parts = ["file_hash_sha.py" if sha256 else "file_hash_fnv.py", "file_tree.py"]
     code = b"".join(minified_device_file(part) for part in parts).decode()
     arguments = ",".join((_u(root), _board_literal(expect), _u(algorithm), str(digits)))
     names = "_ba_t,_ba_d,_ba_f,_ba_j,_ba_s,_ba_h,_ba_u,_ba_x,_ba_A"
@@ -294,6 +328,10 @@ def file_tree(root: str, expect: dict[str, str], algorithm: str, digits: int, ro
     if roomy:
         return [code + walk]
     return ["_ba.gc.collect()\n" + piece for piece in _top_level_pieces(code)] + [walk]
+
+
+NO_HASHLIB = "belay:nohashlib"
+"""The message of the ``ImportError`` the sha256 part raises on a board without ``hashlib``."""
 
 
 def _top_level_pieces(code: str, most: int = 400) -> list[str]:

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 CORE = "belay_agent.py"
 THREADS = "belay_agent_threads.py"
+ON_DEMAND = {"generators": "belay_agent_generators.py", "proxies": "belay_agent_proxies.py"}
+"""Parts written with the agent and imported only when a session first needs them."""
+AGENT_FILES = (CORE, THREADS, *ON_DEMAND.values())
+"""Every file the agent may have on a board."""
 WRITE_CHUNK = 256
 MISSING, FOREIGN, NO_MEMORY = "missing", "foreign", "memory"
 """What :func:`loaded_version` answers instead of a version."""
@@ -32,7 +36,7 @@ MISSING, FOREIGN, NO_MEMORY = "missing", "foreign", "memory"
 
 @cache
 def agent_version() -> str:
-    digest = hashlib.sha256(device_file(CORE) + device_file(THREADS))
+    digest = hashlib.sha256(b"".join(device_file(name) for name in AGENT_FILES))
     return digest.hexdigest()[:12]
 
 
@@ -42,6 +46,8 @@ def agent_files(threads: bool) -> dict[str, bytes]:
     files = {CORE: minify(device_file(CORE)) + b"VERSION = '%s'\n" % agent_version().encode()}
     if threads:
         files[THREADS] = minify(device_file(THREADS))
+    for name in ON_DEMAND.values():
+        files[name] = minify(device_file(name))
     return files
 
 
@@ -136,14 +142,14 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
         if error.remote_type != "MemoryError" or not (force and reset):
             raise _full(device, error, force) from error
         await device.soft_reset()  # out of memory: only a reset frees it (and ends its sessions)
-        await device.call(calls.remove_agent([CORE, THREADS]))
+        await device.call(calls.remove_agent(AGENT_FILES))
         return CleanReport(-1, True)
     if isinstance(live, int) and live > 0 and not force:
         raise SessionError(
             f"the board on {device.port} holds {live} live belay session(s): end them first, "
             "or pass --force to end them now"
         )
-    ended = await ask(device, calls.remove_agent([CORE, THREADS]))
+    ended = await ask(device, calls.remove_agent(AGENT_FILES))
     must_reset = reset and not device.capabilities.has_module_registry and live != -1
     if must_reset:
         await device.soft_reset()
@@ -163,6 +169,7 @@ def _full(device: Device, error: DeviceExecError, force: bool) -> BelayError:
 
 
 __all__ = [
+    "AGENT_FILES",
     "AgentInstall",
     "CleanReport",
     "agent_files",

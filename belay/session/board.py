@@ -16,7 +16,7 @@ from anyio.abc import AsyncResource
 
 from belay.agent import calls
 from belay.agent.answers import ask
-from belay.agent.install import AgentInstall, ensure_agent
+from belay.agent.install import ON_DEMAND, AgentInstall, ensure_agent
 from belay.device import Device
 from belay.session.board_files import BoardFiles
 from belay.session.records import ReapedSession, reaped_sessions
@@ -50,7 +50,7 @@ class Board(AsyncResource):
         self.files = BoardFiles()
         self.last_install: AgentInstall | None = None
         self._agent_boot: int | None = None
-        self._generators_boot: int | None = None
+        self._parts_boot: dict[str, int] = {}  # on-demand agent parts -> the boot they were sent in
         self._lock = anyio.Lock()
 
     @property
@@ -72,16 +72,17 @@ class Board(AsyncResource):
             self._agent_boot = self.device.reboots
             return await self._end_orphans()
 
-    def generators_code(self) -> str:
-        """The code that installs the agent's generator steps, ``""`` once sent this boot."""
-        if self._generators_boot == self.device.reboots:
+    def once_per_boot(self, part: str) -> str:
+        """The code that installs an on-demand part of the agent (``"generators"``,
+        ``"proxies"``), or ``""`` when it was sent since the board's last boot."""
+        if self._parts_boot.get(part) == self.device.reboots:
             return ""
-        self._generators_boot = self.device.reboots
-        return calls.load_generators() + "\n"
+        self._parts_boot[part] = self.device.reboots
+        return calls.load_part(ON_DEMAND[part].removesuffix(".py")) + "\n"
 
-    def generators_unsure(self) -> None:
-        """A call that may have installed them failed: send them again next time (harmless)."""
-        self._generators_boot = None
+    def unsure(self, part: str) -> None:
+        """A call that may have installed ``part`` failed: send it again next time (harmless)."""
+        self._parts_boot.pop(part, None)
 
     async def value(self, code: str, *, timeout: float | None = None) -> Any:
         """Run agent ``code`` outside any session and return the value it answers."""

@@ -8,19 +8,11 @@ from typing import Any
 from belay import literals
 from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError
+from belay.literals import call_arguments
 from belay.session.budget import is_small_heap
 from belay.session.context import DEFAULT, SessionContext, Timeout
+from belay.session.proxies import ensure_loaded, with_proxies
 from belay.session.remote_source import RemoteCode, host_name_hint, remote_code
-
-
-def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """``args`` and ``kwargs`` as call-argument source (each a Python literal)."""
-    parts = [literals.dumps_for_board(value) for value in args]
-    for key, value in kwargs.items():
-        if not key.isidentifier():
-            raise DeviceValueError(f"keyword {key!r} is not an identifier")
-        parts.append(f"{key}={literals.dumps_for_board(value)}")
-    return "".join("," + part for part in parts)
 
 
 class RemoteFunction:
@@ -93,12 +85,19 @@ class Task(RemoteFunction):
         code = self.deploy_code() + calls.call_task(
             self.session.token, name, arguments, self.session.capabilities.threads
         )
+        if self.may_return_proxies:  # belay_agent.proxy(obj) in its source
+            await ensure_loaded(self.session)
+            code += "\n" + calls.adopt_proxies(self.session.token)
         try:
             value = await self.session.run_value(code, timeout=timeout)
         except DeviceExecError as error:
             raise self.hinted(error) from None
         self.deployed()
-        return value
+        return with_proxies(self.session, value) if self.may_return_proxies else value
+
+    @property
+    def may_return_proxies(self) -> bool:
+        return ".proxy(" in self.code.source
 
 
 class Thread(RemoteFunction):

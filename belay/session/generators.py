@@ -16,8 +16,9 @@ from typing import Any
 
 from belay.agent import calls
 from belay.errors import DeviceExecError, DeviceValueError
+from belay.literals import call_arguments
 from belay.session.context import DEFAULT, Timeout
-from belay.session.functions import RemoteFunction, call_arguments
+from belay.session.functions import RemoteFunction
 
 _numbers = itertools.count(1)
 
@@ -83,7 +84,7 @@ class RemoteGenerator:
         session = self.task.session
         if self._started:
             return calls.next_value(session.token, self.number)
-        code = self.task.deploy_code() + session.board.generators_code()
+        code = self.task.deploy_code() + session.board.once_per_boot("generators")
         code += calls.start_generator(session.token, self.number, self.task.code.name, self._arguments)
         self._started = True
         self._on_board = weakref.finalize(self, _drop_later, self.task, self.number)
@@ -91,7 +92,7 @@ class RemoteGenerator:
 
     def _failed(self) -> None:
         self._finish(on_board=False)
-        self.task.session.board.generators_unsure()
+        self.task.session.board.unsure("generators")
 
     def _finish(self, *, on_board: bool) -> None:
         self._done = True

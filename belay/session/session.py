@@ -35,6 +35,7 @@ from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
 from belay.session.generators import GeneratorTask
+from belay.session import proxies
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.remote_source import remote_code
@@ -323,6 +324,11 @@ class DeviceSession:
         return await self.run_value(
             calls.eval_expression(self.token, expression, self.capabilities.threads), timeout=timeout
         )
+
+    async def proxy(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
+        """Evaluate ``expression`` on the board and keep the object there: a
+        :class:`~belay.session.proxies.Proxy` of it (its value, when it is a literal)."""
+        return await proxies.evaluate(self, expression, timeout)
 
     async def output(self) -> str:
         """What this session's background threads and timers printed since the last look."""
