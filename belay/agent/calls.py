@@ -312,17 +312,24 @@ def list_directory(path: str) -> str:
 
 
 def file_tree(
-    root: str, expect: dict[str, str], algorithm: str, digits: int, roomy: bool, sha256: bool = True
+    root: str,
+    expect: dict[str, str],
+    algorithm: str,
+    digits: int,
+    roomy: bool,
+    sha256: bool = True,
+    ignore: str = "",
 ) -> list[str]:
     """Walk board path ``root`` (``device/file_tree.py``): the last call prints one line per
     folder and per file of a folder whose digest is not ``expect``'s, then ``(algorithm, kind,
     flat)``, and deletes every name the calls made. Hashes are sha256 (``sha256``; on a board
     without ``hashlib`` the first call raises ``ImportError('belay:nohashlib')``), else FNV-1a
-    32. A small heap (not ``roomy``) is sent a function a call: the micro:bit's raw REPL
-    cannot take the whole in one fragmented heap."""
+    32. Names in ``root`` that start with ``ignore`` (if given) are skipped. A small heap
+    (not ``roomy``) is sent a function a call: the micro:bit's raw REPL cannot take the whole
+    in one fragmented heap."""
     parts = ["file_hash_sha.py" if sha256 else "file_hash_fnv.py", "file_tree.py"]
     code = b"".join(minified_device_file(part) for part in parts).decode()
-    arguments = ",".join((_u(root), _board_literal(expect), _u(algorithm), str(digits)))
+    arguments = ",".join((_u(root), _board_literal(expect), _u(algorithm), str(digits), _u(ignore)))
     names = "_ba_t,_ba_d,_ba_f,_ba_j,_ba_s,_ba_h,_ba_u,_ba_x,_ba_A"
     walk = f"try:print(repr(_ba_t({arguments})))\nfinally:del {names}"
     if roomy:

@@ -142,14 +142,13 @@ async def walk(
     expect: Mapping[str, str] | None = None,
     algorithm: str = SHA256,
     digits: int = FULL,
+    ignore: str = "",
     timeout: Timeout = DEFAULT,
 ) -> Walk:
     """Walk board path ``where`` (already on the board's terms, see ``BoardFiles.on_board``);
-    folders whose digest (for ``algorithm``) is in ``expect`` print no files."""
-    *first, last = calls.file_tree(where, dict(expect or {}), algorithm, digits, roomy(session))
-    for code in first:
-        await session.run(code, timeout=timeout, on_output=_discard)
-    printed = await session.run(last, timeout=timeout, on_output=_discard)
+    folders whose digest (for ``algorithm``) is in ``expect`` print no files; names in
+    ``where`` that start with ``ignore`` (if given) are skipped."""
+    printed = await _run_walk(session, where, dict(expect or {}), (algorithm, digits, ignore), timeout)
     lines = printed.rstrip("\n").split("\n")
     answer = literals.loads(lines.pop() if lines else "")
     if not (isinstance(answer, tuple) and len(answer) == 3 and answer[0] in ALGORITHMS):
@@ -168,6 +167,25 @@ async def walk(
         else:
             raise DeviceValueError(f"walking {where!r}: the board printed {line!r:.200}")
     return Walk(answer[0], int(answer[1]), bool(answer[2]), tuple(folders), tuple(files), tuple(differ))
+
+
+async def _run_walk(
+    session: SessionContext, where: str, expect: dict[str, str], how: tuple[str, int, str], timeout: Timeout
+) -> str:
+    """What the walk printed: sha256 first where the heap allows, FNV-1a 32 if the board has
+    no ``hashlib`` (one call more) or a small heap."""
+    sha256 = roomy(session)
+    while True:
+        algorithm, digits, ignore = how
+        *first, last = calls.file_tree(where, expect, algorithm, digits, roomy(session), sha256, ignore)
+        try:
+            for code in first:
+                await session.run(code, timeout=timeout, on_output=_discard)
+            return await session.run(last, timeout=timeout, on_output=_discard)
+        except DeviceExecError as error:
+            if not sha256 or calls.NO_HASHLIB not in error.remote_message:
+                raise
+            sha256 = False
 
 
 def _is_file_entry(entry: object) -> bool:

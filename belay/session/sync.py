@@ -198,9 +198,8 @@ async def sync(
     hashes = local.hashes(algorithm)
     expect = expected_digests(local, hashes, algorithm)
     async with known.lock:
-        found = await walk(
-            session, known.on_board(base), expect=expect, algorithm=algorithm, digits=DIGITS, timeout=timeout
-        )
+        found = await walk(session, known.on_board(base), expect=expect, algorithm=algorithm, digits=DIGITS,
+                           ignore="" if base else AGENT_FILES, timeout=timeout)  # fmt: skip
     _check_target(found, base, local, session.port)
     if found.algorithm != algorithm:
         hashes = local.hashes(found.algorithm)
@@ -239,6 +238,7 @@ def _keeper(files: FileTree, base: str, patterns: tuple[str, ...]) -> Callable[[
     agent's own files, or a temporary file of a live session."""
     known = files.known
     known.prune_temps(files.session.board.sessions)
+
     def keep(path: str) -> bool:
         board_path = _join(base, path)
         agents = "/" not in board_path and board_path.startswith(AGENT_FILES)
