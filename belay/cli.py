@@ -25,6 +25,7 @@ import anyio
 from rich.console import Console
 
 from belay.cli_clean import clean_port, render_clean
+from belay.cli_fs import add_fs_commands
 from belay.cli_reap import reap_port, render_reaped
 from belay.cli_stats import read_board_stats, render_stats, stats_json
 from belay.container import Container
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--kind", choices=VIRTUAL_BOARDS, default="unix")
     board.add_argument("--baud", type=_baud, help="put the board behind a simulated 8N1 UART at this rate")
     board.set_defaults(handler=cmd_virtual_board)
+    add_fs_commands(commands, _add_port, resolve_port)
     return parser
 
 

@@ -248,17 +248,21 @@ class FileTree:
         return self.session.board.files
 
     async def tree(
-        self, path: str = "", *, allow_outside: bool = False, timeout: Timeout = DEFAULT
+        self, path: str = "", *, allow_outside: bool = False, hashes: bool = True, timeout: Timeout = DEFAULT
     ) -> list[TreeEntry]:
-        """Every folder and file under ``path`` (the root by default), with sizes and hashes."""
+        """Every folder and file under ``path`` (the root by default), with sizes and hashes
+        (``hashes=False``: none, ``hash`` is ``None``, and nothing is read)."""
         where = check_path(path, allow_outside=allow_outside, allow_root=True)
         async with self.known.lock:
-            found = await walk(self.session, self.known.on_board(where), timeout=timeout)
+            found = await walk(
+                self.session, self.known.on_board(where), digits=FULL if hashes else 0, timeout=timeout
+            )
             if found.kind == MISSING:
                 raise await self._missing(where, timeout)
         entries = [TreeEntry(_join(where, folder), 0, True) for folder in found.folders if folder]
         for name, size, digest in found.files:
-            entries.append(TreeEntry(_join(where, name), size, False, f"{found.algorithm}:{digest}"))
+            label = f"{found.algorithm}:{digest}" if hashes else None
+            entries.append(TreeEntry(_join(where, name), size, False, label))
         return sorted(entries, key=lambda entry: entry.path)
 
     async def hash(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> str:
