@@ -330,11 +330,18 @@ def file_tree(
     parts = ["file_hash_sha.py" if sha256 else "file_hash_fnv.py", "file_tree.py"]
     code = b"".join(minified_device_file(part) for part in parts).decode()
     arguments = ",".join((_u(root), _board_literal(expect), _u(algorithm), str(digits), _u(ignore)))
-    names = "_ba_t,_ba_d,_ba_f,_ba_j,_ba_s,_ba_h,_ba_u,_ba_x,_ba_A"
-    walk = f"try:print(repr(_ba_t({arguments})))\nfinally:del {names}"
+    walk = f"try:print(repr(_ba_t({arguments})))\nfinally:del {','.join(_WALK_NAMES)}"
     if roomy:
         return [code + walk]
     return ["_ba.gc.collect()\n" + piece for piece in _top_level_pieces(code)] + [walk]
+
+
+_WALK_NAMES = ("_ba_t", "_ba_d", "_ba_f", "_ba_j", "_ba_s", "_ba_h", "_ba_u", "_ba_x", "_ba_A")
+
+
+def forget_file_tree() -> str:
+    """Delete what the first calls of a walk defined, after one of them failed."""
+    return f"for _ba_k in {_WALK_NAMES!r}:globals().pop(_ba_k,None)\nglobals().pop('_ba_k',None)"
 
 
 NO_HASHLIB = "belay:nohashlib"

@@ -183,6 +183,8 @@ async def _run_walk(
                 await session.run(code, timeout=timeout, on_output=_discard)
             return await session.run(last, timeout=timeout, on_output=_discard)
         except DeviceExecError as error:
+            if first:  # what the pieces before defined stays, unless deleted
+                await session.run(calls.forget_file_tree(), timeout=timeout)
             if not sha256 or calls.NO_HASHLIB not in error.remote_message:
                 raise
             sha256 = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from session_helpers import port_of
+from session_helpers import observer, port_of
 
 from belay import DeviceSessionManager
 from belay.agent import calls
@@ -60,12 +60,15 @@ async def test_hashes_match_the_hosts(manager: DeviceSessionManager) -> None:
 
 async def test_missing_paths_say_what_is_missing(manager: DeviceSessionManager) -> None:
     async with manager.session(port_of(manager)) as session:
+        names = set(await observer(manager).eval("list(globals())"))
         with pytest.raises(RemoteFileNotFoundError, match=r"no file 'nope\.txt'"):
             await session.fs.hash("nope.txt")
         with pytest.raises(RemoteFileNotFoundError, match=r"no file 'nope\.txt'"):
             await session.fs.stat("nope.txt")
         with pytest.raises(RemoteFolderNotFoundError, match="folder 'sub/dir' does not exist on the board"):
             await session.fs.stat("sub/dir/file.txt")
+        await session.fs.tree()
+        assert set(await observer(manager).eval("list(globals())")) == names  # the walk leaves no names
 
 
 @pytest.mark.parametrize("manager", ["unix"], indirect=True)
