@@ -25,7 +25,7 @@ from rich.progress import Progress
 
 from belay.container import Container
 from belay.errors import DeviceCapabilityError, DeviceValueError
-from belay.session.file_tree import RemoteFileExistsError
+from belay.session.file_tree import FileTree, RemoteFileExistsError
 from belay.session.files import RemoteFileNotFoundError
 from belay.session.session import DeviceSession
 from belay.session.sync import SyncReport
@@ -75,7 +75,8 @@ def _print_json(value: Any) -> None:
 
 async def do_ls(args: argparse.Namespace, session: DeviceSession) -> int:
     path = board_path(args.path)
-    entries = [entry for entry in await session.fs.tree(path) if entry.path.count("/") == _depth(path)]
+    found = await FileTree(session).tree(path, hashes=False)  # sizes only: nothing is read
+    entries = [entry for entry in found if entry.path.count("/") == _depth(path)]
     if args.json:
         _print_json(
             [{"name": e.path.rpartition("/")[2], "size": e.size, "is_dir": e.is_dir} for e in entries]
