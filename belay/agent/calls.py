@@ -249,23 +249,107 @@ def cancel_timer(token: str, name: str) -> str:
 
 
 # --- files ------------------------------------------------------------------------------
+# A put writes a temporary file beside its target (registered as the session's, so the
+# session's end or reaping removes it if the host dies) and renames it when complete; chunks
+# arrive as bytes literals (belay/session/file_codec.py). A get streams the file's bytes raw
+# (escaped, ended by a count) where the board can write bytes to its output.
 
 
-def file_open_write(token: str, path: str) -> str:
-    return f"_ba.x({token!r})['w']=open({_u(path)},'wb')"
+def file_transfer_features() -> str:
+    """``(writer, deflate, rename, stat)``: the raw output writer (1 ``sys.stdout.buffer``, 2
+    ``microbit.uart``, 0 neither), whether ``deflate`` reads ZLIB streams, whether ``os`` has
+    ``rename`` and ``stat``."""
+    return (
+        "_ba_k=__import__('sys')\n"
+        f"_ba_k=1 if hasattr(_ba_k,'stdout') and hasattr(_ba_k.stdout,{_u('buffer')}) else 0\n"
+        f"if not _ba_k:\n try:__import__('microbit').uart.write;_ba_k=2\n except Exception:pass\n"
+        f"_ba_e=__import__('os')\n_ba_k=[_ba_k,0,hasattr(_ba_e,{_u('rename')}),hasattr(_ba_e,{_u('stat')})]\n"
+        f"try:_ba_k[1]=hasattr(__import__({_u('deflate')}),{_u('ZLIB')})\nexcept ImportError:pass\n"
+        "_ba.v(tuple(_ba_k))\ndel _ba_k,_ba_e"
+    )
 
 
-def file_write(token: str, chunk: bytes) -> str:
-    return f"_ba.x({token!r})['w'].write({_u(chunk)})"
+def file_open_temp(token: str, temp_path: str, temp_name: str, target: str, check_name: bool) -> str:
+    """Register ``temp_name`` as the session's temporary file and open it for writing at board
+    path ``temp_path``; with ``check_name`` (boards with ``os.stat``) first refuse a ``target``
+    name the filesystem cannot hold (``OSError`` 36) before any data is sent."""
+    code = ""
+    if check_name:
+        code = (
+            f"try:__import__('os').stat({_u(target)})\n"
+            "except OSError as _ba_e:\n if _ba_e.args[0]==36:raise\n"
+        )
+    return code + (
+        f"_ba.x({token!r}).setdefault('f',[]).append({_u(temp_name)})\n"
+        f"_ba.x({token!r})['w']=open({_u(temp_path)},'wb')"
+    )
 
 
-def file_close_write(token: str, path: str, name: str, temporary: bool) -> str:
-    """Close the file written at board ``path``; ``name`` (relative to the agent's root, as
-    its records keep it) is no session's temp file any more, or this one's."""
-    code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n" + _unfile(name)
+def file_write_literal(token: str, literal: bytes) -> bytes:
+    """Write a plain bytes literal (escaped the lexer's way): nothing is copied on the board."""
+    return f"_ba.x({token!r})['w'].write(".encode() + literal + b")"
+
+
+def file_write_escaped(token: str, literal: bytes, escapes: bytes, packed: bool) -> bytes:
+    """Write a raw literal whose ``escapes`` (a bytes literal of second bytes) are undone by
+    one ``replace`` each; ``packed``: it is a zlib stream, inflated before writing."""
+    code = b"_ba_d=" + literal + b"\n"
+    if escapes != b"b''":
+        code += b"for _ba_k in " + escapes + b":_ba_d=_ba_d.replace(bytes((254,_ba_k)),bytes((_ba_k^128,)))\n"
+    if packed:
+        code += (
+            b"_ba_k=__import__('deflate')\n"
+            b"_ba_d=_ba_k.DeflateIO(__import__('io').BytesIO(_ba_d),_ba_k.ZLIB).read()\n"
+        )
+    return code + f"_ba.x({token!r})['w'].write(_ba_d)\ndel _ba_d".encode()
+
+
+def file_commit(token: str, temp_path: str, temp_name: str, path: str, name: str, temporary: bool,
+                rename: bool) -> str:  # fmt: skip
+    """Close the temporary file and make it ``path`` (``name`` as the agent's records keep it):
+    by ``os.rename``, or where the board has none (the micro:bit) by a copy with interrupts
+    off, so an interrupt leaves the old file or the new one, never part of it."""
+    code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n"
+    if rename:
+        code += f"__import__('os').rename({_u(temp_path)},{_u(path)})\n"
+    else:
+        code += (
+            "_ba_s=_ba_d=None\n__import__('micropython').kbd_intr(-1)\n"
+            f"try:\n _ba_s=open({_u(temp_path)},'rb')\n"
+            f" _ba_d=open({_u(path)},'wb')\n while _ba_d.write(_ba_s.read(64)):pass\n"
+            f" _ba_d.close()\n _ba_s.close()\n __import__('os').remove({_u(temp_path)})\n"
+            "finally:\n __import__('micropython').kbd_intr(3)\n del _ba_s,_ba_d\n"
+        )
+    code += _unfile(temp_name) + "\n" + _unfile(name)
     if temporary:
         code += f"\n_ba.x({token!r}).setdefault('f',[]).append({_u(name)})"
     return code
+
+
+def file_abort(token: str, temp_path: str, temp_name: str) -> str:
+    """After a failed or cancelled put: close and remove the temporary file (if there)."""
+    handle = f"_ba.x({token!r})['w']"
+    return (
+        f"globals().pop('_ba_d',None)\nif _ba.x({token!r}).get('w'):\n {handle}.close()\n {handle}=None\n"
+        f"try:__import__('os').remove({_u(temp_path)})\nexcept OSError:pass\n" + _unfile(temp_name)
+    )
+
+
+def file_stream(token: str, path: str | None, writer: int, most: int, piece: int) -> str:
+    """Write up to ``most`` bytes of the file open for reading (opened from ``path`` first
+    unless ``None``) raw to the board's output through ``writer`` (1: ``sys.stdout.buffer``,
+    2: ``microbit.uart``) in ``piece``-byte reads, ``\\x04`` and ``\\xfe`` escaped, then the end
+    marker and the count sent. Closes the file once it is all sent."""
+    handle = f"_ba.x({token!r})['r']"
+    out = "__import__('sys').stdout.buffer.write" if writer == 1 else "__import__('microbit').uart.write"
+    code = f"{handle}=open({_u(path)},'rb')\n" if path is not None else ""
+    return code + (
+        f"_ba_o={out}\n_ba_n=0\nwhile _ba_n<{most}:\n _ba_d={handle}.read(min({piece},{most}-_ba_n))\n"
+        " if not _ba_d:break\n _ba_n+=len(_ba_d)\n"
+        " _ba_o(_ba_d.replace(b'\\xfe',b'\\xfe\\x7e').replace(b'\\x04',b'\\xfe\\x84'))\n"
+        f"if _ba_n<{most}:\n {handle}.close()\n {handle}=None\n"
+        "_ba_o(b'\\xfeE')\nprint(_ba_n)\ndel _ba_o,_ba_n,_ba_d\n_ba.v(0)"
+    )
 
 
 def file_open_read(token: str, path: str, size: int) -> str:

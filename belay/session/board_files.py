@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
+
+if TYPE_CHECKING:
+    from belay.session.transfer import Features
 
 
 class TempOwner(Protocol):
@@ -19,7 +22,8 @@ class TempOwner(Protocol):
 
 @dataclass
 class BoardFiles:
-    """Hashes of what ``put()`` wrote, directory listings, and whose temporary files are whose.
+    """Hashes of what ``put()`` wrote, what the board offers for transfers, and whose
+    temporary files are whose (listings are not kept: the board is asked every time).
 
     ``root`` is the board's filesystem root as the agent found it (``""`` on boards without
     directories): board paths are sent relative to it, so no session's ``os.chdir`` moves them.
@@ -28,7 +32,8 @@ class BoardFiles:
     root: str = ""
     hashes: dict[str, tuple[str, int]] = field(default_factory=dict)
     """path -> (sha256, size) of what ``put()`` last wrote there."""
-    listings: dict[str, list[str]] = field(default_factory=dict)
+    features: Features | None = None
+    """What the board offers for moving files (asked at the first transfer)."""
     temps: dict[str, TempOwner] = field(default_factory=dict)
     """Temporary files -> the session files object whose session's end removes them."""
     lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -42,15 +47,12 @@ class BoardFiles:
 
     def changed(self, path: str) -> None:
         self.hashes.pop(path, None)
-        self.listings.clear()
 
     def prune_temps(self, live_sessions: Container[str]) -> None:
         """Forget temporary files whose session ended (the agent removed them)."""
         gone = [path for path, owner in self.temps.items() if owner.session_id not in live_sessions]
         for path in gone:
             del self.temps[path]
-        if gone:
-            self.listings.clear()
 
     def release(self, path: str) -> None:
         """``path`` is no session's temporary file any more."""

@@ -1,15 +1,16 @@
 """Session-scoped files on a board: ``session.fs``.
 
-Files are written and read in small calls (at most :data:`CHUNK` bytes each: the micro:bit
-paces writes to its flash), as Python literals both ways; what the board prints is read by
-:func:`belay.literals.loads`, never evaluated. Paths are relative to the board's filesystem
+Files move near the speed of the line (:mod:`belay.session.transfer`, encodings in
+:mod:`belay.session.file_codec`): up as near-raw bytes literals, compressed where the board
+inflates and the data shrinks; down as the board's raw output where it can write bytes.
+A ``put`` writes a temporary file beside its target and renames it over the target when
+complete, so an interrupted or failed put leaves the old file and no partial one; ``get(...,
+to=path)`` writes a local file the same way. Paths are relative to the board's filesystem
 root; absolute paths and ``..`` are refused unless ``allow_outside=True``.
 
-The board has no ``hashlib`` (the micro:bit), so what is known about its files lives on the
-host, per :class:`~belay.session.board.Board`: the sha256 of every file ``put()`` wrote (an
-unchanged upload is skipped after a one-call size check) and a cache of directory listings
-that every write and removal through ``fs`` clears. Changes made around ``fs`` (by
-``session.exec`` code, or another host) are not seen by the caches: ``ls(refresh=True)``.
+``ls`` asks the board every time (files made by session code or another host are listed).
+The sha256 of every file ``put()`` wrote is kept per board
+(:class:`~belay.session.board.Board`): an unchanged upload is skipped after a one-call size check.
 
 Temporary files (``temp()``, ``put(..., temporary=True)``) are registered with the agent, whose
 ``end()`` removes them when the session ends; other files stay on the board.
@@ -17,6 +18,7 @@ Temporary files (``temp()``, ``put(..., temporary=True)``) are registered with t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -27,8 +29,10 @@ import anyio
 
 from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError, RemoteFileNotFoundError
+from belay.session import transfer
 from belay.session.board_files import BoardFiles
 from belay.session.context import DEFAULT, SessionContext, Timeout
+from belay.session.file_errors import BoardFileError, write_error
 
 if TYPE_CHECKING:  # imported where used: they import this module
     from collections.abc import Iterable
@@ -38,13 +42,14 @@ if TYPE_CHECKING:  # imported where used: they import this module
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 256
-"""The most file bytes one call carries, either way."""
+CHUNK = transfer.SMALL_CHUNK
+"""The most file bytes one call carries up on a small heap (roomy boards: far more)."""
 
-SMALL_HEAP = 32 * 1024
-"""Boards with less heap than this move :data:`CHUNK` // 4 bytes per call: a chunk's ``repr``
-takes up to four times its size in one piece of a fragmented heap, and the raw REPL's input
-buffer keeps the size of the longest call it was sent."""
+SMALL_HEAP = transfer.ROOMY_HEAP
+"""Boards with less heap than this get small calls whose literals the lexer decodes."""
+
+TEMP_PREFIX = ".belay-"
+"""A put's temporary file is ``.belay-<session id>-<n>.part`` beside its target."""
 
 CLOSE_TIMEOUT = 5.0
 """How long closing a file after a failed or cancelled transfer may take."""
@@ -147,47 +152,46 @@ class SessionFiles:
         return True
 
     async def get(
-        self, remote_path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT
+        self,
+        remote_path: str,
+        *,
+        to: str | os.PathLike[str] | None = None,
+        allow_outside: bool = False,
+        timeout: Timeout = DEFAULT,
     ) -> bytes:
-        """The bytes of ``remote_path`` on the board."""
+        """The bytes of ``remote_path`` on the board; with ``to``, also written to that local
+        file (under a temporary name beside it, renamed when complete: a failed get leaves
+        no partial file and an existing one unchanged)."""
         path = check_path(remote_path, allow_outside=allow_outside)
-        token, size = self.session.token, self._chunk_size()
-        parts: list[bytes] = []
         known = self._known()
         async with known.lock:
             self._not_anothers(known, path)
+            plan, features = await self._plan(timeout)
             try:
-                code = calls.file_open_read(token, known.on_board(path), size)
-                chunk = await self.session.run_value(code, timeout=timeout)
+                data = await transfer.download(self.session, known.on_board(path), plan, features, timeout)
             except DeviceExecError as error:
                 raise self._error(path, error) from None
-            try:
-                while True:
-                    if not isinstance(chunk, bytes):
-                        raise DeviceValueError(f"reading {path!r}: the board sent {type(chunk).__name__}")
-                    if not chunk:
-                        break
-                    parts.append(chunk)
-                    chunk = await self.session.run_value(calls.file_read(token, size), timeout=timeout)
             finally:
                 await self._close_handle("r")
-        return b"".join(parts)
+        if to is not None:
+            await _write_local(os.fspath(to), data)
+        return data
 
     async def ls(
         self,
         path: str = "",
         *,
         allow_outside: bool = False,
-        refresh: bool = False,
+        refresh: bool = True,
         timeout: Timeout = DEFAULT,
     ) -> list[str]:
-        """The sorted names in directory ``path`` (the root by default); cached until a change."""
+        """The sorted names in directory ``path`` (the root by default), as the board has them
+        now. ``refresh`` is accepted and ignored (deprecated): the board is always asked."""
+        del refresh
         where = check_path(path, allow_outside=allow_outside, allow_root=True)
         known = self._known()
         async with known.lock:
             known.prune_temps(self.session.board.sessions)
-            if not refresh and where in known.listings:
-                return list(known.listings[where])
             try:
                 names = await self.session.run_value(
                     calls.list_directory(known.on_board(where)), timeout=timeout
@@ -201,8 +205,7 @@ class SessionFiles:
                 raise self._error(where or ".", error) from None
             if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
                 raise DeviceValueError(f"listing {where!r}: the board sent {names!r:.200}")
-            known.listings[where] = sorted(names)
-            return list(known.listings[where])
+            return sorted(names)
 
     async def rm(self, remote_path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
         """Remove ``remote_path`` from the board; :class:`RemoteFileNotFoundError` if it is not there."""
@@ -285,9 +288,13 @@ class SessionFiles:
 
     # --- internals --------------------------------------------------------------------
 
-    def _chunk_size(self) -> int:
-        capabilities = self.session.capabilities
-        return CHUNK if capabilities.mem_free + capabilities.mem_alloc >= SMALL_HEAP else CHUNK // 4
+    async def _plan(self, timeout: Timeout) -> tuple[transfer.Plan, transfer.Features]:
+        """How transfers go on this board (its features asked once per agent install)."""
+        known = self._known()
+        if known.features is None:
+            answer = await self.session.run_value(calls.file_transfer_features(), timeout=timeout)
+            known.features = transfer.Features.parse(answer)
+        return transfer.plan_for(self.session.capabilities, known.features), known.features
 
     def _known(self) -> BoardFiles:
         return self.session.board.files
@@ -300,23 +307,41 @@ class SessionFiles:
         return size if isinstance(size, int) else -1
 
     async def _write(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:
-        """Write ``data`` in calls of at most :data:`CHUNK` bytes; the last one closes the file
-        and updates the agent's records (registered if ``temporary``, else no session's)."""
-        token, target = self.session.token, self._known().on_board(path)
-        size = self._chunk_size()
-        chunks = [data[start : start + size] for start in range(0, len(data), size)] or [b""]
-        codes = [calls.file_write(token, chunk) for chunk in chunks]
-        codes[0] = f"{calls.file_open_write(token, target)}\n{codes[0]}"
-        codes[-1] += "\n" + calls.file_close_write(token, target, path, temporary)
+        """Write ``data`` to a temporary file beside ``path`` and rename it over ``path`` in the
+        last call; the agent's records then say ``path`` is this session's (``temporary``) or
+        no session's. On any failure or cancel the temporary file is removed."""
+        plan, features = await self._plan(timeout)
+        upload = self._upload(path, temporary)
         try:
-            for code in codes:
+            for code in upload.codes(data, plan, features):
                 await self.session.run(code, timeout=timeout)
         except DeviceExecError as error:
-            await self._close_handle("w")
-            raise self._error(path, error) from None
+            await self._abort(upload)
+            raise write_error(path, self.session.port, self._error(path, error)) from None
         except BaseException:
-            await self._close_handle("w")
+            await self._abort(upload)
             raise
+
+    def _upload(self, path: str, temporary: bool) -> transfer.Upload:
+        self._temp_count += 1
+        folder, _, _ = path.rpartition("/")
+        name = f"{TEMP_PREFIX}{self.session.session_id}-{self._temp_count}.part"
+        temp = f"{folder}/{name}" if folder else name
+        known = self._known()
+        return transfer.Upload(
+            self.session.token, known.on_board(temp), temp, known.on_board(path), path, temporary
+        )
+
+    async def _abort(self, upload: transfer.Upload) -> None:
+        """Remove a failed or cancelled put's temporary file (best effort: if this fails, the
+        session's end removes it)."""
+        if not self.session.is_active:
+            return
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            try:
+                await self.session.run(upload.abort_code())
+            except Exception as error:  # the failure that brought us here matters more
+                logger.warning("could not remove %s on %s: %s", upload.temp_name, self.session.port, error)
 
     async def _close_handle(self, which: str) -> None:
         """Close the session's open file ``which`` if it is (best effort, after a failure too)."""
@@ -349,4 +374,17 @@ class SessionFiles:
         return error
 
 
-__all__ = ["CHUNK", "RemoteFileNotFoundError", "SessionFiles", "check_path"]
+async def _write_local(target: str, data: bytes) -> None:
+    """Write ``data`` to local file ``target`` atomically: a temporary file beside it, renamed."""
+    local = anyio.Path(target)
+    temp = local.with_name(f".{local.name}.{os.getpid()}-{id(data):x}.part")
+    try:
+        await temp.write_bytes(data)
+        await temp.replace(local)
+    except BaseException:
+        with anyio.CancelScope(shield=True), contextlib.suppress(OSError):
+            await temp.unlink()
+        raise
+
+
+__all__ = ["CHUNK", "BoardFileError", "RemoteFileNotFoundError", "SessionFiles", "check_path"]

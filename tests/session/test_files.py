@@ -101,23 +101,24 @@ async def test_unchanged_upload_is_skipped_and_a_changed_one_is_not(manager: Dev
         await later.fs.rm("same.bin")
 
 
-async def test_listing_is_cached_until_a_put_or_rm(manager: DeviceSessionManager) -> None:
-    async with manager.session(port_of(manager)) as session:
+async def test_listing_is_never_stale(manager: DeviceSessionManager) -> None:
+    port = port_of(manager)
+    async with manager.session(port) as session:
         device = observer(manager)
         before = await session.fs.ls()
         assert before == await board_listing(device)
         assert "listed.bin" not in before
-        with writes_to(device) as sent:
-            assert await session.fs.ls() == before
-        assert sum(map(len, sent)) == 0  # from the cache
         await session.fs.put(b"\x00\x04\xff", "listed.bin")
         assert await session.fs.ls() == sorted([*before, "listed.bin"])
         await session.fs.rm("listed.bin")
         assert await session.fs.ls() == before
-        await device.exec("_t=open('aside.bin','wb')\n_t.write(b'x')\n_t.close()\ndel _t")
-        assert await session.fs.ls() == before  # written around fs: still cached
-        assert "aside.bin" in await session.fs.ls(refresh=True)
-        await session.fs.rm("aside.bin")
+        await session.exec("_t=open('aside.bin','wb')\n_t.write(b'x')\n_t.close()\ndel _t")  # around fs
+        assert "aside.bin" in await session.fs.ls()  # no refresh=True needed
+        assert "aside.bin" in await session.fs.ls(refresh=False)  # accepted, ignored
+    async with manager.session(port) as later:
+        await later.exec("__import__('os').remove('aside.bin')")
+        assert "aside.bin" not in await later.fs.ls()  # nor in a new session
+        assert await later.fs.ls() == before
 
 
 async def test_temporary_files_are_gone_after_the_session(manager: DeviceSessionManager) -> None:
