@@ -28,6 +28,7 @@ from belay.errors import (
 )
 from belay.link import CallResult, OutputCallback
 from belay.options import SessionOptions
+from belay.session import proxies
 from belay.session.board import Board
 from belay.session.budget import session_reserve
 from belay.session.context import DEFAULT, Timeout
@@ -35,7 +36,6 @@ from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
 from belay.session.generators import GeneratorTask
-from belay.session import proxies
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.remote_source import remote_code
