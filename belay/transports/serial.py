@@ -1,7 +1,10 @@
 """A board on a serial line: any device path or pyserial URL (``rfc2217://``, ``socket://``).
 
-On POSIX a tty is read by waiting on its file descriptor; URL ports without one are read
-in a worker thread. Device paths are opened exclusively, so a second opener gets
+On POSIX a tty, and the TCP socket of a ``socket://`` port, are read by waiting on their file
+descriptor, as much as has arrived at once; ``rfc2217://`` is a TCP socket too, its Telnet
+framing undone in large slices (:mod:`belay.transports.telnet`; pyserial's own client hands
+over one byte at a time through a queue); other URL ports are read in a worker thread.
+Device paths are opened exclusively, so a second opener gets
 :class:`~belay.errors.PortBusyError`.
 """
 
@@ -11,17 +14,21 @@ import contextlib
 import errno
 import logging
 import os
+import socket
 import stat
 import termios
 import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import anyio.to_thread
 import serial
+import serial.urlhandler.protocol_socket
 
 from belay.errors import ConnectionLostError, PortBusyError, PortNotFoundError, TransportError
+from belay.transports import telnet
 from belay.transports.base import Pacing, Transport
 from belay.transports.fd_stream import FdStream
 
@@ -31,6 +38,14 @@ T = TypeVar("T")
 
 DEFAULT_BAUDRATE = 115200
 UART_PACING = Pacing(chunk_size=256, delay=0.01)
+CONNECT_TIMEOUT = 5.0
+"""Seconds a network port (``socket://``, ``rfc2217://``) gets to accept the connection."""
+NEGOTIATION_TIMEOUT = 2.0
+"""Seconds an RFC 2217 server gets to accept the COM port option before settings are sent anyway."""
+QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+"""Linux's option to acknowledge what arrived at once (it lapses; set again after each read)."""
+RFC2217_OPTIONS = frozenset({"logging", "ign_set_control", "poll_modem", "timeout"})
+"""pyserial's ``rfc2217://`` URL options: accepted, and meaningless to this client."""
 
 
 def _check_device_path(port: str) -> None:
@@ -45,7 +60,7 @@ def _check_device_path(port: str) -> None:
         raise PortNotFoundError(f"{port} is {kind}, not a serial port", port=port)
 
 
-def _open_serial(port: str, baudrate: int) -> serial.Serial:
+def _open_serial(port: str, baudrate: int) -> serial.SerialBase:
     is_url = "://" in port
     if not is_url:
         _check_device_path(port)
@@ -71,6 +86,114 @@ def _translate_open_error(port: str, error: serial.SerialException) -> Transport
     return TransportError(f"cannot open {port}: {text}", port=port)
 
 
+def _rfc2217_address(port: str) -> tuple[str, int]:
+    """``(host, port)`` of an ``rfc2217://host:port[?option...]`` URL, or PortNotFoundError."""
+    parts = urlsplit(port)
+    unknown = set(parse_qs(parts.query, keep_blank_values=True)) - RFC2217_OPTIONS
+    try:
+        number = parts.port
+    except ValueError:
+        number = None
+    if not parts.hostname or number is None or unknown:
+        why = f"unknown option {sorted(unknown)[0]!r}" if unknown else "expected rfc2217://host:port"
+        raise PortNotFoundError(f"cannot open {port}: {why}", port=port)
+    return parts.hostname, number
+
+
+def _connect(port: str) -> socket.socket:
+    """A connected TCP socket to an ``rfc2217://`` port, low-latency, non-blocking."""
+    address = _rfc2217_address(port)
+    try:
+        connection = socket.create_connection(address, timeout=CONNECT_TIMEOUT)
+    except OSError as error:
+        raise PortNotFoundError(f"cannot open {port}: {error}", port=port) from error
+    return connection
+
+
+class SocketStream(FdStream):
+    """A connected TCP socket as an :class:`FdStream` (which it owns), tuned for a serial line:
+    what is written goes out at once (no Nagle), and what arrives is acknowledged at once, so
+    a server that holds back a small last segment until then (socat, Nagle on) is not kept
+    waiting for Linux's 40 ms delayed acknowledgement."""
+
+    def __init__(self, connection: socket.socket, port: str) -> None:
+        connection.setblocking(False)
+        with contextlib.suppress(OSError):
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(connection.fileno(), port)
+        self._socket = connection
+
+    def read_nowait(self, max_bytes: int) -> bytes | None:
+        data = super().read_nowait(max_bytes)
+        if data and QUICKACK is not None:
+            with contextlib.suppress(OSError):
+                self._socket.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        return data
+
+    def close(self) -> None:
+        super().close()
+        self._socket.close()
+
+
+class TelnetStream:
+    """An RFC 2217 port's TCP socket with :class:`FdStream`'s interface: the board's bytes in
+    and out, Telnet commands answered on the way. It owns the socket."""
+
+    def __init__(self, connection: socket.socket, port: str) -> None:
+        self._stream = SocketStream(connection, port)
+        self._decoder = telnet.TelnetDecoder()
+        self._write_lock = anyio.Lock()
+        self._early = b""
+
+    async def negotiate(self, baudrate: int) -> None:
+        """Ask for binary and the COM port option, wait (a while) for the server's answer,
+        then set 8N1 at ``baudrate``; board bytes that arrive meanwhile are kept."""
+        await self._write(telnet.rfc2217_preamble())
+        with anyio.move_on_after(NEGOTIATION_TIMEOUT):
+            while self._decoder.com_port is None:
+                self._early += await self._read_decoded(65536)
+        if not self._decoder.com_port:
+            logger.warning("%s did not accept RFC 2217: its baud rate may differ", self._stream.port)
+        await self._write(telnet.rfc2217_settings(baudrate))
+
+    def read_nowait(self, max_bytes: int) -> bytes | None:
+        if self._early:
+            data, self._early = self._early, b""
+            return data
+        while (raw := self._stream.read_nowait(max_bytes)) is not None:
+            data = self._decoder.feed(raw)
+            if data:
+                return data
+        return None
+
+    async def read(self, max_bytes: int) -> bytes:
+        data = self.read_nowait(max_bytes)
+        while not data:
+            data = await self._read_decoded(max_bytes)
+        return data
+
+    async def write(self, data: bytes) -> None:
+        await self._write(telnet.escape(data))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def _read_decoded(self, max_bytes: int) -> bytes:
+        data = self._decoder.feed(await self._stream.read(max_bytes))
+        await self._write(b"")
+        return data
+
+    async def _write(self, data: bytes) -> None:
+        """Write ``data`` after the negotiation answers owed, whole (two tasks may write)."""
+        async with self._write_lock:
+            await self._stream.write(self._decoder.take_replies() + data)
+
+
+def _in_waiting(handle: serial.SerialBase) -> int:
+    """Bytes a port holds (pyserial's stubs leave ``in_waiting`` to each platform's class)."""
+    return int(handle.in_waiting)  # type: ignore[attr-defined]
+
+
 def _read_returns_at_least_one_byte(fd: int) -> None:
     """VMIN=1: an empty read then means hang-up, not "no data yet" (pyserial sets VMIN=0)."""
     with contextlib.suppress(termios.error):
@@ -81,29 +204,58 @@ def _read_returns_at_least_one_byte(fd: int) -> None:
 
 
 class SerialTransport(Transport):
-    """pyserial underneath; readiness-driven on a POSIX descriptor, threaded otherwise."""
+    """pyserial underneath; readiness-driven on a POSIX descriptor (a tty, a ``socket://``
+    port's socket, an ``rfc2217://`` port's socket through Telnet), threaded otherwise."""
 
-    def __init__(self, port: str, handle: serial.Serial, *, paced: bool = True) -> None:
+    def __init__(
+        self,
+        port: str,
+        handle: serial.SerialBase | None,
+        *,
+        paced: bool = True,
+        stream: FdStream | TelnetStream | None = None,
+    ) -> None:
         self.port = port
         self.pacing = UART_PACING if paced else None
         self._serial = handle
-        self._stream: FdStream | None = None
+        self._stream = stream
         self._lock = threading.Lock()
-        fd = self._fileno(handle)
+        fd = None if handle is None or stream is not None else self._fileno(handle)
         if fd is not None:
-            _read_returns_at_least_one_byte(fd)
-            self._stream = FdStream(fd, port)
+            if isinstance(handle, serial.Serial):
+                _read_returns_at_least_one_byte(fd)
+                self._stream = FdStream(fd, port)
+            else:
+                self._stream = SocketStream(socket.socket(fileno=os.dup(fd)), port)
 
     @classmethod
     async def open(
         cls, port: str, *, baudrate: int = DEFAULT_BAUDRATE, paced: bool = True
     ) -> SerialTransport:
+        if port.lower().startswith("rfc2217://"):
+            return await cls._open_rfc2217(port, baudrate=baudrate, paced=paced)
         handle = await anyio.to_thread.run_sync(_open_serial, port, baudrate)
         return cls(port, handle, paced=paced)
 
+    @classmethod
+    async def _open_rfc2217(cls, port: str, *, baudrate: int, paced: bool) -> SerialTransport:
+        stream = TelnetStream(await anyio.to_thread.run_sync(_connect, port), port)
+        try:
+            with anyio.fail_after(CONNECT_TIMEOUT + NEGOTIATION_TIMEOUT):
+                await stream.negotiate(baudrate)
+        except TimeoutError as error:
+            stream.close()
+            raise TransportError(f"{port} took the connection but not the settings", port=port) from error
+        except BaseException:
+            stream.close()
+            raise
+        return cls(port, None, paced=paced, stream=stream)
+
     @staticmethod
-    def _fileno(handle: serial.Serial) -> int | None:
-        if not isinstance(handle, serial.Serial) or os.name != "posix":
+    def _fileno(handle: serial.SerialBase) -> int | None:
+        """The descriptor to wait on: a POSIX tty's, or a ``socket://`` port's socket."""
+        readable = (serial.Serial, serial.urlhandler.protocol_socket.Serial)
+        if not isinstance(handle, readable) or os.name != "posix":
             return None
         with contextlib.suppress(AttributeError, OSError, ValueError):
             return int(handle.fileno())
@@ -113,7 +265,7 @@ class SerialTransport(Transport):
         if self._stream is not None:
             await self._stream.write(data)
             return
-        await anyio.to_thread.run_sync(self._blocking_call, self._serial.write, data)
+        await anyio.to_thread.run_sync(self._blocking_call, self._handle.write, data)
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         if self._stream is not None:
@@ -130,23 +282,30 @@ class SerialTransport(Transport):
             except ConnectionLostError:
                 return b""
         with contextlib.suppress(serial.SerialException, OSError):
-            waiting = self._serial.in_waiting
+            waiting = _in_waiting(self._handle)
             if waiting:
-                return bytes(self._blocking_call(self._serial.read, min(waiting, max_bytes)))
+                return bytes(self._blocking_call(self._handle.read, min(waiting, max_bytes)))
         return b""
 
     def _read_some(self, max_bytes: int) -> bytes:
         """Blocking read with the port's short timeout, so a cancelled wait ends soon."""
-        first: bytes = self._blocking_call(self._serial.read, 1)
+        first: bytes = self._blocking_call(self._handle.read, 1)
         if not first:
             return b""
-        waiting = self._blocking_call(lambda: self._serial.in_waiting)
-        rest: bytes = self._blocking_call(self._serial.read, min(waiting, max_bytes - 1)) if waiting else b""
+        waiting = self._blocking_call(lambda: _in_waiting(self._handle))
+        rest: bytes = self._blocking_call(self._handle.read, min(waiting, max_bytes - 1)) if waiting else b""
         return first + rest
+
+    @property
+    def _handle(self) -> serial.SerialBase:
+        """The pyserial port, for the threaded path (every port but ``rfc2217://`` has one)."""
+        if self._serial is None:
+            raise ConnectionLostError(f"{self.port} has no pyserial port", port=self.port)
+        return self._serial
 
     def _blocking_call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         with self._lock:
-            if not self._serial.is_open:
+            if not self._handle.is_open:
                 raise ConnectionLostError(f"{self.port} is closed", port=self.port)
             try:
                 return function(*args, **kwargs)
@@ -158,5 +317,6 @@ class SerialTransport(Transport):
     async def aclose(self) -> None:
         if self._stream is not None:
             self._stream.close()
-        with contextlib.suppress(serial.SerialException, OSError):
-            self._serial.close()
+        if self._serial is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                self._serial.close()
