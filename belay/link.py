@@ -14,13 +14,14 @@ A reboot that ends a call, or that happened since the last one, fails that call 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
 
 from belay.errors import ConnectionLostError, DeviceTimeoutError, NotMicroPythonError, ProtocolError
-from belay.protocol import CallComplete, Output, RawRepl, Ready, Rebooted, State, Unsolicited
+from belay.protocol import CallComplete, Output, RawRepl, Ready, Rebooted, State, Unsolicited, control
 from belay.protocol.events import Event
 from belay.transports.base import Transport
 
@@ -38,7 +39,16 @@ POLL_READS = 16
 """Reads at most of what arrived between calls (a board printing without pause never ends)."""
 
 INTERRUPT_GRACE = 0.3
-"""Seconds a board gets to end an interrupted call by itself before the link resyncs."""
+"""Seconds a board gets to end an interrupted call by itself before the link resyncs, counted
+from when the interrupt has left the host."""
+
+DRAIN_LIMIT = 60.0
+"""Seconds at most to wait for bytes already written to leave for the board (a slow line's
+buffer) before the time a recovery allows the board itself starts."""
+
+PROBE_TRIES = 3
+"""Echo calls a recovery makes at most to prove it is in step (each can absorb one stale
+interrupt the board still held, or one false answer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +94,8 @@ class Link:
         self.max_output = max_output
         self.reboots = 0
         """Reboots of the board seen since the link opened."""
+        self.received = 0
+        """Bytes received from the board since the link opened."""
 
     @property
     def ready(self) -> bool:
@@ -157,31 +169,133 @@ class Link:
         return CallResult(bytes(collector.parts), done.error, collector.truncated, done.error_truncated)
 
     async def recover(self, timeout: float) -> None:
-        """After a call was abandoned: interrupt it, and resync if it does not end by itself.
+        """After a call was abandoned: interrupt it, then prove the board is back and in step.
 
-        A board that answered before and does not come back is a :class:`DeviceTimeoutError`;
-        one never synced with (or since it rebooted) stays a :class:`NotMicroPythonError`.
+        The interrupt goes out behind whatever of the call was already written (a serial
+        adapter's buffer); the board's time starts once it has all left, and the board is read
+        meanwhile. Then, always, a resync whose banner can only come after the interrupt was
+        taken, and an echo call whose answer must be its own: nothing of the abandoned call (its
+        answer, an error for the tail of its code, an interrupt the board still holds) can reach
+        the next call. A board that answered before and does not come back is a
+        :class:`DeviceTimeoutError` saying what arrived; one never synced with (or since it
+        rebooted) stays a :class:`NotMicroPythonError`.
         """
         answered_before = self.protocol.state is not State.UNSYNCED
+        received, started = self.received, anyio.current_time()
         if self.protocol.in_call:
             self.protocol.interrupt()
-            try:  # the write is bounded too: a board that stopped reading never takes it
-                with anyio.move_on_after(min(INTERRUPT_GRACE, timeout)):
-                    await self._flush()
-                    await self._pump_until(CallComplete, None)
-                    return
-            except ProtocolError as error:
-                logger.debug("resyncing after a protocol error while interrupting: %s", error)
+            await self._end_interrupted(timeout)
         try:
-            await self.sync(timeout)
+            await self._resync(timeout)
+            if answered_before:  # a board first met has no earlier call to be out of step with
+                await self._prove_in_step(timeout)
         except NotMicroPythonError as error:
             if not answered_before:
                 raise
-            raise DeviceTimeoutError(
-                f"the board on {self.transport.port} did not come back to the raw REPL within "
-                f"{timeout:g}s of an interrupt (a busy loop with interrupts off?)",
-                timeout=timeout,
-            ) from error
+            raise self._not_back(timeout, received, started) from error
+
+    async def _end_interrupted(self, timeout: float) -> None:
+        """Send the interrupt, wait for it to leave, give the call a grace to end by itself."""
+        try:
+            await self._send_and_settle(timeout)
+            if self.protocol.in_call:
+                with anyio.move_on_after(min(INTERRUPT_GRACE, timeout)):
+                    await self._pump_until(CallComplete, None)
+        except ProtocolError as error:
+            logger.debug("resyncing after a protocol error while interrupting: %s", error)
+
+    async def _resync(self, timeout: float) -> None:
+        """Reach a raw prompt asked for after everything written has left: each request is
+        drained (the board read meanwhile) before its banner is waited for or asked again."""
+        self.protocol.sync()
+        await self._send_and_settle(timeout)
+        with anyio.move_on_after(timeout):
+            while self.protocol.state is not State.IDLE:
+                with anyio.move_on_after(SYNC_RETRY):
+                    await self._pump_until(Ready, None)
+                    break
+                self.protocol.sync()
+                await self._send_and_settle(timeout)
+        if self.protocol.state is not State.IDLE:
+            raise self._no_answer("sent no raw REPL banner")
+
+    async def _prove_in_step(self, timeout: float) -> None:
+        """Echo calls until one answers with its own number and no error, each after a fresh
+        resync: a stale frame or an interrupt the board still held is taken by an echo (and
+        what follows it discarded by the resync), never by the next call."""
+        for attempt in range(PROBE_TRIES):
+            if attempt:
+                await self._resync(timeout)
+            nonce = secrets.randbelow(10**9)
+            with anyio.move_on_after(timeout):
+                result = await self.call(b"print(repr(%d\n))" % nonce)
+                if result.output.strip() == b"%d" % nonce and not result.error:
+                    return
+                logger.debug("recovery echo answered %r %r: again", result.output[-80:], result.error[-80:])
+        raise self._no_answer("never echoed in step")
+
+    def _no_answer(self, what: str) -> NotMicroPythonError:
+        port = self.transport.port
+        return NotMicroPythonError(
+            f"the board on {port} {what}", port=port, received=bytes(self.protocol.discarded)
+        )
+
+    def _not_back(self, timeout: float, received: int, started: float) -> DeviceTimeoutError:
+        """What a board that did not come back sent since the interrupt, said plainly."""
+        count, seen = self.received - received, bytes(self.protocol.discarded)
+        took = anyio.current_time() - started
+        prompt = control.holds_prompt_fragment(seen)
+        if not count:
+            guess = "nothing came back: a busy loop with interrupts off, or a line that carries nothing back?"
+        elif prompt:
+            guess = "a prompt fragment arrived but never a whole banner (a garbled or slow line?)"
+        else:
+            guess = "no prompt among them: the board kept sending, or the port delivers slowly"
+        return DeviceTimeoutError(
+            f"the board on {self.transport.port} did not come back to the raw REPL within "
+            f"{timeout:g}s of an interrupt ({took:.1f}s in all): {count} bytes arrived since"
+            + (f", the last {seen[-60:]!r}" if seen else "")
+            + f"; {guess}",
+            timeout=timeout,
+        )
+
+    async def _send_and_settle(self, timeout: float) -> None:
+        """Write what the protocol queued (within ``timeout``: a board that stopped reading
+        never takes it), then :meth:`_settle`."""
+        with anyio.move_on_after(timeout):
+            await self._flush()
+        await self._settle()
+
+    async def _settle(self) -> None:
+        """Wait (at most ``DRAIN_LIMIT`` s) until what was written has left the host, reading
+        and handing out what the board sends meanwhile (a board blocked writing reads nothing)."""
+        lost: list[ConnectionLostError] = []
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._read_meanwhile, lost, group.cancel_scope)
+            with anyio.move_on_after(DRAIN_LIMIT):
+                try:
+                    await self.transport.drain()
+                except ConnectionLostError as error:
+                    self._count_reported(error)
+                    lost.append(error)
+            group.cancel_scope.cancel()
+        if lost:
+            raise lost[0]
+
+    async def _read_meanwhile(self, lost: list[ConnectionLostError], scope: anyio.CancelScope) -> None:
+        """Feed what arrives to the protocol; a garbled frame leaves it awaiting a banner (the
+        resync that follows asks for one), a lost or rebooted board ends the wait."""
+        try:
+            while True:
+                try:
+                    self.protocol.receive_data(await self._receive())
+                except ProtocolError as error:
+                    logger.debug("discarding a garbled frame while draining: %s", error)
+                    self.protocol.await_banner()
+                self._dispatch(self.protocol.next_events(), None)
+        except ConnectionLostError as error:
+            lost.append(error)
+            scope.cancel()
 
     async def _pump_until(self, wanted: type[Event], collector: _Collector | None) -> Event:
         while True:
@@ -215,10 +329,12 @@ class Link:
 
     async def _receive(self) -> bytes:
         try:
-            return await self.transport.receive()
+            data = await self.transport.receive()
         except ConnectionLostError as error:
             self._count_reported(error)
             raise
+        self.received += len(data)
+        return data
 
     async def _send(self, data: bytes) -> None:
         try:

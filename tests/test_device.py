@@ -13,6 +13,8 @@ import pytest
 
 from belay.device import Device
 from belay.errors import ConnectionLostError, DeviceExecError, DeviceTimeoutError, DeviceValueError
+from belay.transports import BoardEnd
+from belay.transports.memory import MemoryTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -406,3 +408,86 @@ async def test_timeout_covers_waiting_for_the_lock(device: Device) -> None:
     result, elapsed = outcome
     assert isinstance(result, DeviceTimeoutError), f"returned {result!r} after {elapsed:.2f}s"
     assert isinstance(elapsed, float) and elapsed < 0.6
+
+
+# --- a stale interrupt (scripted board) -------------------------------------------------
+
+
+class LatchingBoard:
+    """A raw REPL that, as MicroPython 1.9 does, keeps a Ctrl-C received in the instant after
+    a call's last check (its output sent, its framing not yet) as a pending KeyboardInterrupt
+    that the next call raises at once."""
+
+    def __init__(self, end: BoardEnd) -> None:
+        self.end, self.line, self.pending, self.calls = end, bytearray(), False, 0
+
+    async def run(self) -> None:
+        while True:
+            for byte in await self.end.sent():
+                await self._byte(byte)
+
+    async def _byte(self, byte: int) -> None:
+        if byte == 0x01:
+            self.line.clear()
+            self.end.feed(b"raw REPL; CTRL-B to exit\r\n>")
+        elif byte == 0x03:
+            self.line.clear()
+        elif byte == 0x04:
+            await self._run(bytes(self.line).strip())
+            self.line.clear()
+        else:
+            self.line.append(byte)
+
+    async def _run(self, code: bytes) -> None:
+        self.calls += 1
+        if self.pending:
+            self.pending = False
+            self.end.feed(b"OK\x04Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n\x04>")
+            return
+        value = code.removeprefix(b"print(repr(").removeprefix(b"print(").rstrip(b")\n")
+        self.end.feed(b"OK" + value + b"\r\n")
+        with anyio.move_on_after(0.05):  # the call is ending: a Ctrl-C now is kept for the next
+            late = await self.end.sent()
+            self.pending = late.startswith(b"\x03")
+            self.line += late.lstrip(b"\x03")
+        self.end.feed(b"\x04\x04>")
+
+
+async def test_an_interrupt_that_lands_as_a_call_ends_never_reaches_the_next_call() -> None:
+    transport, end = MemoryTransport.pair()
+    board = LatchingBoard(end)
+    async with anyio.create_task_group() as group:
+        group.start_soon(board.run)
+        device = Device.over(transport, sync_timeout=2.0, recover_timeout=2.0)
+        for n in range(5):
+            with anyio.CancelScope() as scope:  # cancelled once its output has arrived
+                await device.call(f"print(repr({n}\n))", on_output=lambda _data: scope.cancel())
+            assert scope.cancelled_caught
+            assert await device.eval(f"{n + 100}") == n + 100
+        group.cancel_scope.cancel()
+
+
+async def test_a_board_that_does_not_come_back_is_reported_with_what_it_sent() -> None:
+    transport, end = MemoryTransport.pair()
+
+    async def slow_port() -> None:  # answers the first sync, then only ever half a banner
+        await end.sent()
+        end.feed(b"raw REPL; CTRL-B to exit\r\n>")
+        await end.sent()
+        end.feed(b"OK")
+        while True:
+            await end.sent()
+            end.feed(b"raw RE")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(slow_port)
+        device = Device.over(transport, sync_timeout=0.5, recover_timeout=0.5)
+        with pytest.raises(DeviceTimeoutError):
+            await device.eval("1", timeout=0.1)
+        with pytest.raises(DeviceTimeoutError) as caught:
+            await device.eval("2")
+        group.cancel_scope.cancel()
+    message = str(caught.value)
+    assert "of an interrupt" not in message or "bytes arrived since" in message
+    assert "bytes arrived since, the last b'raw RE" in message and "a prompt fragment arrived" in message
+    assert "busy loop" not in message

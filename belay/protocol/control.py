@@ -64,6 +64,13 @@ def banner_tail_keep(buffer: bytes | bytearray) -> int:
     return 0
 
 
+def holds_prompt_fragment(buffer: bytes | bytearray) -> bool:
+    """Whether ``buffer`` holds a piece of the raw REPL's banner or ends at its prompt: the
+    board was answering, if not (yet) in whole."""
+    data = bytes(buffer)
+    return BANNER[:3] in data or data.rstrip().endswith(PROMPT)
+
+
 def find_paste_answer(buffer: bytes | bytearray) -> tuple[int, int] | None:
     """Where the first answer to a raw-paste request (``R\\x01``, ``R\\x00`` or the banner) stands."""
     match = _PASTE_ANSWER_RE.search(buffer)

@@ -556,3 +556,18 @@ def test_escaped_code_has_no_framing_bytes_and_runs_the_same_source(code: bytes)
     assert not set(payload) & set(FRAMING_BYTES)
     if payload != code:
         assert run_source(payload) == (code or b"\n")
+
+
+@pytest.mark.parametrize(
+    ("seen", "fragment"),
+    [
+        (b"", False),
+        (b"xyz", False),
+        (b"raw RE", True),
+        (b"\x04>", True),
+        (b"noise> \r\n", True),
+        (b"ra", False),
+    ],
+)
+def test_a_prompt_fragment_is_recognised(seen: bytes, fragment: bool) -> None:
+    assert control.holds_prompt_fragment(seen) is fragment
