@@ -158,7 +158,7 @@ class TelnetStream:
 
     def read_nowait(self, max_bytes: int) -> bytes | None:
         if self._early:
-            data, self._early = self._early, b""
+            data, self._early = self._early[:max_bytes], self._early[max_bytes:]
             return data
         while (raw := self._stream.read_nowait(max_bytes)) is not None:
             data = self._decoder.feed(raw)
@@ -179,14 +179,20 @@ class TelnetStream:
         self._stream.close()
 
     async def _read_decoded(self, max_bytes: int) -> bytes:
+        """Data from the next chunk; answers it owes go out now unless a write is under way
+        (which sends them when done): a reader never waits behind a writer the server is not
+        reading from, or neither would move."""
         data = self._decoder.feed(await self._stream.read(max_bytes))
-        await self._write(b"")
+        if self._decoder.owes and not self._write_lock.locked():
+            await self._write(b"")
         return data
 
     async def _write(self, data: bytes) -> None:
         """Write ``data`` after the negotiation answers owed, whole (two tasks may write)."""
         async with self._write_lock:
             await self._stream.write(self._decoder.take_replies() + data)
+            while self._decoder.owes:  # owed while this write waited for the server
+                await self._stream.write(self._decoder.take_replies())
 
 
 def _in_waiting(handle: serial.SerialBase) -> int:

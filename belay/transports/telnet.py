@@ -111,6 +111,11 @@ class TelnetDecoder:
                 self._step(byte)
         return bytes(data)
 
+    @property
+    def owes(self) -> bool:
+        """Whether answers are waiting for :meth:`take_replies`."""
+        return bool(self._replies)
+
     def take_replies(self) -> bytes:
         """The negotiation answers owed to the server since the last call."""
         replies, self._replies = bytes(self._replies), bytearray()

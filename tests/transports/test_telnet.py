@@ -60,3 +60,11 @@ def test_settings_escape_a_baud_rate_holding_iac() -> None:
     assert baud in settings
     decoder = TelnetDecoder()
     assert decoder.feed(settings) == b""  # nothing of it is data
+
+
+def test_answers_are_owed_until_taken() -> None:
+    decoder = TelnetDecoder()
+    decoder.feed(bytes((IAC, DO, ECHO)))
+    assert decoder.owes
+    assert decoder.take_replies() == bytes((IAC, WONT, ECHO))
+    assert not decoder.owes
