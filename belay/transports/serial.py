@@ -101,7 +101,7 @@ def _rfc2217_address(port: str) -> tuple[str, int]:
 
 
 def _connect(port: str) -> socket.socket:
-    """A connected TCP socket to an ``rfc2217://`` port, low-latency, non-blocking."""
+    """A connected TCP socket to an ``rfc2217://`` port (:class:`SocketStream` tunes it)."""
     address = _rfc2217_address(port)
     try:
         connection = socket.create_connection(address, timeout=CONNECT_TIMEOUT)
