@@ -304,34 +304,59 @@ def file_write_escaped(token: str, literal: bytes, escapes: bytes, packed: bool)
     return code + f"_ba.x({token!r})['w'].write(_ba_d)\ndel _ba_d".encode()
 
 
-def file_commit(token: str, temp_path: str, temp_name: str, path: str, name: str, temporary: bool,
-                rename: bool) -> str:  # fmt: skip
-    """Close the temporary file and make it ``path`` (``name`` as the agent's records keep it):
-    by ``os.rename``, or where the board has none (the micro:bit) by a copy with interrupts
-    off, so an interrupt leaves the old file or the new one, never part of it."""
-    code = f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n"
-    if rename:
-        code += f"__import__('os').rename({_u(temp_path)},{_u(path)})\n"
-    else:
-        code += (
-            "_ba_s=_ba_d=None\n__import__('micropython').kbd_intr(-1)\n"
-            f"try:\n _ba_s=open({_u(temp_path)},'rb')\n"
-            f" _ba_d=open({_u(path)},'wb')\n while _ba_d.write(_ba_s.read(64)):pass\n"
-            f" _ba_d.close()\n _ba_s.close()\n __import__('os').remove({_u(temp_path)})\n"
-            "finally:\n __import__('micropython').kbd_intr(3)\n del _ba_s,_ba_d\n"
-        )
-    code += _unfile(temp_name) + "\n" + _unfile(name)
+def file_commit(token: str, temp_path: str, temp_name: str, path: str, name: str, temporary: bool) -> str:
+    """Close the temporary file and rename it to ``path`` (``name`` as the agent's records
+    keep it), which is then no session's temporary file, or this one's. A ``temp_path`` that
+    is ``path`` (a direct write) is only closed and kept."""
+    rename = f"__import__('os').rename({_u(temp_path)},{_u(path)})\n" if temp_path != path else ""
+    code = (
+        f"_ba.x({token!r})['w'].close()\n_ba.x({token!r})['w']=None\n{rename}"
+        f"_ba.x({token!r})['f'].remove({_u(temp_name)})\n"
+    )
+    return code + _commit_records(token, name, temporary)
+
+
+def file_commit_parts(token: str, prefix_path: str, prefix_name: str, parts: int, path: str, name: str,
+                      temporary: bool) -> str:  # fmt: skip
+    """Where the board has no ``os.rename`` (the micro:bit): the temporary file was written as
+    ``parts`` files ``<prefix>0``, ``<prefix>1``...; copy them into ``path`` in order, each
+    removed once copied (so the flash holds the new file and one part at most), with
+    interrupts off: an interrupt leaves the old file or the new one, never part of it."""
+    return (
+        f"_ba_e=_ba.x({token!r})\n_ba_e['w'].close()\n_ba_e['w']=_ba_s=_ba_d=None\n_ba_p={_u(prefix_path)}\n"
+        f"__import__('micropython').kbd_intr(-1)\ntry:\n _ba_d=open({_u(path)},'wb')\n"
+        f" for _ba_k in range({parts}):\n  _ba_s=open(_ba_p+str(_ba_k),'rb')\n"
+        "  while _ba_d.write(_ba_s.read(64)):pass\n"
+        "  _ba_s.close()\n  __import__('os').remove(_ba_p+str(_ba_k))\n"
+        f"  _ba_e['f'].remove({_u(prefix_name)}+str(_ba_k))\n _ba_d.close()\n"
+        "finally:\n __import__('micropython').kbd_intr(3)\n del _ba_s,_ba_d,_ba_e,_ba_p\n"
+    ) + _commit_records(token, name, temporary)
+
+
+def file_next_part(token: str, part_path: str, part_name: str) -> str:
+    """Close the part being written and open the next one (registered as the session's)."""
+    return (
+        f"_ba.x({token!r})['w'].close()\n"
+        f"_ba.x({token!r})['f'].append({_u(part_name)})\n_ba.x({token!r})['w']=open({_u(part_path)},'wb')"
+    )
+
+
+def _commit_records(token: str, name: str, temporary: bool) -> str:
+    code = _unfile(name)
     if temporary:
         code += f"\n_ba.x({token!r}).setdefault('f',[]).append({_u(name)})"
     return code
 
 
-def file_abort(token: str, temp_path: str, temp_name: str) -> str:
-    """After a failed or cancelled put: close and remove the temporary file (if there)."""
+def file_abort(token: str, temp_paths: list[str], temp_names: list[str]) -> str:
+    """After a failed or cancelled put: close and remove its temporary files (those there)."""
     handle = f"_ba.x({token!r})['w']"
     return (
         f"globals().pop('_ba_d',None)\nif _ba.x({token!r}).get('w'):\n {handle}.close()\n {handle}=None\n"
-        f"try:__import__('os').remove({_u(temp_path)})\nexcept OSError:pass\n" + _unfile(temp_name)
+        f"for _ba_k in {_board_literal(temp_paths)}:\n"
+        " try:__import__('os').remove(_ba_k)\n except OSError:pass\n"
+        f"for _ba_k in {_board_literal(temp_names)}:\n"
+        f" if _ba_k in _ba.x({token!r}).get('f',()):_ba.x({token!r})['f'].remove(_ba_k)\n_ba_k=0\ndel _ba_k"
     )
 
 

@@ -22,6 +22,7 @@ the stream ends with :data:`ESCAPE` ``E`` and the count of bytes sent, which
 
 from __future__ import annotations
 
+import re
 import zlib
 
 ESCAPE = 0xFE
@@ -31,40 +32,60 @@ END = ord("E")
 """After :data:`ESCAPE` in the down stream: the count of bytes sent follows, then nothing."""
 
 _UNSAFE_UP = frozenset([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, ord("'"), ord("\\"), ESCAPE])
-"""Bytes never sent raw inside a literal (tab and newline are safe in a triple-quoted one)."""
+"""Bytes never sent raw inside a plain literal; a raw triple-quoted one also takes tab and
+newline, a quote not followed by one, and a backslash not at the end."""
 
-_RAW_TABLE = [bytes((ESCAPE, byte ^ 0x80)) if byte in _UNSAFE_UP else bytes((byte,)) for byte in range(256)]
-
-_SHORT = {0x07: b"\\a", 0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0B: b"\\v", 0x0C: b"\\f",
-          0x0D: b"\\r", ord("'"): b"\\'", ord("\\"): b"\\\\"}  # fmt: skip
-_PYTHON_TABLE = [
-    _SHORT.get(byte, b"\\x%02x" % byte if byte in _UNSAFE_UP and byte != ESCAPE else bytes((byte,)))
-    for byte in range(256)
+_RAW_UNSAFE = _UNSAFE_UP - {ord("'"), ord("\\")}
+_RAW_STEPS = [
+    (bytes((b,)), bytes((ESCAPE, b ^ 0x80))) for b in sorted(_RAW_UNSAFE, key=lambda b: b != ESCAPE)
 ]
+"""``replace`` steps that make a raw literal's body: the escape byte first (no later step
+makes one that an earlier step would see again)."""
+_RAW_QUOTES = re.compile(rb"'(?='|\Z)|\\\Z")
+"""A quote that would end the literal (before another, or last), a backslash that would
+escape its closing quote (last)."""
+
+_SHORT = {0x07: b"\\a", 0x08: b"\\b", 0x0A: b"\\n", 0x0B: b"\\v", 0x0C: b"\\f", 0x0D: b"\\r", 0x27: b"\\'"}
+_PYTHON_STEPS = [(b"\\", b"\\\\")] + [
+    (bytes((b,)), _SHORT.get(b, b"\\x%02x" % b)) for b in sorted(_UNSAFE_UP - {ESCAPE, 0x5C} | {0x0A})
+]
+"""``replace`` steps that make a plain literal's body: the backslash first."""
 
 DOWN_ESCAPED = (0x04, ESCAPE)
 """Bytes the board escapes in the down stream (the end of output, and the escape)."""
 
 
-def _translate(data: bytes, table: list[bytes]) -> bytes:
-    return b"".join([table[byte] for byte in data])
+def _replace_all(data: bytes, steps: list[tuple[bytes, bytes]]) -> bytes:
+    for old, new in steps:
+        if old in data:
+            data = data.replace(old, new)
+    return data
+
+
+def escaped_size(data: bytes) -> int:
+    """About the length of :func:`raw_literal`'s body for ``data`` (without making it)."""
+    return len(data) + sum(data.count(old) for old, _ in _RAW_STEPS)
+
+
+def _escape_one(match: re.Match[bytes]) -> bytes:
+    return bytes((ESCAPE, match.group()[0] ^ 0x80))
 
 
 def raw_literal(data: bytes) -> bytes:
     """``data`` as a triple-quoted raw bytes literal whose escapes :func:`escapes_used` undoes."""
-    return b"rb'''" + _translate(data, _RAW_TABLE) + b"'''"
+    return b"rb'''" + _RAW_QUOTES.sub(_escape_one, _replace_all(data, _RAW_STEPS)) + b"'''"
 
 
 def escapes_used(data: bytes) -> bytes:
     """The second bytes of the escapes :func:`raw_literal` put in ``data``'s literal, in the
     order the board must undo them (the escape byte itself last), as a plain bytes literal."""
-    present = sorted(set(data) & _UNSAFE_UP, key=lambda byte: byte == ESCAPE)
+    present = sorted(set(data) & _UNSAFE_UP, key=lambda byte: byte == ESCAPE)  # ' and \\ may be
     return b"b'" + bytes(byte ^ 0x80 for byte in present) + b"'"
 
 
 def python_literal(data: bytes) -> bytes:
     """``data`` as a plain bytes literal, escaped the lexer's way (no work on the board)."""
-    return b"b'" + _translate(data, _PYTHON_TABLE) + b"'"
+    return b"b'" + _replace_all(data, _PYTHON_STEPS) + b"'"
 
 
 def undo_raw(literal_body: bytes) -> bytes:
@@ -88,7 +109,7 @@ def compressed(data: bytes, wbits: int) -> bytes:
 
 def worth_compressing(data: bytes, packed: bytes) -> bool:
     """Whether ``packed`` crosses the line in clearly fewer bytes than ``data`` would."""
-    return len(raw_literal(packed)) < 0.95 * len(raw_literal(data))
+    return escaped_size(packed) < 0.95 * escaped_size(data)
 
 
 class DownDecoder:

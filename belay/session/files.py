@@ -4,8 +4,10 @@ Files move near the speed of the line (:mod:`belay.session.transfer`, encodings 
 :mod:`belay.session.file_codec`): up as near-raw bytes literals, compressed where the board
 inflates and the data shrinks; down as the board's raw output where it can write bytes.
 A ``put`` writes a temporary file beside its target and renames it over the target when
-complete, so an interrupted or failed put leaves the old file and no partial one; ``get(...,
-to=path)`` writes a local file the same way. Paths are relative to the board's filesystem
+complete, so an interrupted or failed put leaves the old file and no partial one (where a
+board has no ``os.rename``, the micro:bit, a file over 2 KB is written in place: a failed put
+removes it, leaving no partial file but not the old one either); ``get(..., to=path)`` writes
+a local file the same way. Paths are relative to the board's filesystem
 root; absolute paths and ``..`` are refused unless ``allow_outside=True``.
 
 ``ls`` asks the board every time (files made by session code or another host are listed).
@@ -19,6 +21,7 @@ Temporary files (``temp()``, ``put(..., temporary=True)``) are registered with t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -49,9 +52,10 @@ SMALL_HEAP = transfer.ROOMY_HEAP
 """Boards with less heap than this get small calls whose literals the lexer decodes."""
 
 TEMP_PREFIX = ".belay-"
-"""A put's temporary file is ``.belay-<session id>-<n>.part`` beside its target."""
+"""A put's temporary file is ``.belay-<session id>-<n>.part`` beside its target (the session's
+end or reaping removes one a dead host left)."""
 
-CLOSE_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 20.0
 """How long closing a file after a failed or cancelled transfer may take."""
 
 _SEPARATORS = re.compile(r"[/\\]")
@@ -311,7 +315,12 @@ class SessionFiles:
         last call; the agent's records then say ``path`` is this session's (``temporary``) or
         no session's. On any failure or cancel the temporary file is removed."""
         plan, features = await self._plan(timeout)
-        upload = self._upload(path, temporary)
+        upload = self._upload(path, temporary, features.rename)
+        if not features.rename and len(data) > transfer.COPY_COMMIT_MOST:
+            logger.debug(
+                "%s: %d bytes written in place (no os.rename on %s)", path, len(data), self.session.port
+            )
+            upload = dataclasses.replace(upload, temp_path=upload.target_path, temp_name=path)
         try:
             for code in upload.codes(data, plan, features):
                 await self.session.run(code, timeout=timeout)
@@ -322,15 +331,16 @@ class SessionFiles:
             await self._abort(upload)
             raise
 
-    def _upload(self, path: str, temporary: bool) -> transfer.Upload:
+    def _upload(self, path: str, temporary: bool, renames: bool) -> transfer.Upload:
+        """A put of ``path`` through ``.belay-<session>-<n>.part`` beside it (or, where the
+        board cannot rename, parts ``.belay-<session>-<n>.0``, ``.1``...)."""
         self._temp_count += 1
         folder, _, _ = path.rpartition("/")
-        name = f"{TEMP_PREFIX}{self.session.session_id}-{self._temp_count}.part"
+        name = f"{TEMP_PREFIX}{self.session.session_id}-{self._temp_count}." + ("part" if renames else "")
         temp = f"{folder}/{name}" if folder else name
-        known = self._known()
-        return transfer.Upload(
-            self.session.token, known.on_board(temp), temp, known.on_board(path), path, temporary
-        )
+        on_board = self._known().on_board
+        token = self.session.token
+        return transfer.Upload(token, on_board(temp), temp, on_board(path), path, temporary, renames)
 
     async def _abort(self, upload: transfer.Upload) -> None:
         """Remove a failed or cancelled put's temporary file (best effort: if this fails, the

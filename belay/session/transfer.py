@@ -29,7 +29,7 @@ SMALL_CHUNK = 128
 """The most file bytes a call carries up on a small heap (its literal lives in the parser's
 memory, beside the raw REPL's copy of the call)."""
 
-LARGEST_CHUNK = 32 * 1024
+LARGEST_CHUNK = 64 * 1024
 """The most file bytes a call carries up on a roomy board: ~3 s at 115200, so the call's
 framing and round trip are under 1% of it."""
 
@@ -73,7 +73,7 @@ def plan_for(capabilities: Capabilities, features: Features) -> Plan:
         chunk = max(64, min(SMALL_CHUNK, capabilities.mem_free // 24))
         return Plan(chunk=chunk, roomy=False, wbits=None, piece=64)
     wbits = (15 if heap >= 1024 * 1024 else 12) if features.deflate else None
-    chunk = max(1024, min(LARGEST_CHUNK, heap // 32))
+    chunk = max(1024, min(LARGEST_CHUNK, heap // 16))
     return Plan(chunk=chunk, roomy=True, wbits=wbits, piece=min(4096, chunk))
 
 
@@ -125,9 +125,25 @@ def _dense(code: str) -> bytes:
     return code.dense if isinstance(code, DenseCode) else code.encode("utf-8")
 
 
+COPY_COMMIT_MOST = 2048
+"""Where a board has no ``os.rename``, files up to this size are put through parts and a
+copy; larger ones are written straight to their name (see :class:`Upload`)."""
+
+PART_CHUNKS = 8
+"""Where a board has no ``os.rename``, the temporary file is written as parts of this many
+chunks: its commit copies them into the target one by one, removing each."""
+
+
 @dataclass
 class Upload:
-    """One put: its board paths, the temporary name, and the calls that write it."""
+    """One put: its board paths, the temporary name, and the calls that write it.
+
+    ``temp_path``/``temp_name`` (the board's path, and the agent's record of it); where the
+    board has no ``os.rename`` they are the prefix of the parts' names, or for a file over
+    :data:`COPY_COMMIT_MOST` the target itself: the micro:bit's flash cannot hold a large
+    file twice, and its filesystem fails when it must reclaim space during the copy. Such a
+    direct write is registered as the session's until complete, so a failed, cancelled or
+    abandoned one is removed: the old file is lost, but no partial file is left."""
 
     token: str
     temp_path: str
@@ -135,25 +151,51 @@ class Upload:
     target_path: str
     target_name: str
     temporary: bool
+    renames: bool
+    """The board has ``os.rename``: one temporary file, else parts."""
+    parts: int = 0
+    """The temporary files opened so far (1 where the board renames)."""
 
     def codes(self, data: bytes, plan: Plan, features: Features) -> Iterator[str]:
         """Each call's code: the first opens the temporary file, the last renames it."""
-        opening = calls.file_open_temp(
-            self.token, self.temp_path, self.temp_name, self.target_path, features.stat
-        )
-        commit = calls.file_commit(self.token, self.temp_path, self.temp_name, self.target_path,
-                                   self.target_name, self.temporary, features.rename)  # fmt: skip
         starts = range(0, len(data), plan.chunk)
-        if not starts:
-            yield join(opening, commit)
-            return
-        for start in starts:  # encoded as they go: the first call is not kept waiting
-            code = chunk_code(self.token, data[start : start + plan.chunk], plan)
-            code = join(opening, code) if start == 0 else code
-            yield join(code, commit) if start == starts[-1] else code
+        code = calls.file_open_temp(self.token, *self._part(), self.target_path, features.stat)
+        for index, start in enumerate(starts):  # encoded as they go: the first call is not kept waiting
+            if index and not self.renames and self.temp_path != self.target_path and index % PART_CHUNKS == 0:
+                code = calls.file_next_part(self.token, *self._part())
+            chunk = chunk_code(self.token, data[start : start + plan.chunk], plan)
+            code = join(code, chunk) if code else chunk
+            if start != starts[-1]:
+                yield code
+                code = ""
+        if code and not plan.roomy:  # a small heap takes the commit in a call of its own
+            yield code
+            code = ""
+        yield join(code, self._commit()) if code else self._commit()
+
+    def _part(self) -> tuple[str, str]:
+        """The board path and name of the next temporary file (counted in :attr:`parts`)."""
+        self.parts += 1
+        if self.renames or self.temp_path == self.target_path:
+            return self.temp_path, self.temp_name
+        return f"{self.temp_path}{self.parts - 1}", f"{self.temp_name}{self.parts - 1}"
+
+    def _commit(self) -> str:
+        if self.renames or self.temp_path == self.target_path:
+            return calls.file_commit(self.token, self.temp_path, self.temp_name, self.target_path,
+                                     self.target_name, self.temporary)  # fmt: skip
+        return calls.file_commit_parts(self.token, self.temp_path, self.temp_name, self.parts,
+                                       self.target_path, self.target_name, self.temporary)  # fmt: skip
 
     def abort_code(self) -> str:
-        return calls.file_abort(self.token, self.temp_path, self.temp_name)
+        """Removes every temporary file this put may have made (the next one too: a cancel
+        may land after the board opened it and before the host counted it)."""
+        if self.renames or self.temp_path == self.target_path:
+            return calls.file_abort(self.token, [self.temp_path], [self.temp_name])
+        count = range(self.parts + 1)
+        return calls.file_abort(
+            self.token, [f"{self.temp_path}{i}" for i in count], [f"{self.temp_name}{i}" for i in count]
+        )
 
 
 async def download(
