@@ -255,17 +255,25 @@ def cancel_timer(token: str, name: str) -> str:
 # (escaped, ended by a count) where the board can write bytes to its output.
 
 
-def file_transfer_features() -> str:
+def file_transfer_features(roomy: bool) -> str:
     """``(writer, deflate, rename, stat)``: the raw output writer (1 ``sys.stdout.buffer``, 2
-    ``microbit.uart``, 0 neither), whether ``deflate`` reads ZLIB streams, whether ``os`` has
-    ``rename`` and ``stat``."""
+    ``microbit.uart``, 0 neither), whether ``deflate`` reads ZLIB streams (asked only where
+    ``roomy``), whether ``os`` has ``rename`` and ``stat``. Names are looked up with ``dir``
+    and uninterned strings: a board interns for good every name its code spells, or
+    ``hasattr``/``__import__`` is given, even where it has no such thing."""
+    deflate = (
+        f"try:_ba_f[1]=hasattr(__import__({_u('deflate')}),{_u('ZLIB')})\nexcept ImportError:pass\n"
+        if roomy
+        else ""
+    )
     return (
-        "_ba_k=__import__('sys')\n"
-        f"_ba_k=1 if hasattr(_ba_k,'stdout') and hasattr(_ba_k.stdout,{_u('buffer')}) else 0\n"
-        f"if not _ba_k:\n try:__import__('microbit').uart.write;_ba_k=2\n except Exception:pass\n"
-        f"_ba_e=__import__('os')\n_ba_k=[_ba_k,0,hasattr(_ba_e,{_u('rename')}),hasattr(_ba_e,{_u('stat')})]\n"
-        f"try:_ba_k[1]=hasattr(__import__({_u('deflate')}),{_u('ZLIB')})\nexcept ImportError:pass\n"
-        "_ba.v(tuple(_ba_k))\ndel _ba_k,_ba_e"
+        "_ba_k=__import__('sys')\n_ba_f=[0,0,0,0]\n"
+        f"if {_u('stdout')} in dir(_ba_k) and {_u('buffer')} in dir(getattr(_ba_k,{_u('stdout')})):\n"
+        " _ba_f[0]=1\n"
+        f"if not _ba_f[0] and _ba_k.platform=={_u('microbit')}:_ba_f[0]=2\n"
+        "_ba_k=dir(__import__('os'))\n"
+        f"_ba_f[2]={_u('rename')} in _ba_k\n_ba_f[3]={_u('stat')} in _ba_k\n{deflate}"
+        "_ba.v(tuple(_ba_f))\ndel _ba_k,_ba_f"
     )
 
 
@@ -277,11 +285,32 @@ def file_open_temp(token: str, temp_path: str, temp_name: str, target: str, chec
     if check_name:
         code = (
             f"try:__import__('os').stat({_u(target)})\n"
-            "except OSError as _ba_e:\n if _ba_e.args[0]==36:raise\n"
+            "except OSError as _ba_k:\n if _ba_k.args[0]==36:raise\n"
         )
     return code + (
         f"_ba.x({token!r}).setdefault('f',[]).append({_u(temp_name)})\n"
-        f"_ba.x({token!r})['w']=open({_u(temp_path)},'wb')"
+        f"_ba.x({token!r})['w']=open({_u(temp_path)},{_u('wb')})"
+    )
+
+
+def file_open_part_or_target(token: str, part_path: str, part_name: str, path: str, name: str) -> str:
+    """Where the board cannot rename: write through a part if ``path`` is there (its old
+    content is kept until the commit's copy), else straight to ``path`` (registered as the
+    session's until complete: nothing old to keep). Answers whether it was there."""
+    folder = path.rpartition("/")[0]
+    listing = f"__import__('os').listdir({_u(folder)})" if folder else "__import__('os').listdir()"
+    return (
+        f"_ba_k={_u(path.rpartition('/')[2])} in {listing}\n_ba.v(_ba_k)\n"
+        f"_ba.x({token!r}).setdefault('f',[]).append({_u(part_name)} if _ba_k else {_u(name)})\n"
+        f"_ba.x({token!r})['w']=open({_u(part_path)} if _ba_k else {_u(path)},{_u('wb')})\ndel _ba_k"
+    )
+
+
+def file_abort_direct(token: str, path: str, name: str) -> str:
+    """Remove ``path`` if this session registered it as written in place (an undecided put)."""
+    return (
+        f"if {_u(name)} in _ba.x({token!r}).get('f',()):\n _ba.x({token!r})['f'].remove({_u(name)})\n"
+        f" try:__import__('os').remove({_u(path)})\n except OSError:pass"
     )
 
 
@@ -293,15 +322,15 @@ def file_write_literal(token: str, literal: bytes) -> bytes:
 def file_write_escaped(token: str, literal: bytes, escapes: bytes, packed: bool) -> bytes:
     """Write a raw literal whose ``escapes`` (a bytes literal of second bytes) are undone by
     one ``replace`` each; ``packed``: it is a zlib stream, inflated before writing."""
-    code = b"_ba_d=" + literal + b"\n"
-    if escapes != b"b''":
-        code += b"for _ba_k in " + escapes + b":_ba_d=_ba_d.replace(bytes((254,_ba_k)),bytes((_ba_k^128,)))\n"
+    code = b"_ba_f=" + literal + b"\n"
+    if escapes != b"b''":  # a bytes literal (ASCII) of the second bytes
+        code += b"for _ba_k in " + escapes + b":_ba_f=_ba_f.replace(bytes((254,_ba_k)),bytes((_ba_k^128,)))\n"
     if packed:
         code += (
             b"_ba_k=__import__('deflate')\n"
-            b"_ba_d=_ba_k.DeflateIO(__import__('io').BytesIO(_ba_d),_ba_k.ZLIB).read()\n"
+            b"_ba_f=_ba_k.DeflateIO(__import__('io').BytesIO(_ba_f),_ba_k.ZLIB).read()\n"
         )
-    return code + f"_ba.x({token!r})['w'].write(_ba_d)\ndel _ba_d".encode()
+    return code + f"_ba_k=0\n_ba.x({token!r})['w'].write(_ba_f)\ndel _ba_f,_ba_k".encode()
 
 
 def file_commit(token: str, temp_path: str, temp_name: str, path: str, name: str, temporary: bool) -> str:
@@ -316,28 +345,35 @@ def file_commit(token: str, temp_path: str, temp_name: str, path: str, name: str
     return code + _commit_records(token, name, temporary)
 
 
-def file_commit_parts(token: str, prefix_path: str, prefix_name: str, parts: int, path: str, name: str,
-                      temporary: bool) -> str:  # fmt: skip
+def file_commit_parts(token: str, prefix_path: str, prefix_name: str, parts: int, path: str) -> str:
     """Where the board has no ``os.rename`` (the micro:bit): the temporary file was written as
     ``parts`` files ``<prefix>0``, ``<prefix>1``...; copy them into ``path`` in order, each
     removed once copied (so the flash holds the new file and one part at most), with
-    interrupts off: an interrupt leaves the old file or the new one, never part of it."""
+    interrupts off: an interrupt leaves the old file or the new one, never part of it. The
+    session's ``"w"`` and ``"r"`` handles hold the target and the part being copied; the
+    records follow in a call of their own (:func:`file_commit_records`)."""
+    cut = len(prefix_path) - len(prefix_name)
     return (
-        f"_ba_e=_ba.x({token!r})\n_ba_e['w'].close()\n_ba_e['w']=_ba_s=_ba_d=None\n_ba_p={_u(prefix_path)}\n"
-        f"__import__('micropython').kbd_intr(-1)\ntry:\n _ba_d=open({_u(path)},'wb')\n"
-        f" for _ba_k in range({parts}):\n  _ba_s=open(_ba_p+str(_ba_k),'rb')\n"
-        "  while _ba_d.write(_ba_s.read(64)):pass\n"
-        "  _ba_s.close()\n  __import__('os').remove(_ba_p+str(_ba_k))\n"
-        f"  _ba_e['f'].remove({_u(prefix_name)}+str(_ba_k))\n _ba_d.close()\n"
-        "finally:\n __import__('micropython').kbd_intr(3)\n del _ba_s,_ba_d,_ba_e,_ba_p\n"
-    ) + _commit_records(token, name, temporary)
+        f"_ba_f=_ba.x({token!r})\n_ba_f['w'].close()\n__import__('micropython').kbd_intr(-1)\n"
+        f"try:\n _ba_f['w']=open({_u(path)},{_u('wb')})\n for _ba_k in range({parts}):\n"
+        f"  _ba_k={_u(prefix_path)}+str(_ba_k)\n  _ba_f['r']=open(_ba_k,{_u('rb')})\n"
+        "  while _ba_f['w'].write(_ba_f['r'].read(64)):pass\n"
+        f"  _ba_f['r'].close()\n  __import__('os').remove(_ba_k)\n  _ba_f['f'].remove(_ba_k[{cut}:])\n"
+        " _ba_f['w'].close()\nfinally:\n __import__('micropython').kbd_intr(3)\n"
+        "_ba_f['w']=_ba_f['r']=None\n_ba_k=0\ndel _ba_k,_ba_f"
+    )
+
+
+def file_commit_records(token: str, name: str, temporary: bool) -> str:
+    """``name`` is written: no session's temporary file now, or this one's (``temporary``)."""
+    return _commit_records(token, name, temporary)
 
 
 def file_next_part(token: str, part_path: str, part_name: str) -> str:
     """Close the part being written and open the next one (registered as the session's)."""
     return (
         f"_ba.x({token!r})['w'].close()\n"
-        f"_ba.x({token!r})['f'].append({_u(part_name)})\n_ba.x({token!r})['w']=open({_u(part_path)},'wb')"
+        f"_ba.x({token!r})['f'].append({_u(part_name)})\n_ba.x({token!r})['w']=open({_u(part_path)},{_u('wb')})"
     )
 
 
@@ -350,9 +386,12 @@ def _commit_records(token: str, name: str, temporary: bool) -> str:
 
 def file_abort(token: str, temp_paths: list[str], temp_names: list[str]) -> str:
     """After a failed or cancelled put: close and remove its temporary files (those there)."""
-    handle = f"_ba.x({token!r})['w']"
+    closing = "".join(
+        f"if _ba.x({token!r}).get({k!r}):\n _ba.x({token!r})[{k!r}].close()\n _ba.x({token!r})[{k!r}]=None\n"
+        for k in "wr"
+    )
     return (
-        f"globals().pop('_ba_d',None)\nif _ba.x({token!r}).get('w'):\n {handle}.close()\n {handle}=None\n"
+        f"globals().pop('_ba_f',None)\n{closing}"
         f"for _ba_k in {_board_literal(temp_paths)}:\n"
         " try:__import__('os').remove(_ba_k)\n except OSError:pass\n"
         f"for _ba_k in {_board_literal(temp_names)}:\n"
@@ -367,19 +406,21 @@ def file_stream(token: str, path: str | None, writer: int, most: int, piece: int
     marker and the count sent. Closes the file once it is all sent."""
     handle = f"_ba.x({token!r})['r']"
     out = "__import__('sys').stdout.buffer.write" if writer == 1 else "__import__('microbit').uart.write"
-    code = f"{handle}=open({_u(path)},'rb')\n" if path is not None else ""
+    esc, end = bytes((0xFE,)), bytes((0x04,))
+    escape = f".replace({_u(esc)},{_u(esc + b'~')}).replace({_u(end)},{_u(esc + bytes((0x84,)))})"
+    marker = _u(esc + b"E")
+    code = f"{handle}=open({_u(path)},{_u('rb')})\n" if path is not None else ""
     return code + (
-        f"_ba_o={out}\n_ba_n=0\nwhile _ba_n<{most}:\n _ba_d={handle}.read(min({piece},{most}-_ba_n))\n"
-        " if not _ba_d:break\n _ba_n+=len(_ba_d)\n"
-        " _ba_o(_ba_d.replace(b'\\xfe',b'\\xfe\\x7e').replace(b'\\x04',b'\\xfe\\x84'))\n"
-        f"if _ba_n<{most}:\n {handle}.close()\n {handle}=None\n"
-        "_ba_o(b'\\xfeE')\nprint(_ba_n)\ndel _ba_o,_ba_n,_ba_d\n_ba.v(0)"
+        f"_ba_k=0\nwhile _ba_k<{most}:\n _ba_f={handle}.read(min({piece},{most}-_ba_k))\n"
+        f" if not _ba_f:break\n _ba_k+=len(_ba_f)\n {out}(_ba_f{escape})\n"
+        f"if _ba_k<{most}:\n {handle}.close()\n {handle}=None\n"
+        f"{out}({marker})\nprint(_ba_k)\n_ba_f=0\ndel _ba_k,_ba_f\n_ba.v(0)"
     )
 
 
 def file_open_read(token: str, path: str, size: int) -> str:
     """Open ``path`` for reading and answer its first ``size`` bytes."""
-    return f"_ba.x({token!r})['r']=open({_u(path)},'rb')\n" + file_read(token, size)
+    return f"_ba.x({token!r})['r']=open({_u(path)},{_u('rb')})\n" + file_read(token, size)
 
 
 def file_read(token: str, size: int) -> str:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 import zlib
 
+from belay.literals import uninterned
+
 ESCAPE = 0xFE
 """Starts a two-byte escape both ways (never part of UTF-8 text, so text rarely pays)."""
 
@@ -78,9 +80,10 @@ def raw_literal(data: bytes) -> bytes:
 
 def escapes_used(data: bytes) -> bytes:
     """The second bytes of the escapes :func:`raw_literal` put in ``data``'s literal, in the
-    order the board must undo them (the escape byte itself last), as a plain bytes literal."""
+    order the board must undo them (the escape byte itself last), as board source (never a
+    short constant: the board would intern it for good)."""
     present = sorted(set(data) & _UNSAFE_UP, key=lambda byte: byte == ESCAPE)  # ' and \\ may be
-    return b"b'" + bytes(byte ^ 0x80 for byte in present) + b"'"
+    return uninterned(bytes(byte ^ 0x80 for byte in present)).encode("ascii")
 
 
 def python_literal(data: bytes) -> bytes:

@@ -296,7 +296,8 @@ class SessionFiles:
         """How transfers go on this board (its features asked once per agent install)."""
         known = self._known()
         if known.features is None:
-            answer = await self.session.run_value(calls.file_transfer_features(), timeout=timeout)
+            roomy = self.session.capabilities.mem_free + self.session.capabilities.mem_alloc >= SMALL_HEAP
+            answer = await self.session.run_value(calls.file_transfer_features(roomy), timeout=timeout)
             known.features = transfer.Features.parse(answer)
         return transfer.plan_for(self.session.capabilities, known.features), known.features
 
@@ -321,9 +322,16 @@ class SessionFiles:
                 "%s: %d bytes written in place (no os.rename on %s)", path, len(data), self.session.port
             )
             upload = dataclasses.replace(upload, temp_path=upload.target_path, temp_name=path)
+        elif not features.rename:
+            upload.decides = True
         try:
             for code in upload.codes(data, plan, features):
-                await self.session.run(code, timeout=timeout)
+                if not upload.decides:
+                    await self.session.run(code, timeout=timeout)
+                elif not await self.session.run_value(code, timeout=timeout):
+                    upload.in_place()  # it was not there: nothing old to keep, no copy needed
+                else:
+                    upload.decides = False
         except DeviceExecError as error:
             await self._abort(upload)
             raise write_error(path, self.session.port, self._error(path, error)) from None

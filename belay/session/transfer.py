@@ -18,6 +18,7 @@ from typing import Any
 from belay.agent import calls
 from belay.board_info import Capabilities
 from belay.errors import DeviceValueError
+from belay.literals import INTERNED_UP_TO, uninterned
 from belay.session import file_codec
 from belay.session.context import SessionContext, Timeout
 
@@ -99,6 +100,8 @@ class DenseCode(str):
 
 def chunk_code(token: str, chunk: bytes, plan: Plan) -> str:
     """The code that appends ``chunk`` to the session's open temporary file."""
+    if len(chunk) <= INTERNED_UP_TO:  # a short constant would be interned by the board for good
+        return calls.file_write_literal(token, uninterned(chunk).encode("ascii")).decode("ascii")
     if not plan.roomy:
         dense = calls.file_write_literal(token, file_codec.python_literal(chunk))
         return DenseCode(dense, calls.file_write_literal(token, repr(chunk).encode("ascii")).decode("ascii"))
@@ -155,11 +158,23 @@ class Upload:
     """The board has ``os.rename``: one temporary file, else parts."""
     parts: int = 0
     """The temporary files opened so far (1 where the board renames)."""
+    decides: bool = False
+    """The first call answers whether the target is there (parts) or not (written in place);
+    the caller then calls :meth:`in_place` before taking the next code."""
+
+    def in_place(self) -> None:
+        """Write straight to the target from here on (it was not there)."""
+        self.temp_path, self.temp_name, self.decides = self.target_path, self.target_name, False
 
     def codes(self, data: bytes, plan: Plan, features: Features) -> Iterator[str]:
         """Each call's code: the first opens the temporary file, the last renames it."""
         starts = range(0, len(data), plan.chunk)
-        code = calls.file_open_temp(self.token, *self._part(), self.target_path, features.stat)
+        if self.decides:
+            code = calls.file_open_part_or_target(
+                self.token, *self._part(), self.target_path, self.target_name
+            )
+        else:
+            code = calls.file_open_temp(self.token, *self._part(), self.target_path, features.stat)
         for index, start in enumerate(starts):  # encoded as they go: the first call is not kept waiting
             if index and not self.renames and self.temp_path != self.target_path and index % PART_CHUNKS == 0:
                 code = calls.file_next_part(self.token, *self._part())
@@ -168,10 +183,19 @@ class Upload:
             if start != starts[-1]:
                 yield code
                 code = ""
-        if code and not plan.roomy:  # a small heap takes the commit in a call of its own
+        if code and not plan.roomy:  # a small heap takes the commit in calls of its own
             yield code
             code = ""
-        yield join(code, self._commit()) if code else self._commit()
+        if self.renames or self.temp_path == self.target_path:
+            commit = calls.file_commit(self.token, self.temp_path, self.temp_name, self.target_path,
+                                       self.target_name, self.temporary)  # fmt: skip
+            yield join(code, commit) if code else commit
+            return
+        copy = calls.file_commit_parts(
+            self.token, self.temp_path, self.temp_name, self.parts, self.target_path
+        )
+        yield join(code, copy) if code else copy
+        yield calls.file_commit_records(self.token, self.target_name, self.temporary)
 
     def _part(self) -> tuple[str, str]:
         """The board path and name of the next temporary file (counted in :attr:`parts`)."""
@@ -180,18 +204,17 @@ class Upload:
             return self.temp_path, self.temp_name
         return f"{self.temp_path}{self.parts - 1}", f"{self.temp_name}{self.parts - 1}"
 
-    def _commit(self) -> str:
-        if self.renames or self.temp_path == self.target_path:
-            return calls.file_commit(self.token, self.temp_path, self.temp_name, self.target_path,
-                                     self.target_name, self.temporary)  # fmt: skip
-        return calls.file_commit_parts(self.token, self.temp_path, self.temp_name, self.parts,
-                                       self.target_path, self.target_name, self.temporary)  # fmt: skip
-
     def abort_code(self) -> str:
         """Removes every temporary file this put may have made (the next one too: a cancel
         may land after the board opened it and before the host counted it)."""
+        if self.decides:  # cancelled before the first answer: it may be either
+            direct = calls.file_abort_direct(self.token, self.target_path, self.target_name)
+            return direct + "\n" + self._abort_parts()
         if self.renames or self.temp_path == self.target_path:
             return calls.file_abort(self.token, [self.temp_path], [self.temp_name])
+        return self._abort_parts()
+
+    def _abort_parts(self) -> str:
         count = range(self.parts + 1)
         return calls.file_abort(
             self.token, [f"{self.temp_path}{i}" for i in count], [f"{self.temp_name}{i}" for i in count]
@@ -221,7 +244,7 @@ async def download(
 
 
 async def _download_values(session: SessionContext, path: str, plan: Plan, timeout: Timeout) -> bytes:
-    size = plan.chunk
+    size = plan.chunk if plan.roomy else plan.piece  # a repr takes up to four times the bytes
     parts: list[bytes] = []
     chunk = await session.run_value(calls.file_open_read(session.token, path, size), timeout=timeout)
     while True:
