@@ -66,7 +66,7 @@ class RemoteGenerator:
             raise
         self.task.deployed()
         if answer == 0:
-            self._finish(on_board=False)
+            self._finish()
             raise StopAsyncIteration
         if not (isinstance(answer, tuple) and len(answer) == 2):
             raise DeviceValueError(f"generator {self.task.__name__}: the board answered {answer!r:.100}")
@@ -75,7 +75,7 @@ class RemoteGenerator:
     async def aclose(self) -> None:
         """Drop the generator on the board (its ``finally`` blocks do not run there)."""
         if self._started and not self._done:
-            self._finish(on_board=False)
+            self._finish()
             if self.task.session.is_active:
                 await self.task.session.run(calls.drop_generator(self.task.session.token, self.number))
         self._done = True
@@ -91,13 +91,13 @@ class RemoteGenerator:
         return code
 
     def _failed(self) -> None:
-        self._finish(on_board=False)
+        self._finish()
         self.task.session.board.unsure("generators")
 
-    def _finish(self, *, on_board: bool) -> None:
+    def _finish(self) -> None:
+        """Done: the board no longer holds it, so dropping it sends nothing."""
         self._done = True
-        if not on_board:
-            self._on_board.detach()
+        self._on_board.detach()
 
     def __repr__(self) -> str:
         state = "done" if self._done else "running" if self._started else "not started"
