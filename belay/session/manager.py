@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import AsyncResource
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import Tracer
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from belay.device import Device
@@ -24,6 +26,7 @@ from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
+from belay.telemetry import SessionTelemetry, Telemetry
 from belay.transports import TransportFactory, open_transport
 
 logger = logging.getLogger(__name__)
@@ -66,8 +69,12 @@ class DeviceSessionManager(AsyncResource):
         token_generator: Callable[[], str] = lambda: secrets.token_urlsafe(8),
         clock: Callable[[], float] = time.monotonic,
         journal: Journal | None = None,
+        meter: Meter | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.options = options or SessionOptions()
+        self._meter, self._tracer = meter, tracer  # for sessions with enable_metrics
+        self._telemetry: Telemetry | None = None
         self.state = ManagerState.INACTIVE
         self.journal = journal if journal is not None else open_journal(self.options.journal_path)
         self._open_device = device_opener
@@ -147,6 +154,21 @@ class DeviceSessionManager(AsyncResource):
         if self.state is not ManagerState.ACTIVE:
             raise SessionError(f"the manager is {self.state.value}: use it in `async with`")
         session_options = SessionOptions.from_mapping(options, base=self.options) if options else self.options
+        telemetry = self._instruments().session(port) if session_options.enable_metrics else None
+        try:
+            session = await self._new_session(port, session_options, on_output, telemetry)
+        except BaseException as error:
+            if telemetry is not None:
+                telemetry.failed_to_begin(error)
+            raise
+        if telemetry is not None:
+            telemetry.began(session.session_id)
+        return session
+
+    async def _new_session(
+        self, port: str, session_options: SessionOptions, on_output: OutputCallback | None,
+        telemetry: SessionTelemetry | None,
+    ) -> DeviceSession:  # fmt: skip
         await self._take_slot()
         try:
             board = await self._board(port)
@@ -156,8 +178,9 @@ class DeviceSessionManager(AsyncResource):
             raise
         self._opening -= 1
         session = DeviceSession(
-            board, self._new_id(), session_options, self._clock, self._new_token(), on_output=on_output
-        )
+            board, self._new_id(), session_options, self._clock, self._new_token(), on_output=on_output,
+            telemetry=telemetry,
+        )  # fmt: skip
         self._sessions[session.session_id] = session
         board.sessions[session.session_id] = session
         self._total += 1
@@ -167,9 +190,20 @@ class DeviceSessionManager(AsyncResource):
         except BaseException:
             self._forget(session)
             raise
-        journal_reaped(self.journal, port, reaped)
+        self._journal_reaped(port, reaped)
         self.journal.record("begin", port=port, session_id=session.session_id, lease=session_options.lease)
         return session
+
+    def _instruments(self) -> Telemetry:
+        """The manager's instruments, made on first use (only sessions with metrics use them)."""
+        if self._telemetry is None:
+            self._telemetry = Telemetry(self._meter, self._tracer)
+        return self._telemetry
+
+    def _journal_reaped(self, port: str, reaped: list[ReapedSession]) -> None:
+        journal_reaped(self.journal, port, reaped)
+        if reaped and self.options.enable_metrics:
+            self._instruments().reaped(len(reaped))
 
     async def _begin(self, session: DeviceSession, board: Board) -> list[ReapedSession]:
         """Begin ``session``; a board with no room for it refuses it (``SessionLimitError``),
@@ -192,9 +226,14 @@ class DeviceSessionManager(AsyncResource):
         except ResourceCleanupError as error:
             problems = [f"{what}: {failure}" for what, failure in error.failures]
             self.journal.record("end", port=session.port, session_id=session_id, problems=problems)
+            if session.telemetry is not None:
+                lost = session.state is SessionState.LOST
+                session.telemetry.ended("lost" if lost else "failed", len(error.failures))
             raise
         finally:
             self._forget(session)
+        if session.telemetry is not None:
+            session.telemetry.ended("lost" if session.state is SessionState.LOST else "closed")
         self.journal.record("end", port=session.port, session_id=session_id, state=session.state.value)
 
     async def reap(self, port: str) -> list[ReapedSession]:
@@ -202,7 +241,7 @@ class DeviceSessionManager(AsyncResource):
         with those the board reaped by itself since a host last asked; each is journaled."""
         board = await self._board(port)
         reaped = await reap_board(board.device)
-        journal_reaped(self.journal, port, reaped)
+        self._journal_reaped(port, reaped)
         return reaped
 
     def get_session(self, session_id: str) -> DeviceSession:

@@ -36,11 +36,13 @@ from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
 from belay.session.generators import GeneratorTask
+from belay.session.metered import LabelledCalls, MeteredTracker
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.remote_source import remote_code
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
+from belay.telemetry import SessionTelemetry
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,12 +78,16 @@ class DeviceSession:
         clock: Callable[[], float] = time.monotonic,
         token: str | None = None,
         on_output: OutputCallback | None = STDOUT,
+        telemetry: SessionTelemetry | None = None,
     ) -> None:
         self.session_id = session_id
+        self.telemetry = telemetry  # None: metrics off
         self.token = token or secrets.token_urlsafe(8)
         self.options = options
         self.created_at = time.time()
-        self.resources = ResourceTracker()
+        self.resources = (
+            ResourceTracker() if telemetry is None else MeteredTracker(telemetry.resource_registered)
+        )
         self.state = SessionState.CREATED
         self.last_used = clock()
         self.renewed_at = self.last_used  # when the board last heard of this session
@@ -94,7 +100,7 @@ class DeviceSession:
         self._teardowns: list[Task] = []
         self._names = 0
         self._releases: list[str] = []  # agent code freeing what the host dropped
-        self.fs = SessionFiles(self)
+        self.fs = SessionFiles(self if telemetry is None else LabelledCalls(self, "file"))
 
     # --- identity -----------------------------------------------------------------------
 
@@ -246,24 +252,31 @@ class DeviceSession:
     # --- running code -------------------------------------------------------------------
 
     async def run(
-        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
-    ) -> str:
+        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None,
+        kind: str = "exec", name: str | None = None,
+    ) -> str:  # fmt: skip
         """Run agent-level ``code`` for this session (pending setups first); return what it
-        printed, streamed to ``on_output`` (default: the session's) as it arrives."""
-        result = await self._call(code, timeout, on_output if on_output is not None else self.on_output)
+        printed, streamed to ``on_output`` (default: the session's) as it arrives. ``kind`` and
+        ``name`` label the call in telemetry."""
+        forward = on_output if on_output is not None else self.on_output
+        result = await self._call(code, timeout, forward, kind, name)
         printed, _ = split_answer(result.output)
         text = printed.decode("utf-8", "replace").replace("\r\n", "\n")
         if result.output_truncated:
             text += OUTPUT_TRUNCATED.format(limit=self._board.device.max_output)
         return text
 
-    async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any:
+    async def run_value(
+        self, code: str, *, timeout: Timeout = DEFAULT, kind: str = "eval", name: str | None = None
+    ) -> Any:
         """Run agent-level ``code`` that answers a value (see :mod:`belay.agent.answers`); return it. What
         the code printed on the way reaches ``on_output``."""
-        result = await self._call(code, timeout, self.on_output)
+        result = await self._call(code, timeout, self.on_output, kind, name)
         return value_of(result.output, truncated=result.output_truncated)
 
-    async def _call(self, code: str, timeout: Timeout, forward: OutputCallback | None) -> CallResult:
+    async def _call(
+        self, code: str, timeout: Timeout, forward: OutputCallback | None, kind: str, name: str | None
+    ) -> CallResult:
         """One call for this session: what its code prints goes to ``forward``, the agent's
         answer is kept back in the result."""
         deadline = self.options.call_timeout if timeout is DEFAULT else timeout
@@ -272,7 +285,14 @@ class DeviceSession:
             code = "\n".join([*self._releases, code])
             self._releases.clear()
         stream = AnswerStream(forward)
-        return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
+        telemetry = self.telemetry
+        if telemetry is None:
+            return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
+        return await self._on_board(
+            lambda device: telemetry.call(
+                device.call(code, timeout=seconds, on_output=stream), kind, name, len(code)
+            )
+        )
 
     async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
         """Make a call for this session: it must be active, its setups run first, a lost
@@ -347,9 +367,10 @@ class DeviceSession:
         :class:`DeviceValueError` for what cannot run there (a closure variable, an ``async
         def``, source that is not available)."""
         code = remote_code(function, source=source)
+        calls_as = self if self.telemetry is None else LabelledCalls(self, "task", code.name)
         if code.is_generator:
-            return GeneratorTask(self, function, code=code)
-        return Task(self, function, code=code)
+            return GeneratorTask(calls_as, function, code=code)
+        return Task(calls_as, function, code=code)
 
     def thread(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> Thread:
         """Start ``function`` (or the def in ``source``) in a tracked background thread:
@@ -358,7 +379,9 @@ class DeviceSession:
         code = remote_code(function, source=source)
         if code.is_generator:
             raise DeviceValueError(f"{code.name} is a generator: a thread cannot yield values to the host")
-        return Thread(self, function, code=code)
+        return Thread(
+            self if self.telemetry is None else LabelledCalls(self, "task", code.name), function, code=code
+        )
 
     def setup(self, function: Callable[..., Any]) -> Task:
         """Run ``function`` on the board before this session's next call."""

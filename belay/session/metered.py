@@ -1,0 +1,68 @@
+"""What a session with telemetry on hands its helpers: calls labelled for metrics and spans,
+and a tracker that counts what is registered in it (see :mod:`belay.telemetry`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from belay.link import OutputCallback
+from belay.session.context import DEFAULT, SessionContext, Timeout
+from belay.session.tracker import ResourceTracker, SessionResource
+
+
+class LabelledCalls:
+    """``session`` as its helpers see it, whose calls count as ``kind`` (``"file"``, or
+    ``"task"`` with the task's ``name``); everything else is the session's own."""
+
+    def __init__(self, session: SessionContext, kind: str, name: str | None = None) -> None:
+        self._session = session
+        self._kind = kind
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._session, attribute)
+
+    async def run(
+        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
+    ) -> str:
+        run: Any = self._session.run
+        return str(await run(code, timeout=timeout, on_output=on_output, kind=self._kind, name=self._name))
+
+    async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any:
+        run_value: Any = self._session.run_value
+        return await run_value(code, timeout=timeout, kind=self._kind, name=self._name)
+
+    def __repr__(self) -> str:
+        return repr(self._session)
+
+
+class MeteredTracker(ResourceTracker):
+    """A tracker that calls ``registered(resource_type)`` for each thing newly registered."""
+
+    def __init__(self, registered: Callable[[str], None]) -> None:
+        super().__init__()
+        self._registered = registered
+
+    def register_background_thread(self, name: str) -> None:
+        super().register_background_thread(name)
+        self._registered("thread")
+
+    def register_deployed_method(self, signature: str, code_hash: str) -> None:
+        if not self.is_method_deployed(signature, code_hash):
+            self._registered("method")
+        super().register_deployed_method(signature, code_hash)
+
+    def register_timer(self, name: str) -> None:
+        if name not in self.timers():
+            self._registered("timer")
+        super().register_timer(name)
+
+    def register_file(self, path: str) -> None:
+        if path not in self.files():
+            self._registered("file")
+        super().register_file(path)
+
+    def register(self, resource: SessionResource) -> SessionResource:
+        self._registered(resource.resource_type)
+        return super().register(resource)

@@ -1,0 +1,144 @@
+"""belay's OpenTelemetry instruments, on the API package only: with no SDK configured they
+record nothing and cost next to nothing.
+
+Metrics: ``belay.sessions.created``, ``belay.sessions.ended`` (``outcome``: closed, failed,
+lost, reaped), ``belay.sessions.active``, ``belay.sessions.creation_duration`` (ms),
+``belay.device.call_duration`` (ms, ``kind``: exec, eval, task, file),
+``belay.sessions.resources.registered`` (``resource_type``), ``belay.sessions.cleanup_failures``
+and ``belay.bytes`` (``direction``: out, in). Spans: ``belay.session`` around a session's life,
+``belay.call`` around each of its board calls, with the port, the session id and the task name
+as attributes. Neither ever carries a session's token nor the code it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
+
+SCOPE = "belay"
+PORT, SESSION_ID, TASK, KIND = "belay.port", "belay.session_id", "belay.task", "belay.call.kind"
+OUTCOMES = ("closed", "failed", "lost", "reaped")
+
+
+class Sized(Protocol):
+    """What a board call answers: its output, whose length counts as bytes in."""
+
+    @property
+    def output(self) -> bytes: ...
+
+
+R = TypeVar("R", bound=Sized)
+
+
+def default_meter() -> Meter:
+    """The global meter provider's meter for belay (a no-op until an SDK is configured)."""
+    return metrics.get_meter(SCOPE)
+
+
+def default_tracer() -> Tracer:
+    """The global tracer provider's tracer for belay (a no-op until an SDK is configured)."""
+    return trace.get_tracer(SCOPE)
+
+
+class Telemetry:
+    """belay's instruments, made once on ``meter`` and ``tracer`` (defaults: the global ones)."""
+
+    def __init__(self, meter: Meter | None = None, tracer: Tracer | None = None) -> None:
+        meter = meter if meter is not None else default_meter()
+        self.tracer = tracer if tracer is not None else default_tracer()
+        counter, histogram = meter.create_counter, meter.create_histogram
+        self.created = counter("belay.sessions.created", "{session}", "sessions begun")
+        self.ended = counter("belay.sessions.ended", "{session}", "sessions ended, by outcome")
+        self.active = meter.create_up_down_counter("belay.sessions.active", "{session}", "open sessions")
+        self.creation = histogram("belay.sessions.creation_duration", "ms", "time to open a session")
+        self.calls = histogram("belay.device.call_duration", "ms", "board calls, by kind")
+        self.resources = counter("belay.sessions.resources.registered", "{resource}", "resources held")
+        self.cleanup_failures = counter("belay.sessions.cleanup_failures", "{failure}", "cleanup failures")
+        self.bytes = counter("belay.bytes", "By", "bytes of code sent and of output received")
+
+    def session(self, port: str) -> SessionTelemetry:
+        """Start timing (and a span for) a session being opened on ``port``."""
+        return SessionTelemetry(self, port)
+
+    def reaped(self, count: int) -> None:
+        """``count`` sessions (of any host) were ended by the board for want of their host."""
+        if count:
+            self.ended.add(count, {"outcome": "reaped"})
+
+
+class SessionTelemetry:
+    """One session's span and the instruments it records to; see :class:`Telemetry`."""
+
+    def __init__(self, telemetry: Telemetry, port: str) -> None:
+        self._t = telemetry
+        self._started = time.perf_counter()
+        self.span: Span = telemetry.tracer.start_span("belay.session", attributes={PORT: port})
+        self._context = trace.set_span_in_context(self.span)
+        self._recording = self.span.is_recording()  # no SDK, or sampled out: no call spans
+        self._attributes: dict[str, str] = {PORT: port}
+        self._kinds = {kind: {"kind": kind} for kind in ("exec", "eval", "task", "file")}
+
+    def began(self, session_id: str) -> None:
+        """The session is open on the board."""
+        self._attributes[SESSION_ID] = session_id
+        self.span.set_attribute(SESSION_ID, session_id)
+        self._t.created.add(1)
+        self._t.active.add(1)
+        self._t.creation.record((time.perf_counter() - self._started) * 1000.0)
+
+    def failed_to_begin(self, error: BaseException) -> None:
+        """The session never opened: its span ends with ``error``'s type (never its text)."""
+        _fail(self.span, error)
+        self.span.end()
+
+    def ended(self, outcome: str, cleanup_failures: int = 0) -> None:
+        """The session ended with ``outcome`` (one of :data:`OUTCOMES`)."""
+        self._t.ended.add(1, {"outcome": outcome})
+        self._t.active.add(-1)
+        if cleanup_failures:
+            self._t.cleanup_failures.add(cleanup_failures)
+        self.span.set_attribute("belay.outcome", outcome)
+        if outcome != "closed":
+            self.span.set_status(Status(StatusCode.ERROR, outcome))
+        self.span.end()
+
+    def resource_registered(self, resource_type: str) -> None:
+        self._t.resources.add(1, {"resource_type": resource_type})
+
+    async def call(self, pending: Awaitable[R], kind: str, name: str | None, sent: int) -> R:
+        """Await the board call ``pending`` (``sent`` bytes of code), timing it as ``kind``."""
+        attributes = self._kinds.get(kind) or {"kind": kind}
+        span = self._call_span(kind, name) if self._recording else None
+        started = time.perf_counter()
+        try:
+            result = await pending
+        except BaseException as error:
+            if span is not None:
+                _fail(span, error)
+            raise
+        finally:
+            self._t.calls.record((time.perf_counter() - started) * 1000.0, attributes)
+            if span is not None:
+                span.end()
+        self._t.bytes.add(sent, {"direction": "out"})
+        self._t.bytes.add(len(result.output), {"direction": "in"})
+        return result
+
+    def _call_span(self, kind: str, name: str | None) -> Span:
+        attributes = {**self._attributes, KIND: kind}
+        if name is not None:
+            attributes[TASK] = name
+        return self._t.tracer.start_span("belay.call", self._context, attributes=attributes)
+
+
+def _fail(span: Span, error: BaseException) -> None:
+    span.set_attribute("error.type", type(error).__name__)
+    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+
+
+__all__ = ["OUTCOMES", "SessionTelemetry", "Telemetry", "default_meter", "default_tracer"]
