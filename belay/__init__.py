@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from belay.blocking import BlockingSession, connect
-from belay.board_info import Capabilities, DeviceInfo
-from belay.device import Device
 from belay.errors import (
     BelayError,
     BoardOutOfMemoryError,
@@ -25,17 +22,69 @@ from belay.errors import (
     SessionLimitError,
     TransportError,
 )
-from belay.options import SessionOptions
-from belay.session.manager import DeviceSessionManager
-from belay.session.records import ResourceUsageStats, SessionStats
-from belay.session.session import DeviceSession, Timer
-from belay.session.state import ManagerState, SessionState, next_state
-from belay.session.tracker import CallbackResource, ResourceTracker, SessionResource
 
-try:
-    __version__ = version("belay-sdk")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from belay.blocking import BlockingSession, connect
+    from belay.board_info import Capabilities, DeviceInfo
+    from belay.device import Device
+    from belay.options import SessionOptions
+    from belay.session.manager import DeviceSessionManager
+    from belay.session.records import ResourceUsageStats, SessionStats
+    from belay.session.session import DeviceSession, Timer
+    from belay.session.state import ManagerState, SessionState, next_state
+    from belay.session.tracker import CallbackResource, ResourceTracker, SessionResource
+
+    __version__: str
+
+# Imported on first use, so that ``import belay.cli`` (a command's start-up) pays only for
+# what the command needs.
+_LAZY = {
+    "BlockingSession": "belay.blocking",
+    "connect": "belay.blocking",
+    "Capabilities": "belay.board_info",
+    "DeviceInfo": "belay.board_info",
+    "Device": "belay.device",
+    "SessionOptions": "belay.options",
+    "DeviceSessionManager": "belay.session.manager",
+    "ResourceUsageStats": "belay.session.records",
+    "SessionStats": "belay.session.records",
+    "DeviceSession": "belay.session.session",
+    "Timer": "belay.session.session",
+    "ManagerState": "belay.session.state",
+    "SessionState": "belay.session.state",
+    "next_state": "belay.session.state",
+    "CallbackResource": "belay.session.tracker",
+    "ResourceTracker": "belay.session.tracker",
+    "SessionResource": "belay.session.tracker",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("belay-sdk")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """The public names not imported yet (PEP 562); raises :class:`AttributeError` for others."""
+    import importlib
+
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'belay' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     # sessions

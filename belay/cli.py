@@ -1,4 +1,5 @@
-"""The ``belay`` command: ``exec``, ``stats``, ``reap``, ``clean``, ``ports``, ``virtual-board``.
+"""The ``belay`` command: ``exec``, ``run``, ``repl``, ``info``, ``latency``, ``reset``, ``stats``,
+``reap``, ``clean``, ``ports``, ``virtual-board``, the ``fs`` commands and ``sync``.
 
 ``belay exec`` runs code in a session of its own (ended, so cleaned off the board, when the
 code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board;
@@ -7,28 +8,36 @@ code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a bo
 Exit status: 0 success; 1 the code raised on the board (its traceback on stderr);
 2 the port or board could not be used (one line on stderr); 3 a call timed out;
 130 interrupted.
+
+Start-up is part of every command's time: this module and the ``cli_*`` modules import what a
+command needs inside the command (anyio, rich, the container, the session stack), so that
+``belay --help`` or ``belay ports`` never pay for a board connection.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import anyio
-from rich.console import Console
-
-from belay.cli_clean import clean_port, render_clean
+from belay.cli_board import add_board_commands
+from belay.cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PORT,
+    EXIT_REMOTE,
+    EXIT_TIMEOUT,
+    CliError,
+    note_keep_on_unix,
+    resolve_port,
+)
 from belay.cli_fs import add_fs_commands
-from belay.cli_reap import reap_port, render_reaped
-from belay.cli_stats import read_board_stats, render_stats, stats_json
-from belay.container import Container
+from belay.cli_info import add_info_commands
+from belay.cli_repl import add_repl_commands
+from belay.cli_run import add_run_commands
 from belay.errors import (
     BelayError,
     DeviceExecError,
@@ -36,33 +45,10 @@ from belay.errors import (
     ProtocolError,
     TransportError,
 )
-from belay.journal import default_journal_path
-from belay.session.output import StdoutWriter
-from belay.transports import VIRTUAL_BOARDS
-from belay.transports.discovery import list_serial_ports, micropython_ports
-from belay.transports.pty_server import serve_on_pty
+from belay.transports.port_names import VIRTUAL_BOARDS
 
-EXIT_OK, EXIT_REMOTE, EXIT_PORT, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class CliError(Exception):
-    """A usage problem the CLI reports in one line with exit status 2."""
-
-
-def resolve_port(given: str | None, environ: dict[str, str], err: TextIO) -> str:
-    """``--port``, else ``$BELAY_PORT``, else the single USB MicroPython board, else ``unix``."""
-    if given:
-        return given
-    if environ.get("BELAY_PORT"):
-        return environ["BELAY_PORT"]
-    boards = micropython_ports()
-    if len(boards) == 1:
-        err.write(f"belay: using the board on {boards[0]}\n")
-        return boards[0]
-    if len(boards) > 1:
-        raise CliError(f"several boards connected ({', '.join(boards)}): choose one with --port")
-    err.write("belay: no board given or connected; using the unix virtual board\n")
-    return "unix"
+if TYPE_CHECKING:
+    from belay.container import Container
 
 
 def read_code(args: argparse.Namespace, stdin: TextIO) -> str:
@@ -88,6 +74,8 @@ async def run_exec(
     container: Container, port: str, code: str, out: Any, timeout: float | None, filename: str | None = None
 ) -> None:
     """Run ``code`` in a session of its own: what it leaves on the board is removed at the end."""
+    from belay.session.output import StdoutWriter
+
     manager = container.session_manager()
     options: dict[str, Any] = {} if timeout is None else {"call_timeout": timeout}
     async with manager, manager.session(port, on_output=StdoutWriter(out), **options) as session:
@@ -99,15 +87,20 @@ async def run_exec(
 
 async def run_exec_kept(container: Container, port: str, code: str, out: Any, timeout: float | None) -> None:
     """Run ``code`` in the board's REPL namespace, outside any session: nothing is cleaned up."""
+    from belay.session.output import StdoutWriter
+
     device = await container.device_opener(port)
     async with device:
         await device.exec(code, timeout=timeout, on_output=StdoutWriter(out))
 
 
 def cmd_exec(args: argparse.Namespace, container: Container) -> int:
+    import anyio
+
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     code = read_code(args, sys.stdin)
     if args.keep:
+        note_keep_on_unix(port, sys.stderr)
         anyio.run(run_exec_kept, container, port, code, sys.stdout.buffer, args.timeout)
     else:
         filename = os.path.abspath(args.file) if args.file is not None else None
@@ -116,6 +109,11 @@ def cmd_exec(args: argparse.Namespace, container: Container) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, container: Container) -> int:
+    import anyio
+    from rich.console import Console
+
+    from belay.cli_stats import read_board_stats, render_stats, stats_json
+
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     stats = anyio.run(read_board_stats, container, port)
     if args.json:
@@ -126,6 +124,15 @@ def cmd_stats(args: argparse.Namespace, container: Container) -> int:
 
 
 def cmd_reap(args: argparse.Namespace, container: Container) -> int:
+    import functools
+    from pathlib import Path
+
+    import anyio
+    from rich.console import Console
+
+    from belay.cli_reap import reap_port, render_reaped
+    from belay.journal import default_journal_path
+
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     configured = container.options().journal_path
     journal = Path(args.journal) if args.journal else configured or default_journal_path()
@@ -138,26 +145,27 @@ def cmd_reap(args: argparse.Namespace, container: Container) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, container: Container) -> int:
+    import functools
+
+    import anyio
+    from rich.console import Console
+
+    from belay.cli_clean import clean_port, render_clean
+
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     clean = functools.partial(clean_port, container, port, force=args.force, reset=not args.no_reset)
     render_clean(anyio.run(clean), port, Console(file=sys.stdout))
     return EXIT_OK
 
 
-def cmd_ports(args: argparse.Namespace, container: Container) -> int:
-    out = sys.stdout
-    out.write("virtual boards:\t" + ", ".join(VIRTUAL_BOARDS) + "\n")
-    ports = list_serial_ports()
-    if not ports:
-        out.write("no serial ports found\n")
-    for port in ports:
-        mark = "*" if port.likely_micropython else " "
-        out.write(f"{mark} {port.describe()}\n")
-    return EXIT_OK
-
-
 async def serve_virtual_board(container: Container, kind: str, out: TextIO) -> None:
     """Start a virtual board, serve it on a pty, print the path, run until SIGINT/SIGTERM."""
+    import signal
+
+    import anyio
+
+    from belay.transports.pty_server import serve_on_pty
+
     transport = await container.transport_factory()(kind)
     async with transport, serve_on_pty(transport) as path:
         out.write(f"{path}\n")
@@ -168,6 +176,8 @@ async def serve_virtual_board(container: Container, kind: str, out: TextIO) -> N
 
 
 def cmd_virtual_board(args: argparse.Namespace, container: Container) -> int:
+    import anyio
+
     kind = args.kind if args.baud is None else f"{args.kind}?baud={args.baud}"
     anyio.run(serve_virtual_board, container, kind, sys.stdout)
     return EXIT_OK
@@ -231,9 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
                        "sys.modules then keeps the agent in RAM until its next reset)")  # fmt: skip
     clean.set_defaults(handler=cmd_clean)
 
-    ports = commands.add_parser("ports", help="list boards: serial ports (* = looks like MicroPython)")
-    ports.set_defaults(handler=cmd_ports)
-
     board = commands.add_parser(
         "virtual-board", help="serve a virtual board on a pty and print its path (until Ctrl-C)"
     )
@@ -241,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--baud", type=_baud, help="put the board behind a simulated 8N1 UART at this rate")
     board.set_defaults(handler=cmd_virtual_board)
     add_fs_commands(commands, _add_port, resolve_port)
+    add_run_commands(commands, _add_port)
+    add_repl_commands(commands, _add_port)
+    add_info_commands(commands, _add_port)
+    add_board_commands(parser, commands, _add_port)
     return parser
 
 
@@ -265,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="belay: %(levelname)s %(name)s: %(message)s")
     handler: Callable[[argparse.Namespace, Container], int] = args.handler
     try:
+        from belay.container import Container
+
         return handler(args, Container())
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")

@@ -17,18 +17,20 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
-from rich.console import Console
-from rich.progress import Progress
 
-from belay.container import Container
 from belay.errors import DeviceCapabilityError, DeviceValueError
 from belay.session.file_tree import FileTree, RemoteFileExistsError
 from belay.session.files import RemoteFileNotFoundError
 from belay.session.session import DeviceSession
 from belay.session.sync import SyncReport
+
+if TYPE_CHECKING:  # rich and the container are imported when a command needs them (start-up)
+    from rich.progress import Progress
+
+    from belay.container import Container
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 Resolve = Callable[[str | None, dict[str, str], TextIO], str]
@@ -63,6 +65,9 @@ def _progress(args: argparse.Namespace) -> Progress | None:
     """A progress bar on a terminal, unless the output is JSON; none when piped."""
     if getattr(args, "json", False) or not sys.stdout.isatty():
         return None
+    from rich.console import Console
+    from rich.progress import Progress
+
     return Progress(console=Console(file=sys.stderr), transient=True)
 
 

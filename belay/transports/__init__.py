@@ -9,15 +9,18 @@ simulated UART line at that rate), anything else is a serial device path or a py
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from belay.errors import PortNotFoundError
 from belay.transports.base import Pacing, Transport
-from belay.transports.memory import BoardEnd, MemoryTransport
-from belay.transports.microbit_board import MicrobitBoard
-from belay.transports.paced_line import PacedLine
-from belay.transports.serial import SerialTransport
-from belay.transports.unix_board import UnixBoard
+
+if TYPE_CHECKING:
+    from belay.transports.memory import BoardEnd, MemoryTransport
+    from belay.transports.microbit_board import MicrobitBoard
+    from belay.transports.paced_line import PacedLine
+    from belay.transports.serial import SerialTransport
+    from belay.transports.unix_board import UnixBoard
 
 VIRTUAL_BOARDS = ("unix", "microbit")
 
@@ -30,10 +33,24 @@ async def open_transport(port: str) -> Transport:
     baud), a serial device path or a pyserial URL."""
     name, _, query = port.partition("?")
     if name not in VIRTUAL_BOARDS:
+        from belay.transports.serial import SerialTransport
+
         return await SerialTransport.open(port)
     baud = virtual_baud(port, query)
-    board: Transport = await (UnixBoard.start() if name == "unix" else MicrobitBoard.start())
-    return board if baud is None else PacedLine(board, baud)
+    board: Transport
+    if name == "unix":
+        from belay.transports.unix_board import UnixBoard
+
+        board = await UnixBoard.start()
+    else:
+        from belay.transports.microbit_board import MicrobitBoard
+
+        board = await MicrobitBoard.start()
+    if baud is None:
+        return board
+    from belay.transports.paced_line import PacedLine
+
+    return PacedLine(board, baud)
 
 
 def virtual_baud(port: str, query: str) -> int | None:
@@ -49,6 +66,28 @@ def virtual_baud(port: str, query: str) -> int | None:
             port=port,
         )
     return int(baud[0])
+
+
+# Imported on first use: a command pays only for the kinds of port it opens.
+_LAZY = {
+    "BoardEnd": "belay.transports.memory",
+    "MemoryTransport": "belay.transports.memory",
+    "MicrobitBoard": "belay.transports.microbit_board",
+    "PacedLine": "belay.transports.paced_line",
+    "SerialTransport": "belay.transports.serial",
+    "UnixBoard": "belay.transports.unix_board",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The transports not imported yet (PEP 562); raises :class:`AttributeError` for others."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'belay.transports' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

@@ -1,0 +1,56 @@
+"""What every ``belay`` command shares: exit statuses, the usage error, and choosing the port.
+
+Kept free of heavy imports: every command imports it before it knows what it needs.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from belay.transports.port_names import resolve_port_name
+
+EXIT_OK, EXIT_REMOTE, EXIT_PORT, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class CliError(Exception):
+    """A usage problem the CLI reports in one line with exit status 2."""
+
+
+def choose_port(given: str | None, environ: dict[str, str]) -> tuple[str, str]:
+    """The port to use and how it was chosen: ``--port`` (a name, ``id:SERIAL``, ``vid:pid`` or a
+    unique prefix), else ``$BELAY_PORT``, else the single USB MicroPython board, else ``unix``.
+
+    Raises :class:`~belay.errors.PortNotFoundError` for a name that matches no port (with the
+    names it may have meant) and :class:`CliError` when several boards are connected.
+    """
+    if given:
+        return resolve_port_name(given, {}), "--port"
+    if environ.get("BELAY_PORT"):
+        return resolve_port_name(environ["BELAY_PORT"], {}), "$BELAY_PORT"
+    from belay.transports.discovery import micropython_ports
+
+    boards = micropython_ports()
+    if len(boards) == 1:
+        return boards[0], "the only USB MicroPython board connected"
+    if len(boards) > 1:
+        raise CliError(f"several boards connected ({', '.join(boards)}): choose one with --port")
+    return "unix", "no board given or connected"
+
+
+def resolve_port(given: str | None, environ: dict[str, str], err: TextIO) -> str:
+    """:func:`choose_port`'s port, saying on ``err`` when belay picked it itself."""
+    port, how = choose_port(given, environ)
+    if how.startswith("the only"):
+        err.write(f"belay: using the board on {port}\n")
+    elif how.startswith("no board"):
+        err.write("belay: no board given or connected; using the unix virtual board\n")
+    return port
+
+
+def note_keep_on_unix(port: str, err: TextIO) -> None:
+    """``--keep`` on ``unix`` keeps nothing between runs: each run starts a fresh board."""
+    if port.partition("?")[0] == "unix":
+        err.write(
+            "belay: note: each run on 'unix' starts a fresh board, so --keep keeps nothing for the "
+            "next run; `belay virtual-board` serves one that lasts (pass its path to --port)\n"
+        )
