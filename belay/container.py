@@ -1,24 +1,36 @@
 """The dependency-injection container the front doors (CLI, pytest plugin) wire belay with.
 
-Library code takes its collaborators through constructors; only this module knows how
-they are made. Override a provider to swap one, e.g. in a test::
+Library code takes its collaborators through constructors; only this module knows how they
+are made. :func:`from_config` builds one configured from a dict, the project's ``belay.toml``
+or ``[tool.belay]`` table, and ``BELAY_*`` variables (see :mod:`belay.config`). Override a
+provider to swap a part, e.g. in a test::
 
-    container = Container()
+    container = from_config({"call_timeout": 2.0})
+    container.clock.override(providers.Object(fake_clock))
     container.transport_factory.override(providers.Object(my_factory))
+    async with container.session_manager() as manager, container.session("lab") as session:
+        ...
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from dependency_injector import containers, providers
 
+from belay.config import load_config
 from belay.device import Device
 from belay.journal import Journal, open_journal
 from belay.options import SessionOptions
 from belay.session.manager import DeviceSessionManager, open_device
+from belay.session.output import STDOUT
+from belay.session.session import DeviceSession
+from belay.telemetry import default_meter, default_tracer
 from belay.transports import open_transport
 
 
@@ -29,7 +41,7 @@ def _options(overrides: dict[str, Any] | None) -> SessionOptions:
 
 def _session_manager(
     options: SessionOptions, transport_factory: Any, id_generator: Any, token_generator: Any,
-    clock: Any, journal: Journal,
+    clock: Any, journal: Journal, meter: Any, tracer: Any,
 ) -> DeviceSessionManager:  # fmt: skip
     """A manager whose boards open through the container's transport factory."""
 
@@ -38,7 +50,7 @@ def _session_manager(
 
     return DeviceSessionManager(
         options, device_opener=opener, id_generator=id_generator, token_generator=token_generator,
-        clock=clock, journal=journal,
+        clock=clock, journal=journal, meter=meter, tracer=tracer,
     )  # fmt: skip
 
 
@@ -46,12 +58,34 @@ def _journal(options: SessionOptions) -> Journal:
     return open_journal(options.journal_path)
 
 
+def _aliases(ports: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(ports or {})
+
+
+def resolve_alias(port: str, aliases: Mapping[str, str]) -> str:
+    """The port an alias of the configuration's ``[ports]`` stands for (others unchanged)."""
+    return aliases.get(port, port)
+
+
+def _session(
+    port: str, manager: DeviceSessionManager, aliases: dict[str, str], **options: Any
+) -> AbstractAsyncContextManager[DeviceSession]:
+    """``manager.session(port)``, the port's alias resolved."""
+    options.setdefault("on_output", STDOUT)
+    session: AbstractAsyncContextManager[DeviceSession] = manager.session(
+        resolve_alias(port, aliases), **options
+    )
+    return session
+
+
 class Container(containers.DeclarativeContainer):
-    """Providers of every collaborator: options, clock, ids, transports, devices, session managers."""
+    """Providers of every collaborator: options, clock, ids, transports, journal, meter, tracer,
+    the session manager (one per container) and its sessions."""
 
     config = providers.Configuration()
 
     options = providers.Singleton(_options, config.options)
+    port_aliases = providers.Callable(_aliases, config.ports)
     clock = providers.Object(time.monotonic)
     wall_clock = providers.Object(time.time)
     # 12 characters: a board's compiler interns string constants of up to 10 for good.
@@ -59,9 +93,11 @@ class Container(containers.DeclarativeContainer):
     # The secret the agent knows a session by: 64 random bits, 11 characters on the wire.
     token_generator = providers.Object(lambda: secrets.token_urlsafe(8))
     journal = providers.Singleton(_journal, options)
+    meter = providers.Singleton(default_meter)
+    tracer = providers.Singleton(default_tracer)
     transport_factory = providers.Object(open_transport)
     device_opener = providers.Callable(open_device, options=options, transport_factory=transport_factory)
-    session_manager = providers.Factory(
+    session_manager = providers.Singleton(
         _session_manager,
         options=options,
         transport_factory=transport_factory,
@@ -69,4 +105,24 @@ class Container(containers.DeclarativeContainer):
         token_generator=token_generator,
         clock=clock,
         journal=journal,
+        meter=meter,
+        tracer=tracer,
     )
+    session = providers.Factory(_session, manager=session_manager, aliases=port_aliases)
+
+
+def from_config(
+    values: Mapping[str, Any] | None = None,
+    *,
+    start: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    use_file: bool = True,
+) -> Container:
+    """A container configured by :func:`belay.config.load_config` (``values``, then the file
+    found from ``start`` upwards, then ``BELAY_*``). Raises :class:`~belay.config.ConfigError`."""
+    container = Container()
+    container.config.from_dict(load_config(values, start=start, environ=environ, use_file=use_file))
+    return container
+
+
+__all__ = ["Container", "from_config", "resolve_alias"]

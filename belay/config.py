@@ -1,0 +1,145 @@
+"""belay's configuration: a dict, then a file, then ``BELAY_*`` variables (each over the last).
+
+The file is the first found from the working directory upwards: a ``belay.toml``, or a
+``pyproject.toml`` with a ``[tool.belay]`` table. Both hold the same keys::
+
+    [tool.belay]
+    call_timeout = 5.0                 # any SessionOptions field
+    journal_path = "logs/belay.jsonl"  # relative to the file's directory
+    port = "lab"                       # the default port (as $BELAY_PORT)
+
+    [tool.belay.ports]                 # aliases, usable wherever a port is named
+    lab = "rfc2217://10.0.0.5:4000"
+
+The result is one plain dict, ``{"options": {...}, "ports": {...}, "port": ...}``, which
+:func:`belay.container.from_config` hands the container.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from belay.options import SessionOptions
+
+FILE_NAME = "belay.toml"
+ENV_PREFIX = "BELAY_"
+OPTION_NAMES = frozenset(field.name for field in fields(SessionOptions))
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; its text names the file or variable and the key."""
+
+
+def find_config_file(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest ``belay.toml``, or ``pyproject.toml`` holding ``[tool.belay]``, from ``start``
+    (default: the working directory) upwards; ``None`` when there is none."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / FILE_NAME).is_file():
+            return folder / FILE_NAME
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "belay" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The configuration in ``path`` (a ``belay.toml`` or a ``pyproject.toml``), normalised.
+    Raises :class:`ConfigError` for a file that is not TOML or holds unknown keys."""
+    path = Path(path)
+    document = _read_toml(path)
+    table = document.get("tool", {}).get("belay", document if path.name == FILE_NAME else {})
+    config = normalise(table, str(path))
+    journal = config["options"].get("journal_path")
+    if isinstance(journal, str) and journal and not Path(journal).is_absolute():
+        config["options"]["journal_path"] = str(path.parent / journal)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+
+
+def env_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The configuration ``BELAY_*`` variables give: ``BELAY_CALL_TIMEOUT`` and the other
+    option names, and ``BELAY_PORT``."""
+    env = os.environ if environ is None else environ
+    table: dict[str, Any] = {
+        name: env[ENV_PREFIX + name.upper()] for name in OPTION_NAMES if ENV_PREFIX + name.upper() in env
+    }
+    if env.get(ENV_PREFIX + "PORT"):
+        table["port"] = env[ENV_PREFIX + "PORT"]
+    return normalise(table, "the environment")
+
+
+def normalise(table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``table`` (flat, as in ``[tool.belay]``) split into options, port aliases and the default
+    port. Raises :class:`ConfigError` naming ``source`` for unknown keys or non-text aliases."""
+    unknown = sorted(set(table) - OPTION_NAMES - {"ports", "port"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown belay settings: {', '.join(unknown)}")
+    ports = table.get("ports", {})
+    if not isinstance(ports, Mapping) or not all(isinstance(v, str) for v in ports.values()):
+        raise ConfigError(f"{source}: ports must map alias names to port strings")
+    config: dict[str, Any] = {"options": {k: v for k, v in table.items() if k in OPTION_NAMES}}
+    config["ports"] = dict(ports)
+    if table.get("port") is not None:
+        config["port"] = str(table["port"])
+    return config
+
+
+def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalised configurations combined, each later one over the ones before it."""
+    merged: dict[str, Any] = {"options": {}, "ports": {}}
+    for layer in layers:
+        merged["options"].update(layer.get("options", {}))
+        merged["ports"].update(layer.get("ports", {}))
+        if layer.get("port") is not None:
+            merged["port"] = layer["port"]
+    return merged
+
+
+def load_config(
+    values: Mapping[str, Any] | None = None,
+    *,
+    start: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    use_file: bool = True,
+) -> dict[str, Any]:
+    """``values`` (flat, as in ``[tool.belay]``), then the file found from ``start`` upwards
+    (unless ``use_file`` is false), then the ``BELAY_*`` variables of ``environ``.
+
+    Raises :class:`ConfigError` for an unusable file, key or option value.
+    """
+    layers = [normalise(values or {}, "the given settings")]
+    found = find_config_file(start) if use_file else None
+    if found is not None:
+        layers.append(read_config_file(found))
+    layers.append(env_config(environ))
+    config = merge(*layers)
+    try:
+        SessionOptions.from_mapping(config["options"])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"belay settings: {error}") from None
+    config["file"] = None if found is None else str(found)
+    return config
+
+
+__all__ = [
+    "ConfigError",
+    "env_config",
+    "find_config_file",
+    "load_config",
+    "merge",
+    "normalise",
+    "read_config_file",
+]

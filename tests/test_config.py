@@ -1,0 +1,88 @@
+"""belay's configuration: a dict, then belay.toml or [tool.belay] found upwards, then BELAY_*."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from belay.config import ConfigError, find_config_file, load_config, read_config_file
+
+PYPROJECT = """
+[project]
+name = "rig"
+
+[tool.belay]
+call_timeout = 2.0
+lease = 12
+port = "lab"
+journal_path = "logs/belay.jsonl"
+
+[tool.belay.ports]
+lab = "rfc2217://10.0.0.5:4000"
+bench = "unix"
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    (tmp_path / "tests" / "deep").mkdir(parents=True)
+    return tmp_path
+
+
+def test_the_pyproject_table_is_found_from_a_folder_below_it(project: Path) -> None:
+    assert find_config_file(project / "tests" / "deep") == project / "pyproject.toml"
+    config = load_config(start=project / "tests" / "deep", environ={})
+    assert config["options"] == {
+        "call_timeout": 2.0, "lease": 12, "journal_path": str(project / "logs" / "belay.jsonl")
+    }  # fmt: skip
+    assert config["ports"] == {"lab": "rfc2217://10.0.0.5:4000", "bench": "unix"}
+    assert config["port"] == "lab" and config["file"] == str(project / "pyproject.toml")
+
+
+def test_precedence_is_dict_then_file_then_environment(project: Path) -> None:
+    given = {"call_timeout": 1.0, "cleanup_timeout": 9.0, "ports": {"lab": "unix", "spare": "microbit"}}
+    config = load_config(given, start=project, environ={"BELAY_CALL_TIMEOUT": "3.5", "BELAY_PORT": "bench"})
+    assert config["options"]["call_timeout"] == "3.5"  # the environment's, converted by SessionOptions
+    assert config["options"]["cleanup_timeout"] == 9.0 and config["options"]["lease"] == 12
+    assert config["ports"] == {"lab": "rfc2217://10.0.0.5:4000", "spare": "microbit", "bench": "unix"}
+    assert config["port"] == "bench"
+
+
+def test_a_belay_toml_wins_over_the_pyproject_beside_it_and_a_table_less_pyproject_is_passed(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    (tmp_path / "belay.toml").write_text("call_timeout = 7.0\n[ports]\nlab = 'microbit'\n")
+    inner = tmp_path / "sub"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert find_config_file(inner) == tmp_path / "belay.toml"
+    assert read_config_file(tmp_path / "belay.toml")["ports"] == {"lab": "microbit"}
+    assert load_config(start=inner, environ={})["options"] == {"call_timeout": 7.0}
+
+
+def test_no_file_anywhere_means_the_dict_and_environment_only(tmp_path: Path) -> None:
+    config = load_config({"lease": 5}, start=tmp_path, environ={}, use_file=False)
+    assert config == {"options": {"lease": 5}, "ports": {}, "file": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool.belay]\ncall_timout = 1\n", "unknown belay settings: call_timout"),
+        ("[tool.belay]\ncall_timeout = -1\n", "call_timeout must be positive"),
+        ("[tool.belay.ports]\nlab = 4000\n", "ports must map alias names to port strings"),
+        ("[tool.belay\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(start=tmp_path, environ={})
+
+
+def test_a_bad_environment_value_is_refused() -> None:
+    with pytest.raises(ConfigError, match="enable_metrics: expected a boolean"):
+        load_config(environ={"BELAY_ENABLE_METRICS": "perhaps"}, use_file=False)
