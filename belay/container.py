@@ -55,7 +55,7 @@ def _session_manager(
 
 
 def _journal(options: SessionOptions) -> Journal:
-    return open_journal(options.journal_path)
+    return open_journal(options.journal_path, options.journal_max_bytes)
 
 
 def _aliases(ports: Mapping[str, str] | None) -> dict[str, str]:

@@ -1,23 +1,30 @@
-"""The session journal: one JSON line per session event, appended to a file the user chose.
+"""The session journal, an audit trail: one JSON line per session event, appended to a file.
 
-It answers "what happened to my board?" after the fact: which sessions began and ended, which
-the board reaped because their host went silent, which were lost with their board, and what
-could not be cleaned up. A journal never raises into the work it records: a write that fails is
-logged and dropped.
+It answers "what ran on which board, and how did it end?" after the fact: which sessions
+began and ended (with the board's identity and what each held), which the board reaped because
+their host went silent, which were lost with their board, and what could not be cleaned up.
+Each line has ``time`` (ISO 8601, UTC, milliseconds, ``Z``), ``pid``, ``event`` and the event's
+fields. Processes may append to one journal at once: each line is written whole under a lock.
+Past ``max_bytes`` the file is renamed to ``<name>.1`` (replacing the one before) and a new
+one begun. A journal never raises into the work it records: a write that fails is logged and
+dropped.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import platformdirs
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
 class Journal(Protocol):
@@ -33,42 +40,91 @@ class NullJournal:
         return None
 
 
+def timestamp(moment: datetime | None = None) -> str:
+    """``moment`` (default: now) as ISO 8601 in UTC with milliseconds: ``2026-12-02T16:30:00.123Z``."""
+    moment = moment if moment is not None else datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class FileJournal:
-    """Appends events as JSON lines (``time``, ``pid``, ``event`` and the event's fields) to ``path``.
+    """Appends events as JSON lines to ``path`` (created readable by its owner only), keeping at
+    most ``max_bytes`` in it and one rotated file, ``<path>.1``, before it."""
 
-    The file is created readable by its owner only; each event is one ``write`` of one line.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
+
+    @property
+    def rotated_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".1")
 
     def record(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"time": time.time(), "pid": os.getpid(), "event": event, **fields}, default=str)
+        line = json.dumps({"time": timestamp(), "pid": os.getpid(), "event": event, **fields}, default=str)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (line + "\n").encode("utf-8"))
-            finally:
-                os.close(fd)
+            self._append((line + "\n").encode("utf-8"))
         except OSError as error:
             logger.warning("could not write to the journal %s: %s", self.path, error)
 
-    def events(self) -> list[dict[str, Any]]:
-        """Every event recorded so far (lines that are not JSON objects are skipped)."""
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        found = []
-        for line in lines:
+    def _append(self, data: bytes) -> None:
+        """Write ``data`` at the end of the current file, under an exclusive lock on it; rotate
+        first when it would pass ``max_bytes``. Raises :class:`OSError`."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                found.append(event)
-        return found
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if not _is_current(fd, self.path):
+                    continue  # another process rotated it while this one waited: open the new one
+                size = os.fstat(fd).st_size
+                if size and size + len(data) > self.max_bytes:
+                    os.replace(self.path, self.rotated_path)
+                    continue
+                os.write(fd, data)
+                return
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event recorded, the rotated file's first (lines that are not JSON objects are
+        skipped)."""
+        return [*_read_events(self.rotated_path), *_read_events(self.path)]
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            found.append(event)
+    return found
+
+
+def board_fields(info: Any) -> dict[str, str]:
+    """A board's identity as journaled: implementation, version, platform and port of ``info``
+    (a :class:`~belay.board_info.DeviceInfo`)."""
+    return {
+        "implementation": str(info.implementation), "version": str(info.version_text),
+        "platform": str(info.platform), "port": str(info.port),
+    }  # fmt: skip
+
+
+def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The events of the journal at ``path`` and its rotated file, oldest first."""
+    return FileJournal(path).events()
 
 
 def default_journal_path() -> Path:
@@ -76,9 +132,19 @@ def default_journal_path() -> Path:
     return platformdirs.user_state_path("belay") / "journal.jsonl"
 
 
-def open_journal(path: str | os.PathLike[str] | None) -> Journal:
+def open_journal(path: str | os.PathLike[str] | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Journal:
     """A :class:`FileJournal` at ``path``, or a :class:`NullJournal` when ``path`` is ``None``."""
-    return NullJournal() if path is None else FileJournal(path)
+    return NullJournal() if path is None else FileJournal(path, max_bytes)
 
 
-__all__ = ["FileJournal", "Journal", "NullJournal", "default_journal_path", "open_journal"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FileJournal",
+    "Journal",
+    "NullJournal",
+    "board_fields",
+    "default_journal_path",
+    "open_journal",
+    "read_journal",
+    "timestamp",
+]

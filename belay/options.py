@@ -23,6 +23,7 @@ class SessionOptions:
     ``call_timeout``: default deadline of one call (``None``: no deadline).
     ``lease``: how long a board keeps a silent session's resources before reaping them.
     ``journal_path``: where to journal session events (``None``: no journal).
+    ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
     """
 
     session_timeout: float = 1800.0
@@ -34,6 +35,7 @@ class SessionOptions:
     sync_timeout: float = 5.0
     lease: float = 30.0
     journal_path: Path | None = None
+    journal_max_bytes: int = 10 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for name in ("session_timeout", "cleanup_timeout", "sync_timeout", "lease"):
@@ -43,6 +45,8 @@ class SessionOptions:
             raise ValueError(f"call_timeout must be positive or None, not {self.call_timeout!r}")
         if self.max_concurrent_sessions < 1:
             raise ValueError("max_concurrent_sessions must be at least 1")
+        if self.journal_max_bytes < 1024:
+            raise ValueError(f"journal_max_bytes must be at least 1024, not {self.journal_max_bytes!r}")
 
     def replace(self, **changes: Any) -> SessionOptions:
         """A copy with ``changes`` applied (validated again)."""
@@ -78,7 +82,7 @@ def _convert(name: str, value: Any) -> Any:
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError(f"{name}: expected a boolean, got {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
-    if name == "max_concurrent_sessions":
+    if name in ("max_concurrent_sessions", "journal_max_bytes"):
         return int(text)
     if name == "journal_path":
         return Path(text) if text else None

@@ -17,7 +17,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from belay.device import Device
 from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError, SessionLimitError
-from belay.journal import Journal, open_journal
+from belay.journal import Journal, board_fields, open_journal
 from belay.link import OutputCallback
 from belay.options import SessionOptions
 from belay.session.board import Board
@@ -76,7 +76,11 @@ class DeviceSessionManager(AsyncResource):
         self._meter, self._tracer = meter, tracer  # for sessions with enable_metrics
         self._telemetry: Telemetry | None = None
         self.state = ManagerState.INACTIVE
-        self.journal = journal if journal is not None else open_journal(self.options.journal_path)
+        self.journal = (
+            journal
+            if journal is not None
+            else open_journal(self.options.journal_path, self.options.journal_max_bytes)
+        )
         self._open_device = device_opener
         self._new_id = id_generator
         self._new_token = token_generator
@@ -191,7 +195,8 @@ class DeviceSessionManager(AsyncResource):
             self._forget(session)
             raise
         self._journal_reaped(port, reaped)
-        self.journal.record("begin", port=port, session_id=session.session_id, lease=session_options.lease)
+        self.journal.record("begin", port=port, session_id=session.session_id, lease=session_options.lease,
+                            board=board_fields(session.device_info))  # fmt: skip
         return session
 
     def _instruments(self) -> Telemetry:
@@ -221,20 +226,30 @@ class DeviceSessionManager(AsyncResource):
     async def end_session(self, session_id: str) -> None:
         """End one session: its resources are removed from the board."""
         session = self.get_session(session_id)
+        held = session.resources.stats().by_type
+        failures: list[tuple[str, BaseException]] = []
         try:
             await session.close()
         except ResourceCleanupError as error:
-            problems = [f"{what}: {failure}" for what, failure in error.failures]
-            self.journal.record("end", port=session.port, session_id=session_id, problems=problems)
-            if session.telemetry is not None:
-                lost = session.state is SessionState.LOST
-                session.telemetry.ended("lost" if lost else "failed", len(error.failures))
+            failures = error.failures
             raise
         finally:
             self._forget(session)
+            self._ended(session, held, failures)
+
+    def _ended(
+        self, session: DeviceSession, held: dict[str, int], failures: list[tuple[str, BaseException]]
+    ) -> None:
+        """Journal (and count) how ``session`` ended: lost, failed (``failures``) or closed."""
+        outcome = "lost" if session.state is SessionState.LOST else "failed" if failures else "closed"
         if session.telemetry is not None:
-            session.telemetry.ended("lost" if session.state is SessionState.LOST else "closed")
-        self.journal.record("end", port=session.port, session_id=session_id, state=session.state.value)
+            session.telemetry.ended(outcome, len(failures))
+        self.journal.record(
+            "end", port=session.port, session_id=session.session_id, outcome=outcome,
+            state=session.state.value, board=board_fields(session.device_info), resources=held,
+            duration_s=round(time.time() - session.created_at, 3),
+            problems=[f"{what}: {failure}" for what, failure in failures],
+        )  # fmt: skip
 
     async def reap(self, port: str) -> list[ReapedSession]:
         """End the sessions on ``port``'s board whose leases ran out (their hosts went silent),
