@@ -67,7 +67,8 @@ PROBE_FIELDS = (
 
 
 def parse_probe(port: str, answer: Any, raw_paste: bool) -> tuple[DeviceInfo, Capabilities]:
-    """Turn the tuple the probe printed into records; refuse anything malformed."""
+    """Turn the tuple the probe printed into records; raises :class:`DeviceValueError` for
+    anything malformed (a missing field, a wrong type, ``inf`` where an int belongs)."""
     if not isinstance(answer, tuple) or len(answer) != len(PROBE_FIELDS):
         raise DeviceValueError(f"the board's capability probe answered {answer!r:.300}")
     probe = dict(zip(PROBE_FIELDS, answer, strict=True))
@@ -92,6 +93,6 @@ def parse_probe(port: str, answer: Any, raw_paste: bool) -> tuple[DeviceInfo, Ca
             mem_free=int(probe["mem_free"]),
             mem_alloc=int(probe["mem_alloc"]),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:  # int(inf): OverflowError
         raise DeviceValueError(f"the board's capability probe answered {answer!r:.300}") from error
     return info, capabilities

@@ -261,13 +261,18 @@ def _report(error: BaseException) -> int:
         err.write(error.remote_traceback.rstrip("\n") + "\n")
         return EXIT_REMOTE
     if isinstance(error, DeviceTimeoutError):
-        err.write(f"belay: timeout: {error}\n")
+        err.write(f"belay: timeout: {_one_line(error)}\n")
         return EXIT_TIMEOUT
     if isinstance(error, TransportError | ProtocolError | CliError):
-        err.write(f"belay: error: {error}\n")
+        err.write(f"belay: error: {_one_line(error)}\n")
         return EXIT_PORT
-    err.write(f"belay: error: {type(error).__name__}: {error}\n")
+    err.write(f"belay: error: {type(error).__name__}: {_one_line(error)}\n")
     return EXIT_PORT
+
+
+def _one_line(error: BaseException) -> str:
+    """``error``'s message on one line (a cleanup error lists its failures on several)."""
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

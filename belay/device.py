@@ -28,7 +28,7 @@ from belay.errors import (
 )
 from belay.heap import HEAP_QUERY, check_fits, heap_room
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
-from belay.payloads import encode_code, remote_error, value_of
+from belay.payloads import encode_code, read_value, remote_error
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
 
@@ -164,8 +164,9 @@ class Device(AsyncResource):
                 )
             logger.warning("the board on %s is out of memory: soft-resetting it", self.port)
             await self.soft_reset()
+        deadline = Deadline.after(2 * self.sync_timeout)
         result = await self.call(probe_code, raw_paste=True, timeout=2 * self.sync_timeout)
-        probe = value_of(result)
+        probe = await read_value(result, timeout=deadline.remaining())
         raw_paste = bool(self._link.protocol.raw_paste_supported)
         self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)
         logger.info("opened %s", self._info.describe())
@@ -205,17 +206,22 @@ class Device(AsyncResource):
         return text
 
     async def eval(self, expression: str, *, timeout: float | None = None) -> Any:
-        """The value of ``expression`` on the board, read back as a Python literal."""
+        """The value of ``expression`` on the board, read back as a Python literal (never
+        evaluated): :class:`DeviceValueError` when it is not one or too large,
+        :class:`DeviceTimeoutError` when the call and reading the value take over ``timeout``."""
         try:
             ast.parse(expression, mode="eval")
         except SyntaxError as error:
             raise DeviceValueError(f"not an expression: {expression[:200]!r} ({error.msg})") from None
+        deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
         result = await self.call(f"print(repr({expression}\n))", timeout=timeout)
-        return value_of(result)
+        return await read_value(result, timeout=deadline.remaining())
 
     async def eval_code(self, code: str | bytes, *, timeout: float | None = None) -> Any:
         """Run statements that print one value with ``repr()``; return that value."""
-        return value_of(await self.call(code, timeout=timeout))
+        deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
+        result = await self.call(code, timeout=timeout)
+        return await read_value(result, timeout=deadline.remaining())
 
     async def soft_reset(self, *, timeout: float = 10.0) -> None:
         """Soft-reset the board: whatever it held in RAM is gone; its files stay."""

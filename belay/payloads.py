@@ -25,13 +25,26 @@ def encode_code(code: str | bytes) -> bytes:
 
 
 def value_of(result: CallResult) -> Any:
-    """The Python literal on the last line a call printed (never evaluated as code)."""
+    """The Python literal on the last line a call printed (never evaluated as code); raises
+    :class:`DeviceValueError` when there is none, or it is not a literal or too large."""
+    return literals.loads(_last_line(result))
+
+
+async def read_value(result: CallResult, *, timeout: float | None = None) -> Any:
+    """:func:`value_of` within ``timeout`` seconds, a long value off the event loop; also raises
+    :class:`~belay.errors.DeviceTimeoutError` when reading it takes longer."""
+    return await literals.aloads(_last_line(result), timeout=timeout)
+
+
+def _last_line(result: CallResult) -> str:
+    """The last line printed; bytes that are not UTF-8 become lone surrogates
+    (``surrogateescape``), so a string the board holds comes back as it was."""
     if result.output_truncated:
         raise DeviceValueError("the value printed by the board exceeded the output limit")
-    lines = result.output.decode("utf-8", "replace").strip().splitlines()
+    lines = result.output.decode("utf-8", "surrogateescape").strip().splitlines()
     if not lines:
         raise DeviceValueError("the board printed no value")
-    return literals.loads(lines[-1])
+    return lines[-1]
 
 
 def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:

@@ -6,6 +6,8 @@ import contextlib
 import enum
 import math
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from belay.errors import DeviceValueError
-from belay.literals import MAX_DEPTH, MAX_TEXT, dumps, loads
+from belay.errors import DeviceTimeoutError, DeviceValueError
+from belay.literals import MAX_DEPTH, MAX_TEXT, aloads, dumps, loads
 
 # --- round trips ---------------------------------------------------------------------
 
@@ -343,3 +345,102 @@ def is_plain_data(value: Any) -> bool:
     if isinstance(value, dict):
         return all(is_plain_data(key) and is_plain_data(item) for key, item in value.items())
     return type(value) in PLAIN
+
+
+# --- bounds in memory and time; runs read at C speed ----------------------------------
+
+
+@settings(max_examples=300)
+@given(value=values)
+def test_loads_reads_what_pythons_own_repr_writes(value: Any) -> None:
+    assert same(loads(repr(value)), value)
+
+
+@given(
+    items=st.lists(
+        st.integers(-(10**17), 10**17)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(alphabet=st.characters(blacklist_characters="'\\\n"), max_size=5),
+        max_size=50,
+    )
+)
+def test_loads_reads_long_runs_of_plain_items_as_each_alone(items: list[Any]) -> None:
+    for container in (list, tuple):
+        text = repr(container(items))
+        assert same(loads(text), container(items))
+        assert same(loads(text.replace(", ", ",")), container(items))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("'\\N{LATIN SMALL LETTER E WITH ACUTE}'", "é"),
+        ("'\\u00e9\\U0001f600\\101\\0'", "é\U0001f600A\x00"),
+        ("'a\\qb'", "a\\qb"),  # an unknown escape is kept, as Python keeps it
+        ("b'\\u00e9'", b"\\u00e9"),  # no \\u in bytes
+        ("'\\udcff'", "\udcff"),
+        ("'caf\udcff'", "caf\udcff"),  # a board byte that was not UTF-8, kept (surrogateescape)
+        ('"it\'s"', "it's"),
+        ("[1, 2, 1.5, 2.5, 'a', 'b', -3, 4, ]", [1, 2, 1.5, 2.5, "a", "b", -3, 4]),
+        ("{1, 2, 3, 4}", {1, 2, 3, 4}),
+        ("{'a': 1, 'b': 2}", {"a": 1, "b": 2}),
+        ("(1, 2, 3)", (1, 2, 3)),
+        ("((1))", 1),
+        ("(nan+nanj)", complex("nan+nanj")),
+    ],
+)
+def test_loads_decodes_escapes_and_runs(text: str, expected: Any) -> None:
+    value = loads(text)
+    assert repr(value) == repr(expected) and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "b'\\777'",
+        "'\\x4'",
+        "'\\N{NO SUCH NAME}'",
+        "'\\U00110000'",
+        "b'\udcff'",
+        "{1: }",
+        "{1: 2, 3}",
+        "{1, 2: 3}",
+        "[,]",
+        "(,)",
+        "[1 2]",
+        "1_000",
+    ],
+)
+def test_loads_refuses_broken_escapes_and_shapes(text: str) -> None:
+    with pytest.raises(DeviceValueError):
+        loads(text)
+
+
+def test_loads_refuses_a_value_past_the_memory_bound_with_the_bound() -> None:
+    text = "[" + "{}, " * 10_000 + "]"
+    assert len(loads(text)) == 10_000
+    with pytest.raises(DeviceValueError, match="host memory") as caught:
+        loads(text, max_memory=1_000_000)
+    assert caught.value.limit == 1_000_000
+    with pytest.raises(DeviceValueError, match="host memory"):
+        loads("[" + "1000, " * 100_000 + "]", max_memory=1_000_000)  # through the run fast path
+
+
+def test_loads_stops_at_its_deadline_or_when_told() -> None:
+    text = "[" + "[1, (2, 'x')], " * 100_000 + "]"
+    with pytest.raises(DeviceTimeoutError):
+        loads(text, deadline=time.monotonic() - 1)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(DeviceTimeoutError):
+        loads(text, stop=stop)
+    assert loads("[1, 2]", deadline=time.monotonic() - 1) == [1, 2]  # a short value is always read
+
+
+@pytest.mark.anyio
+async def test_aloads_reads_a_long_value_in_a_thread_and_a_short_one_inline() -> None:
+    text = "[" + "'x', " * 100_000 + "]"
+    assert await aloads(text, timeout=10) == ["x"] * 100_000
+    assert await aloads("(1,)", timeout=None) == (1,)
+    with pytest.raises(DeviceTimeoutError):
+        await aloads("[" + "[1, (2, 'x')], " * 100_000 + "]", timeout=0.01)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from belay import literals
+from belay.deadline import Deadline
 from belay.errors import DeviceValueError
 from belay.link import OutputCallback
 
@@ -62,23 +63,40 @@ def split_answer(output: bytes) -> tuple[bytes, bytes | None]:
 
 
 def value_of(output: bytes, *, truncated: bool = False) -> Any:
-    """The value the agent answered in ``output``, read as a Python literal."""
+    """The value the agent answered in ``output``, read as a Python literal (never evaluated).
+
+    Raises :class:`DeviceValueError` when there is none, or it is not a literal or too large.
+    A string's bytes that are not UTF-8 come back as lone surrogates (``surrogateescape``).
+    """
+    return literals.loads(_answer_text(output, truncated))
+
+
+async def read_value(output: bytes, *, truncated: bool = False, timeout: float | None = None) -> Any:
+    """:func:`value_of` within ``timeout`` seconds, a long answer read off the event loop; also
+    raises :class:`~belay.errors.DeviceTimeoutError` when reading it takes longer."""
+    return await literals.aloads(_answer_text(output, truncated), timeout=timeout)
+
+
+def _answer_text(output: bytes, truncated: bool) -> str:
     if truncated:
         raise DeviceValueError("the value printed by the board exceeded the output limit")
     _, answer = split_answer(output)
     if answer is None:
         raise DeviceValueError("the board answered no value")
-    return literals.loads(answer.decode("utf-8", "replace").strip())
+    return answer.decode("utf-8", "surrogateescape").strip()
 
 
 async def ask(device: Device, code: str, *, timeout: float | None = None) -> Any:
     """Run agent ``code`` on ``device``, outside any session, and return the value it answers.
 
     Raises :class:`~belay.errors.DeviceExecError` when it raised on the board,
-    :class:`DeviceValueError` when it answered no value.
+    :class:`DeviceValueError` when it answered no value (or one that is not a literal or too
+    large), :class:`~belay.errors.DeviceTimeoutError` when the call and reading its answer
+    take longer than ``timeout`` (default: the device's ``call_timeout``).
     """
+    deadline = Deadline.after(device.call_timeout if timeout is None else timeout)
     result = await device.call(code, timeout=timeout)
-    return value_of(result.output, truncated=result.output_truncated)
+    return await read_value(result.output, truncated=result.output_truncated, timeout=deadline.remaining())
 
 
-__all__ = ["MARK", "AnswerStream", "ask", "split_answer", "value_of"]
+__all__ = ["MARK", "AnswerStream", "ask", "read_value", "split_answer", "value_of"]
