@@ -36,6 +36,7 @@ from belay.cli_common import (
 )
 from belay.cli_fs import add_fs_commands
 from belay.cli_info import add_info_commands
+from belay.cli_install import add_install_commands
 from belay.cli_repl import add_repl_commands
 from belay.cli_run import add_run_commands
 from belay.errors import (
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(commands, _add_port)
     add_repl_commands(commands, _add_port)
     add_info_commands(commands, _add_port)
+    add_install_commands(commands, _add_port)
     add_board_commands(parser, commands, _add_port)
     return parser
 

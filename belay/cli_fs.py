@@ -21,21 +21,25 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from belay.errors import DeviceCapabilityError, DeviceValueError
-from belay.session.file_tree import FileTree, RemoteFileExistsError
-from belay.session.files import RemoteFileNotFoundError
-from belay.session.session import DeviceSession
-from belay.session.sync import SyncReport
+from belay.errors import DeviceCapabilityError, DeviceValueError, RemoteFileNotFoundError
 
-if TYPE_CHECKING:  # rich and the container are imported when a command needs them (start-up)
+if TYPE_CHECKING:  # imported when a command runs, not at every command's start-up
     from rich.progress import Progress
 
     from belay.container import Container
+    from belay.session.session import DeviceSession
+    from belay.session.sync import SyncReport
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 Resolve = Callable[[str | None, dict[str, str], TextIO], str]
-Operation = Callable[[DeviceSession], Awaitable[int]]
-REFUSED = (RemoteFileNotFoundError, RemoteFileExistsError, DeviceValueError, DeviceCapabilityError, OSError)
+Operation = Callable[["DeviceSession"], Awaitable[int]]
+
+
+def refusals() -> tuple[type[BaseException], ...]:
+    """The errors a command reports as a refusal (exit 1)."""
+    from belay.session.file_tree import RemoteFileExistsError
+
+    return (RemoteFileNotFoundError, RemoteFileExistsError, DeviceValueError, DeviceCapabilityError, OSError)
 
 
 def board_path(text: str) -> str:
@@ -54,9 +58,10 @@ def run_in_session(
         async with manager, manager.session(port, on_output=None) as session:
             return await operation(session)
 
+    refused = refusals()
     try:
         return anyio.run(main)
-    except REFUSED as error:
+    except refused as error:
         sys.stderr.write(f"belay: error: {error}\n")
         return EXIT_REFUSED
 
@@ -80,6 +85,8 @@ def _print_json(value: Any) -> None:
 
 async def do_ls(args: argparse.Namespace, session: DeviceSession) -> int:
     path = board_path(args.path)
+    from belay.session.file_tree import FileTree
+
     found = await FileTree(session).tree(path, hashes=False)  # sizes only: nothing is read
     entries = [entry for entry in found if entry.path.count("/") == _depth(path)]
     if args.json:

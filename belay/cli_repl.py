@@ -34,8 +34,8 @@ _LONE_LF = re.compile(rb"(?<!\r)\n")
 
 @contextmanager
 def raw_terminal(fd: int) -> Iterator[None]:
-    """``fd``'s terminal in raw mode (output processing kept, so a board's LF ends a line) for
-    the block, restored after it; nothing is done where ``fd`` is not a terminal."""
+    """``fd``'s terminal in raw mode for the block, restored after it; nothing is done where
+    ``fd`` is not a terminal."""
     if not os.isatty(fd):
         yield
         return
@@ -44,9 +44,6 @@ def raw_terminal(fd: int) -> Iterator[None]:
 
     saved = termios.tcgetattr(fd)
     tty.setraw(fd, termios.TCSANOW)
-    mode = termios.tcgetattr(fd)
-    mode[1] |= termios.OPOST | termios.ONLCR  # oflag: LF -> CRLF on the way to the screen
-    termios.tcsetattr(fd, termios.TCSANOW, mode)
     try:
         yield
     finally:
@@ -65,6 +62,7 @@ async def board_to_screen(transport: Transport, out_fd: int, out_is_tty: bool) -
     transport reports is not an end: the board is back)."""
     from belay.errors import ConnectionLostError
 
+    after_cr = False
     while True:
         try:
             data = await transport.receive()
@@ -72,8 +70,10 @@ async def board_to_screen(transport: Transport, out_fd: int, out_is_tty: bool) -
             if error.rebooted:
                 continue
             raise
-        if not out_is_tty:  # a terminal turns LF into CRLF itself (ONLCR)
-            data = _LONE_LF.sub(b"\r\n", data)
+        if out_is_tty:  # a raw terminal needs CR LF to end a line; the unix port sends LF
+            shown = _LONE_LF.sub(b"\r\n", data)
+            data = shown[1:] if after_cr and data.startswith(b"\n") else shown  # CR in the last part
+            after_cr = data.endswith(b"\r")
         write_all(out_fd, data)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 AddPort = Callable[[argparse.ArgumentParser], None]
 ARGV = "__import__('sys').argv"
 """``sys.argv`` on the board, reached without binding a name in the script's namespace."""
+SAVED_ARGV = f"list({ARGV}) if hasattr(__import__('sys'), 'argv') else None"
 
 
 def read_script(path: str) -> str:
@@ -40,6 +41,13 @@ def set_argv(argv: list[str]) -> str:
     return f"try:\n {ARGV}[:] = {argv!r}\nexcept AttributeError:\n pass\n"
 
 
+def argv_for(args: argparse.Namespace, saved: Any) -> str:
+    """Statements that set the script's ``sys.argv``; a note on stderr where the board has none."""
+    if saved is None and args.args:
+        sys.stderr.write("belay: note: the board has no sys.argv: the script cannot see its ARGS\n")
+    return set_argv([args.file, *args.args])
+
+
 async def run_in_session(container: Container, port: str, script: str, args: argparse.Namespace) -> None:
     """Run the script in a session of its own; its traceback points at the host file."""
     from belay.session.output import StdoutWriter
@@ -49,8 +57,8 @@ async def run_in_session(container: Container, port: str, script: str, args: arg
     on_output = StdoutWriter(sys.stdout.buffer)
     filename = os.path.abspath(args.file)  # noqa: ASYNC240 - no I/O: the cwd is known
     async with manager, manager.session(port, on_output=on_output, **options) as session:
-        saved = await session.eval(f"list({ARGV}) if hasattr(__import__('sys'), 'argv') else []")
-        await session.exec(set_argv([args.file, *args.args]))
+        saved = await session.eval(SAVED_ARGV)
+        await session.exec(argv_for(args, saved))
         try:
             await session.exec(script, filename=filename)
         finally:
@@ -63,8 +71,8 @@ async def run_kept(container: Container, port: str, script: str, args: argparse.
 
     device = await container.device_opener(port)
     async with device:
-        saved = await device.eval(f"list({ARGV}) if hasattr(__import__('sys'), 'argv') else []")
-        await device.exec(set_argv([args.file, *args.args]))
+        saved = await device.eval(SAVED_ARGV)
+        await device.exec(argv_for(args, saved))
         try:
             await device.exec(script, timeout=args.timeout, on_output=StdoutWriter(sys.stdout.buffer))
         finally:

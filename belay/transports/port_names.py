@@ -94,5 +94,7 @@ def _suggestion(name: str, found: Sequence[PortInfo], aliases: Mapping[str, str]
             candidates.append(f"id:{port.serial_number}")
         if port.vid is not None and port.pid is not None:
             candidates.append(f"{port.vid:04x}:{port.pid:04x}")
-    close = difflib.get_close_matches(name, dict.fromkeys(candidates), n=3, cutoff=0.6)
+    scores = {c: difflib.SequenceMatcher(None, name, c).ratio() for c in dict.fromkeys(candidates)}
+    best = max(scores.values(), default=0.0)
+    close = [c for c, score in scores.items() if score >= max(0.6, best - 0.02)][:3]  # the closest only
     return f" (did you mean {' or '.join(close)}?)" if close else ""
