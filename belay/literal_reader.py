@@ -30,6 +30,7 @@ MAX_MEMORY = 128 * 1024 * 1024
 INLINE_TEXT = 64 * 1024
 """Text up to this many characters is read on the event loop; longer text in a thread."""
 _CHECK_EVERY = 8192  # tokens between deadline checks
+_MISSES, _SKIP = 16, 256  # after this many places without a run, try none for the next _SKIP
 
 _REAL = r"(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|nan)"
 _TOKEN = re.compile(
@@ -108,6 +109,7 @@ class _Reader:
         self.pos = 0
         self.tokens = 0
         self.next_check = _CHECK_EVERY
+        self.run_misses = self.skip_runs = 0
 
     def read(self) -> Any:
         value = self.value(self.next())
@@ -175,6 +177,9 @@ class _Reader:
     def run(self, frame: _Frame) -> tuple[int, str]:
         """Take a run of plain ints, floats or quoted strings, each with its comma, into
         ``frame`` at C speed (the bulk of a large value); return the token after it."""
+        if self.skip_runs:  # a value of small containers: runs seldom pay
+            self.skip_runs -= 1
+            return self.next()
         text, pos = self.text, self.pos
         first = text[pos : pos + 2].lstrip()[:1]
         runs = _NUMBER_RUNS if first in _NUMBER_START else _STRING_RUNS if first == "'" else ()
@@ -191,7 +196,12 @@ class _Reader:
                 self.tokens += 2 * len(items)
                 if self.tokens >= self.next_check:
                     self.check_time()
+                self.run_misses = 0
                 break
+        else:
+            self.run_misses += 1
+            if self.run_misses >= _MISSES:
+                self.run_misses, self.skip_runs = 0, _SKIP
         return self.next()
 
     def scalar(self, kind: int, text: str) -> Any:

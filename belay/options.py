@@ -24,6 +24,8 @@ class SessionOptions:
     ``lease``: how long a board keeps a silent session's resources before reaping them.
     ``journal_path``: where to journal session events (``None``: no journal).
     ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
+    ``dtr``, ``rts``: the levels a serial port's DTR and RTS lines are held at while open
+    (``True``, asserted, as a port opens: no board is reset by opening it).
     """
 
     session_timeout: float = 1800.0
@@ -36,6 +38,8 @@ class SessionOptions:
     lease: float = 30.0
     journal_path: Path | None = None
     journal_max_bytes: int = 10 * 1024 * 1024
+    dtr: bool = True
+    rts: bool = True
 
     def __post_init__(self) -> None:
         for name in ("session_timeout", "cleanup_timeout", "sync_timeout", "lease"):
@@ -78,7 +82,7 @@ def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if name in ("enable_metrics", "wait_for_session_slot"):
+    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts"):
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError(f"{name}: expected a boolean, got {value!r}")
         return text.lower() in ("1", "true", "yes", "on")

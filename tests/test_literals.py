@@ -444,3 +444,8 @@ async def test_aloads_reads_a_long_value_in_a_thread_and_a_short_one_inline() ->
     assert await aloads("(1,)", timeout=None) == (1,)
     with pytest.raises(DeviceTimeoutError):
         await aloads("[" + "[1, (2, 'x')], " * 100_000 + "]", timeout=0.01)
+
+
+def test_loads_reads_a_long_run_after_many_small_containers() -> None:
+    value = [[n] for n in range(300)] + [list(range(5000)), ["s"] * 5000, (1.5,) * 5000]
+    assert loads(repr(value)) == value

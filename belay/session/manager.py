@@ -27,7 +27,7 @@ from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
 from belay.telemetry import SessionTelemetry, Telemetry
-from belay.transports import TransportFactory, open_transport
+from belay.transports import ModemLines, TransportFactory, open_transport, with_lines
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,10 +41,11 @@ async def open_device(
     *,
     reset_if_full: bool = False,
 ) -> Device:
-    """Open the board on ``port`` with the call and sync timeouts of ``options`` (soft-reset
-    first if it is too full to be probed, with ``reset_if_full``)."""
+    """Open the board on ``port`` with the call and sync timeouts and the DTR/RTS levels of
+    ``options`` (soft-reset first if it is too full to be probed, with ``reset_if_full``)."""
+    factory = with_lines(transport_factory, ModemLines(dtr=options.dtr, rts=options.rts))
     return await Device.open(
-        port, transport_factory=transport_factory, call_timeout=options.call_timeout,
+        port, transport_factory=factory, call_timeout=options.call_timeout,
         sync_timeout=options.sync_timeout, reset_if_full=reset_if_full,
     )  # fmt: skip
 
@@ -323,11 +324,13 @@ class DeviceSessionManager(AsyncResource):
 
     async def _board(self, port: str) -> Board:
         """The board on ``port``, opened with the manager's options: its sessions share the
-        device, and a session's own ``call_timeout`` bounds that session's calls only."""
+        device, and a session's own ``call_timeout`` bounds that session's calls only. A board
+        lost, or whose port hung up (unplugged, perhaps back under the same path), is opened
+        again; the sessions that were on it are LOST."""
         lock = self._board_locks.setdefault(port, anyio.Lock())
         async with lock:
             board = self._boards.get(port)
-            if board is not None and board.device.is_lost:
+            if board is not None and (board.device.is_lost or board.device.transport.hung_up()):
                 self._lose_board(board)
                 await board.aclose()
                 board = None

@@ -8,12 +8,13 @@ simulated UART line at that rate), anything else is a serial device path or a py
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from belay.errors import PortNotFoundError
-from belay.transports.base import Pacing, Transport
+from belay.transports.base import DEFAULT_LINES, ModemLines, Pacing, Transport
 
 if TYPE_CHECKING:
     from belay.transports.memory import BoardEnd, MemoryTransport
@@ -28,14 +29,14 @@ TransportFactory = Callable[[str], Awaitable[Transport]]
 """What the device layer is given to open a port: ``await factory(port)``."""
 
 
-async def open_transport(port: str) -> Transport:
+async def open_transport(port: str, *, lines: ModemLines = DEFAULT_LINES) -> Transport:
     """Open ``port``: a virtual board name (with ``?baud=N``: behind a simulated line at ``N``
-    baud), a serial device path or a pyserial URL."""
+    baud), a serial device path or a pyserial URL (DTR and RTS held at ``lines``)."""
     name, _, query = port.partition("?")
     if name not in VIRTUAL_BOARDS:
         from belay.transports.serial import SerialTransport
 
-        return await SerialTransport.open(port)
+        return await SerialTransport.open(port, lines=lines)
     baud = virtual_baud(port, query)
     board: Transport
     if name == "unix":
@@ -51,6 +52,14 @@ async def open_transport(port: str) -> Transport:
     from belay.transports.paced_line import PacedLine
 
     return PacedLine(board, baud)
+
+
+def with_lines(factory: TransportFactory, lines: ModemLines) -> TransportFactory:
+    """``factory``, opening serial ports with DTR and RTS at ``lines`` if it is
+    :func:`open_transport` (a factory of one's own opens ports its own way)."""
+    if factory is not open_transport or lines == DEFAULT_LINES:
+        return factory
+    return functools.partial(open_transport, lines=lines)
 
 
 def virtual_baud(port: str, query: str) -> int | None:
@@ -95,6 +104,7 @@ __all__ = [
     "BoardEnd",
     "MemoryTransport",
     "MicrobitBoard",
+    "ModemLines",
     "PacedLine",
     "Pacing",
     "SerialTransport",
@@ -102,4 +112,5 @@ __all__ = [
     "TransportFactory",
     "UnixBoard",
     "open_transport",
+    "with_lines",
 ]

@@ -16,6 +16,24 @@ class Pacing:
     delay: float
 
 
+@dataclass(frozen=True, slots=True)
+class ModemLines:
+    """The levels a serial port holds DTR and RTS at while open (``True``: asserted).
+
+    Both asserted is what a port does on opening anyway, what USB CDC boards take for "a host
+    is there", and the idle state of the ESP8266/ESP32 auto-reset circuit, so the default
+    resets nothing (mpremote settled on the same). ``dtr=False, rts=True`` holds an ESP board
+    in reset; ``dtr=True, rts=False`` selects its bootloader at the next reset.
+    """
+
+    dtr: bool = True
+    rts: bool = True
+
+
+DEFAULT_LINES = ModemLines()
+"""Both asserted: what opening a port does anyway."""
+
+
 class Transport(AsyncResource):
     """An open byte stream to one board (``async with`` closes it).
 
@@ -48,6 +66,11 @@ class Transport(AsyncResource):
     @abstractmethod
     async def aclose(self) -> None:
         """Close the stream and end whatever the transport started."""
+
+    def hung_up(self) -> bool:
+        """Whether the port is known to be gone already (a USB board unplugged), told without
+        reading; ``False`` where the transport cannot tell."""
+        return False
 
     @property
     def generation(self) -> int:

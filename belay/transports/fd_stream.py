@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
+import select
 
 import anyio
 
 from belay.errors import ConnectionLostError
-
-_GONE = (errno.EIO, errno.ENXIO, errno.EBADF, errno.ENODEV, errno.EPIPE, errno.ECONNRESET)
 
 
 class FdStream:
     """Bytes over a non-blocking file descriptor (a pty master, a tty, a serial port).
 
     The descriptor is owned by the caller; :meth:`close` only forgets it. A read of
-    nothing, or an error that means the other end is gone, raises
-    :class:`ConnectionLostError`.
+    nothing, or any error reading or writing (the other end gone, a network port reset or
+    refused: ``EIO``, ``EPIPE``, ``ECONNRESET``, ``ETIMEDOUT``, ...), raises
+    :class:`ConnectionLostError`, never a bare :class:`OSError`.
     """
 
     def __init__(self, fd: int, port: str) -> None:
@@ -35,9 +34,7 @@ class FdStream:
         except BlockingIOError:
             return None
         except OSError as error:
-            if error.errno in _GONE:
-                raise self._lost(error) from error
-            raise
+            raise self._lost(error) from error
         if not data:
             raise self._lost(None)
         return data
@@ -61,12 +58,26 @@ class FdStream:
             except BlockingIOError:
                 written = 0
             except OSError as error:
-                if error.errno in _GONE:
-                    raise self._lost(error) from error
-                raise
+                raise self._lost(error) from error
             view = view[written:]
             if view:
-                await anyio.wait_writable(self.fd)
+                try:
+                    await anyio.wait_writable(self.fd)
+                except (anyio.ClosedResourceError, OSError) as error:
+                    raise self._lost(error) from error
+
+    def hung_up(self) -> bool:
+        """Whether the other end has hung up (a USB board unplugged, a pty's board gone), told
+        without reading anything; data still waiting to be read hides nothing."""
+        if self.closed:
+            return True
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        try:
+            events = poller.poll(0)
+        except OSError:
+            return True
+        return any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in events)
 
     def close(self) -> None:
         if not self.closed:

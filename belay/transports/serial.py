@@ -5,7 +5,10 @@ descriptor, as much as has arrived at once; ``rfc2217://`` is a TCP socket too, 
 framing undone in large slices (:mod:`belay.transports.telnet`; pyserial's own client hands
 over one byte at a time through a queue); other URL ports are read in a worker thread.
 Device paths are opened exclusively, so a second opener gets
-:class:`~belay.errors.PortBusyError`.
+:class:`~belay.errors.PortBusyError` naming the holder where Linux's ``/proc`` tells.
+
+Opening a port resets no board (:mod:`belay.transports.modem_lines`: DTR and RTS as mpremote
+sets them, or as :class:`~belay.transports.base.ModemLines` asks).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ import serial.urlhandler.protocol_socket
 
 from belay.errors import ConnectionLostError, PortBusyError, PortNotFoundError, TransportError
 from belay.transports import telnet
-from belay.transports.base import Pacing, Transport
+from belay.transports.base import DEFAULT_LINES, ModemLines, Pacing, Transport
 from belay.transports.fd_stream import FdStream
+from belay.transports.holders import busy_message
+from belay.transports.modem_lines import open_device_path, release_lines
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -46,6 +51,8 @@ QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 """Linux's option to acknowledge what arrived at once (it lapses; set again after each read)."""
 RFC2217_OPTIONS = frozenset({"logging", "ign_set_control", "poll_modem", "timeout"})
 """pyserial's ``rfc2217://`` URL options: accepted, and meaningless to this client."""
+SOCKET_OPTIONS = frozenset({"logging"})
+"""pyserial's ``socket://`` URL option, the same."""
 
 
 def _check_device_path(port: str) -> None:
@@ -60,14 +67,19 @@ def _check_device_path(port: str) -> None:
         raise PortNotFoundError(f"{port} is {kind}, not a serial port", port=port)
 
 
-def _open_serial(port: str, baudrate: int) -> serial.SerialBase:
+def _open_serial(
+    port: str,
+    baudrate: int,
+    lines: ModemLines = DEFAULT_LINES,
+    serial_class: type[serial.Serial] = serial.Serial,
+) -> serial.SerialBase:
     is_url = "://" in port
     if not is_url:
         _check_device_path(port)
     try:
         if is_url:
             return serial.serial_for_url(port, baudrate=baudrate, timeout=0.05)
-        return serial.Serial(port, baudrate=baudrate, timeout=0, exclusive=True)
+        return open_device_path(port, baudrate, lines, serial_class)
     except serial.SerialException as error:
         raise _translate_open_error(port, error) from error
     except ValueError as error:
@@ -78,7 +90,7 @@ def _translate_open_error(port: str, error: serial.SerialException) -> Transport
     text = str(error)
     code = getattr(error, "errno", None)
     if "exclusively lock" in text or code in (errno.EBUSY, errno.EAGAIN):
-        return PortBusyError(f"{port} is busy: another process has it open", port=port)
+        return PortBusyError(f"{port} is busy: {busy_message(port)}", port=port)
     if code == errno.ENOTTY or "Inappropriate ioctl" in text:  # pyserial drops the errno here
         return PortNotFoundError(f"{port} is not a serial port (not a terminal device)", port=port)
     if code in (errno.ENOENT, errno.ENXIO, errno.ENODEV) or "could not open port" in text:
@@ -86,23 +98,25 @@ def _translate_open_error(port: str, error: serial.SerialException) -> Transport
     return TransportError(f"cannot open {port}: {text}", port=port)
 
 
-def _rfc2217_address(port: str) -> tuple[str, int]:
-    """``(host, port)`` of an ``rfc2217://host:port[?option...]`` URL, or PortNotFoundError."""
+def _network_address(port: str) -> tuple[str, int]:
+    """``(host, port)`` of an ``rfc2217://`` or ``socket://host:port[?option...]`` URL, or
+    PortNotFoundError."""
     parts = urlsplit(port)
-    unknown = set(parse_qs(parts.query, keep_blank_values=True)) - RFC2217_OPTIONS
+    known = RFC2217_OPTIONS if parts.scheme.lower() == "rfc2217" else SOCKET_OPTIONS
+    unknown = set(parse_qs(parts.query, keep_blank_values=True)) - known
     try:
         number = parts.port
     except ValueError:
         number = None
     if not parts.hostname or number is None or unknown:
-        why = f"unknown option {sorted(unknown)[0]!r}" if unknown else "expected rfc2217://host:port"
+        why = f"unknown option {sorted(unknown)[0]!r}" if unknown else f"expected {parts.scheme}://host:port"
         raise PortNotFoundError(f"cannot open {port}: {why}", port=port)
     return parts.hostname, number
 
 
 def _connect(port: str) -> socket.socket:
-    """A connected TCP socket to an ``rfc2217://`` port (:class:`SocketStream` tunes it)."""
-    address = _rfc2217_address(port)
+    """A connected TCP socket to a network port (:class:`SocketStream` tunes it)."""
+    address = _network_address(port)
     try:
         connection = socket.create_connection(address, timeout=CONNECT_TIMEOUT)
     except OSError as error:
@@ -145,7 +159,7 @@ class TelnetStream:
         self._write_lock = anyio.Lock()
         self._early = b""
 
-    async def negotiate(self, baudrate: int) -> None:
+    async def negotiate(self, baudrate: int, lines: ModemLines = DEFAULT_LINES) -> None:
         """Ask for binary and the COM port option, wait (a while) for the server's answer,
         then set 8N1 at ``baudrate``; board bytes that arrive meanwhile are kept."""
         await self._write(telnet.rfc2217_preamble())
@@ -154,7 +168,12 @@ class TelnetStream:
                 self._early += await self._read_decoded(65536)
         if not self._decoder.com_port:
             logger.warning("%s did not accept RFC 2217: its baud rate may differ", self._stream.port)
-        await self._write(telnet.rfc2217_settings(baudrate))
+        await self._write(telnet.rfc2217_settings(baudrate, dtr=lines.dtr, rts=lines.rts))
+
+    @property
+    def early(self) -> bytes:
+        """Board bytes that arrived during the negotiation and are not read yet."""
+        return self._early
 
     def read_nowait(self, max_bytes: int) -> bytes | None:
         if self._early:
@@ -236,22 +255,45 @@ class SerialTransport(Transport):
 
     @classmethod
     async def open(
-        cls, port: str, *, baudrate: int = DEFAULT_BAUDRATE, paced: bool = True
+        cls,
+        port: str,
+        *,
+        baudrate: int = DEFAULT_BAUDRATE,
+        paced: bool = True,
+        lines: ModemLines = DEFAULT_LINES,
+        serial_class: type[serial.Serial] = serial.Serial,
     ) -> SerialTransport:
+        """Open ``port`` with DTR and RTS held at ``lines`` (a ``socket://`` port has none).
+
+        Raises :class:`PortNotFoundError`, :class:`PortBusyError` (naming the holder where it
+        can), or :class:`TransportError`; ``serial_class`` opens device paths (a test double)."""
         if port.lower().startswith("rfc2217://"):
-            return await cls._open_rfc2217(port, baudrate=baudrate, paced=paced)
-        handle = await anyio.to_thread.run_sync(_open_serial, port, baudrate)
+            return await cls._open_rfc2217(port, baudrate=baudrate, paced=paced, lines=lines)
+        if port.lower().startswith("socket://"):  # not pyserial's: it drops what a server says first
+            connection = await anyio.to_thread.run_sync(_connect, port)
+            return cls(port, None, paced=paced, stream=SocketStream(connection, port))
+        handle = await anyio.to_thread.run_sync(_open_serial, port, baudrate, lines, serial_class)
         return cls(port, handle, paced=paced)
 
     @classmethod
-    async def _open_rfc2217(cls, port: str, *, baudrate: int, paced: bool) -> SerialTransport:
+    async def _open_rfc2217(
+        cls, port: str, *, baudrate: int, paced: bool, lines: ModemLines
+    ) -> SerialTransport:
         stream = TelnetStream(await anyio.to_thread.run_sync(_connect, port), port)
         try:
             with anyio.fail_after(CONNECT_TIMEOUT + NEGOTIATION_TIMEOUT):
-                await stream.negotiate(baudrate)
+                await stream.negotiate(baudrate, lines)
         except TimeoutError as error:
             stream.close()
             raise TransportError(f"{port} took the connection but not the settings", port=port) from error
+        except ConnectionLostError as error:  # ser2net takes one client: it closes on a second
+            stream.close()
+            sent = f" (it sent {stream.early[-120:]!r})" if stream.early else ""
+            raise PortBusyError(
+                f"{port} closed the connection as it opened{sent}: busy with another client, "
+                "or not serving this port",
+                port=port,
+            ) from error
         except BaseException:
             stream.close()
             raise
@@ -266,6 +308,12 @@ class SerialTransport(Transport):
         with contextlib.suppress(AttributeError, OSError, ValueError):
             return int(handle.fileno())
         return None
+
+    def hung_up(self) -> bool:
+        """A tty's hang-up (its USB device unplugged), seen without reading."""
+        if isinstance(self._serial, serial.Serial) and isinstance(self._stream, FdStream):
+            return self._stream.hung_up()
+        return False
 
     async def send(self, data: bytes) -> None:
         if self._stream is not None:
@@ -324,5 +372,7 @@ class SerialTransport(Transport):
         if self._stream is not None:
             self._stream.close()
         if self._serial is not None:
+            if isinstance(self._serial, serial.Serial):
+                release_lines(self._serial)
             with contextlib.suppress(serial.SerialException, OSError):
                 self._serial.close()

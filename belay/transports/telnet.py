@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 BINARY, ECHO, SGA, COM_PORT_OPTION = 0, 1, 3, 44
 SET_BAUDRATE, SET_DATASIZE, SET_PARITY, SET_STOPSIZE, SET_CONTROL = 1, 2, 3, 4, 5
-PARITY_NONE, STOPSIZE_1, CONTROL_NO_FLOW, CONTROL_DTR_ON, CONTROL_RTS_ON = 1, 1, 1, 8, 11
+PARITY_NONE, STOPSIZE_1, CONTROL_NO_FLOW = 1, 1, 1
+CONTROL_DTR_ON, CONTROL_DTR_OFF, CONTROL_RTS_ON, CONTROL_RTS_OFF = 8, 9, 11, 12
 
 WE_OFFER = frozenset({BINARY, SGA, COM_PORT_OPTION})
 """Options this client performs itself (answers ``DO`` with ``WILL``)."""
@@ -59,17 +60,20 @@ def rfc2217_preamble() -> bytes:
     return b"".join(_command(verb, option) for verb, option in asks)
 
 
-def rfc2217_settings(baudrate: int) -> bytes:
-    """8N1 at ``baudrate``, no flow control, DTR and RTS asserted (as pyserial's client and a
-    local port open): what the server sets its UART to."""
+def rfc2217_settings(baudrate: int, *, dtr: bool = True, rts: bool = True) -> bytes:
+    """8N1 at ``baudrate``, no flow control, DTR and RTS at ``dtr``/``rts`` (default asserted,
+    as pyserial's client and a local port open): what the server sets its UART to. The lines
+    change in the order that never passes through DTR low with RTS high on the way (an ESP
+    board's reset) unless asked to stay there: RTS lowered first, raised last."""
+    dtr_control = CONTROL_DTR_ON if dtr else CONTROL_DTR_OFF
+    controls = (dtr_control, CONTROL_RTS_ON) if rts else (CONTROL_RTS_OFF, dtr_control)
     return b"".join((
         _subnegotiation(SET_BAUDRATE, struct.pack("!I", baudrate)),
         _subnegotiation(SET_DATASIZE, bytes((8,))),
         _subnegotiation(SET_PARITY, bytes((PARITY_NONE,))),
         _subnegotiation(SET_STOPSIZE, bytes((STOPSIZE_1,))),
         _subnegotiation(SET_CONTROL, bytes((CONTROL_NO_FLOW,))),
-        _subnegotiation(SET_CONTROL, bytes((CONTROL_DTR_ON,))),
-        _subnegotiation(SET_CONTROL, bytes((CONTROL_RTS_ON,))),
+        *(_subnegotiation(SET_CONTROL, bytes((control,))) for control in controls),
     ))  # fmt: skip
 
 
