@@ -5,7 +5,8 @@ Kept free of heavy imports: every command imports it before it knows what it nee
 
 from __future__ import annotations
 
-from typing import TextIO
+import argparse
+from typing import Any, TextIO
 
 from belay.transports.port_names import resolve_port_name
 
@@ -14,6 +15,22 @@ EXIT_OK, EXIT_REMOTE, EXIT_PORT, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 
 class CliError(Exception):
     """A usage problem the CLI reports in one line with exit status 2."""
+
+
+class PortAction(argparse.Action):
+    """``--port``: stores the name and notes that it was given (not filled in from elsewhere)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        setattr(namespace, self.dest, values)
+        namespace.port_given = True
+
+
+def port_source(args: argparse.Namespace, environ: dict[str, str]) -> str | None:
+    """How ``args.port`` came to be, where it was not typed: ``$BELAY_PORT`` or the configuration."""
+    if args.port is None or getattr(args, "port_given", False):
+        return None
+    return "$BELAY_PORT" if environ.get("BELAY_PORT") else "the configuration file"
 
 
 def choose_port(given: str | None, environ: dict[str, str]) -> tuple[str, str]:

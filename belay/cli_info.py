@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from belay.cli_common import EXIT_OK, CliError, choose_port, resolve_port
+from belay.cli_common import EXIT_OK, CliError, choose_port, port_source, resolve_port
 
 if TYPE_CHECKING:
     from belay.container import Container
@@ -106,6 +106,7 @@ def cmd_info(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
     port, how = choose_port(args.port, dict(os.environ))
+    how = port_source(args, dict(os.environ)) or how
     found = anyio.run(read_info, container, port, how)
     if args.json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
