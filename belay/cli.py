@@ -191,10 +191,29 @@ def _baud(text: str) -> int:
     return int(text)
 
 
+def _line_level(text: str) -> bool:
+    levels = {"1": True, "on": True, "0": False, "off": False}
+    if text.lower() not in levels:
+        raise argparse.ArgumentTypeError(f"a line level is 0, 1, on or off, not {text!r}")
+    return levels[text.lower()]
+
+
 def _add_port(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--port", action=PortAction, help="board: a serial path, a pyserial URL, "
                         "'unix', 'microbit', id:SERIAL, VID:PID or a unique prefix of one (default: "
                         "$BELAY_PORT, else the one USB board, else 'unix')")  # fmt: skip
+    for line in ("dtr", "rts"):
+        parser.add_argument(f"--{line}", type=_line_level, metavar="0|1", help=f"hold the serial port's "
+                            f"{line.upper()} line low (0) or high (1) while open (default 1, as a port "
+                            f"opens: no reset; $BELAY_{line.upper()})")  # fmt: skip
+
+
+def _with_line_levels(container: Container, args: argparse.Namespace) -> Container:
+    """``container``, its boards opened with the ``--dtr``/``--rts`` levels given."""
+    levels = {line: getattr(args, line) for line in ("dtr", "rts") if getattr(args, line, None) is not None}
+    if levels:
+        container.config.options.from_dict(levels)
+    return container
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from belay.container import Container
 
-        return handler(args, Container())
+        return handler(args, _with_line_levels(Container(), args))
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")
         return EXIT_INTERRUPTED

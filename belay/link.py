@@ -35,6 +35,9 @@ MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 SYNC_RETRY = 0.4
 """Seconds to wait for the banner before asking again (a board may drop input mid-reset)."""
 
+SENT_EXCERPT = 120
+"""Bytes at most of what a board sent that an error about it quotes."""
+
 POLL_READS = 16
 """Reads at most of what arrived between calls (a board printing without pause never ends)."""
 
@@ -76,6 +79,20 @@ class _Collector:
         room = self.limit - len(self.parts)
         self.parts += data[:room]
         self.truncated |= len(data) > room
+
+
+def _what_it_sent(seen: bytes | bytearray) -> str:
+    """`` (it sent b'...')``: the last ``SENT_EXCERPT`` bytes, escaped, with a hint where they
+    say why (an ESP board held in its ROM bootloader)."""
+    if not seen:
+        return " (it sent nothing)"
+    text = f" (it sent {bytes(seen[-SENT_EXCERPT:])!r})"
+    if b"waiting for download" in seen:
+        text += (
+            ": the board is in its ROM bootloader, waiting for a download; its DTR/RTS lines may "
+            "be selecting it (try --dtr/--rts, or press its reset button)"
+        )
+    return text
 
 
 class Link:
@@ -122,18 +139,33 @@ class Link:
             self._dispatch(self.protocol.next_events(), None)
 
     async def sync(self, timeout: float) -> None:
-        """Reach a fresh raw prompt within ``timeout`` s, asking again every ``SYNC_RETRY`` s."""
-        with anyio.move_on_after(timeout):
-            while True:
-                self.protocol.sync()
-                await self._flush()
-                with anyio.move_on_after(SYNC_RETRY):
-                    await self._pump_until(Ready, None)
-                    return
+        """Reach a fresh raw prompt within ``timeout`` s, asking again every ``SYNC_RETRY`` s:
+        a board printing a banner or boot noise first, or resetting as the port opens (and
+        dropping what it was sent meanwhile), is reached once it listens.
+
+        Raises :class:`NotMicroPythonError` quoting the end of what the board sent (escaped,
+        bounded), or :class:`ConnectionLostError` saying the same if the port closed first.
+        """
+        try:
+            with anyio.move_on_after(timeout):
+                while True:
+                    self.protocol.sync()
+                    await self._flush()
+                    with anyio.move_on_after(SYNC_RETRY):
+                        await self._pump_until(Ready, None)
+                        return
+        except ConnectionLostError as error:
+            if error.rebooted:
+                raise
+            port = self.transport.port
+            raise ConnectionLostError(
+                f"{error}, before a MicroPython raw REPL answered{_what_it_sent(self.protocol.discarded)}",
+                port=port,
+            ) from error
         seen = bytes(self.protocol.discarded)
         raise NotMicroPythonError(
             f"no MicroPython raw REPL answered on {self.transport.port} within {timeout:g}s"
-            + (f" (it sent {seen[-120:]!r})" if seen else " (it sent nothing)"),
+            + _what_it_sent(seen),
             port=self.transport.port,
             received=seen,
         )
