@@ -17,7 +17,6 @@ command needs inside the command (anyio, rich, the container, the session stack)
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from belay.cli_common import (
     resolve_port,
 )
 from belay.cli_fs import add_fs_commands
+from belay.cli_history import add_history_command
 from belay.cli_info import add_info_commands
 from belay.cli_install import add_install_commands
 from belay.cli_repl import add_repl_commands
@@ -219,6 +219,7 @@ def _with_line_levels(container: Container, args: argparse.Namespace) -> Contain
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="log less (-qq: only critical)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("exec", help="run code on a board and stream what it prints")
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(commands, _add_port)
     add_repl_commands(commands, _add_port)
     add_info_commands(commands, _add_port)
+    add_history_command(commands)
     add_install_commands(commands, _add_port)
     add_board_commands(parser, commands, _add_port)
     return parser
@@ -298,15 +300,33 @@ def _one_line(error: BaseException) -> str:
     return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
+def _configured(args: argparse.Namespace) -> Container:
+    """The container, configured from the project's file and ``BELAY_*``; ``args.port`` (else
+    the configured ``port``, except for ``history``) with the configuration's aliases resolved.
+    Raises :class:`CliError` for an unusable configuration."""
+    from belay.config import ConfigError
+    from belay.container import from_config
+
+    try:
+        container = from_config()
+    except ConfigError as error:
+        raise CliError(str(error)) from None
+    if hasattr(args, "port"):
+        port = args.port if args.port is not None or args.command == "history" else container.config.port()
+        if port is not None:
+            args.port = container.port_aliases().get(port, port)
+    return container
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="belay: %(levelname)s %(name)s: %(message)s")
+    from belay.log import configure_cli_logging
+
+    configure_cli_logging(args.verbose, args.quiet)
     handler: Callable[[argparse.Namespace, Container], int] = args.handler
     try:
-        from belay.container import Container
-
-        return handler(args, _with_line_levels(Container(), args))
+        container = _configured(args)
+        return handler(args, _with_line_levels(container, args))
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")
         return EXIT_INTERRUPTED

@@ -19,6 +19,7 @@ from belay.device import Device
 from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError, SessionLimitError
 from belay.journal import Journal, board_fields, open_journal
 from belay.link import OutputCallback
+from belay.log import for_session
 from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.output import STDOUT
@@ -191,7 +192,8 @@ class DeviceSessionManager(AsyncResource):
         self._total += 1
         self._max_active = max(self._max_active, len(self._active()))
         try:
-            reaped = await self._begin(session, board)
+            with for_session(session.session_id):
+                reaped = await self._begin(session, board)
         except BaseException:
             self._forget(session)
             raise
@@ -230,7 +232,8 @@ class DeviceSessionManager(AsyncResource):
         held = session.resources.stats().by_type
         failures: list[tuple[str, BaseException]] = []
         try:
-            await session.close()
+            with for_session(session_id):
+                await session.close()
         except ResourceCleanupError as error:
             failures = error.failures
             raise

@@ -27,6 +27,7 @@ from belay.errors import (
     SessionLimitError,
 )
 from belay.link import CallResult, OutputCallback
+from belay.log import SESSION_ID
 from belay.options import SessionOptions
 from belay.session import proxies
 from belay.session.board import Board
@@ -302,6 +303,7 @@ class DeviceSession:
         self.last_used = self._clock()
         await self._run_setups()
         started = self._clock()  # the board stamps the session when the call starts
+        logged_as = SESSION_ID.set(self.session_id)  # what is logged meanwhile names this session
         try:
             result = await call(self._board.device)
         except ConnectionLostError:
@@ -309,6 +311,8 @@ class DeviceSession:
             raise
         except DeviceExecError as error:
             raise self._lost_if_gone(self._errors.explain(error)) from None
+        finally:
+            SESSION_ID.reset(logged_as)
         self.renewed_at = started
         return result
 
