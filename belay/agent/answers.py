@@ -86,6 +86,15 @@ def _answer_text(output: bytes, truncated: bool) -> str:
     return answer.decode("utf-8", "surrogateescape").strip()
 
 
+def as_int(value: Any, what: str) -> int:
+    """``value``, an int the board answered for ``what``; raises :class:`DeviceValueError` for
+    anything else (``inf``, ``None``, a bool, text), where ``int()`` would raise outside belay's
+    errors."""
+    if type(value) is not int:
+        raise DeviceValueError(f"the board answered {value!r:.100} for {what}, not an int")
+    return value
+
+
 async def ask(device: Device, code: str, *, timeout: float | None = None) -> Any:
     """Run agent ``code`` on ``device``, outside any session, and return the value it answers.
 
@@ -99,4 +108,4 @@ async def ask(device: Device, code: str, *, timeout: float | None = None) -> Any
     return await read_value(result.output, truncated=result.output_truncated, timeout=deadline.remaining())
 
 
-__all__ = ["MARK", "AnswerStream", "ask", "read_value", "split_answer", "value_of"]
+__all__ = ["MARK", "AnswerStream", "as_int", "ask", "read_value", "split_answer", "value_of"]

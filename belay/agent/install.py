@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from belay.agent import calls
-from belay.agent.answers import ask
+from belay.agent.answers import as_int, ask
 from belay.device import Device
 from belay.device_files import device_file, minify
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
@@ -154,7 +154,7 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
     if must_reset:
         await device.soft_reset()
     logger.info("belay agent removed from %s (%s sessions ended)", device.port, ended)
-    return CleanReport(int(ended), must_reset)
+    return CleanReport(as_int(ended, "the sessions it ended"), must_reset)
 
 
 def _full(device: Device, error: DeviceExecError, force: bool) -> BelayError:

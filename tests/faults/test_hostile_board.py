@@ -217,3 +217,13 @@ def side_effects() -> Iterator[list[str]]:
         yield seen
     finally:
         _watching.pop()
+
+
+@pytest.mark.parametrize("answer", [b"inf", b"None", b"True", b"'3'", b"1.5"])
+async def test_an_agent_count_that_is_not_an_int_is_a_device_value_error(answer: bytes) -> None:
+    from belay.agent.install import remove_agent
+
+    answers = iter([MARK + b"0", MARK + answer])  # live sessions: none; sessions ended: ...
+    async with hostile(lambda code: next(answers)) as (device, _):
+        with pytest.raises(DeviceValueError, match="not an int"):
+            await remove_agent(device, reset=False)
