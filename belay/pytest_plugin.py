@@ -18,12 +18,13 @@ Installing belay enables it (the ``pytest11`` entry point). The same test file r
 
 Options: ``--belay-port`` (repeatable; else ``BELAY_PORT``, else the ``belay_port`` ini key, else
 ``unix``), ``--belay-leak-check`` / ``--no-belay-leak-check`` (ini ``belay_leak_check``, on by
-default), ``--belay-heap-margin BYTES``. Fixtures: ``belay_port`` and ``belay_manager`` (one per
-test session), ``belay_session`` (a fresh :class:`~belay.DeviceSession` per test, for anyio's
-``@pytest.mark.anyio`` tests), ``belay_sync_session`` (the same for plain ``def`` tests, which
-then run in a worker thread while the event loop runs; its calls work in the test's body, not in
-a plain fixture: use ``belay_session`` in an async fixture), ``belay_device_info``. The parts
-live in :mod:`belay.testing`.
+default), ``--belay-heap-margin BYTES``. Fixtures: ``belay_container``, ``belay_port`` and
+``belay_manager`` (one per test session), ``belay_session`` (a fresh
+:class:`~belay.DeviceSession` per test, for anyio's ``@pytest.mark.anyio`` tests),
+``belay_sync_session`` (the same for plain ``def`` tests, which then run in a worker thread
+while the event loop runs; its calls work in the test's body, not in a plain fixture: use
+``belay_session`` in an async fixture), ``belay_device_info``. The parts live in
+:mod:`belay.testing`.
 
 A test that fails on a :class:`~belay.BelayError` is reported without belay's own frames (nor
 those of the async machinery under them): the test's frame, then the error, whose text holds
@@ -43,8 +44,8 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from belay.board_info import DeviceInfo
+from belay.container import Container, from_config, resolve_alias
 from belay.errors import BelayError
-from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
@@ -153,16 +154,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def belay_port(pytestconfig: pytest.Config) -> str:
-    """The board this pytest process tests (each xdist worker has its own)."""
-    plan = pytestconfig.stash[PLAN]
-    return plan.port_for(ports.worker_index(_worker_id(pytestconfig)))
+def belay_container() -> Container:
+    """What the plugin builds its objects from: configured by the project's ``[tool.belay]`` or
+    ``belay.toml`` and ``BELAY_*``; override its providers (in a session fixture of a
+    ``conftest.py``) to swap a part, such as the transport factory or the meter."""
+    return from_config()
 
 
 @pytest.fixture(scope="session")
-async def belay_manager(anyio_backend: Any) -> AsyncIterator[DeviceSessionManager]:
-    """One session manager for the test session (options from ``BELAY_*`` variables)."""
-    async with DeviceSessionManager(SessionOptions.from_env()) as manager:
+def belay_port(pytestconfig: pytest.Config, belay_container: Container) -> str:
+    """The board this pytest process tests (each xdist worker has its own); an alias of the
+    configuration's ``[ports]`` is resolved."""
+    plan = pytestconfig.stash[PLAN]
+    port = plan.port_for(ports.worker_index(_worker_id(pytestconfig)))
+    return resolve_alias(port, belay_container.port_aliases())
+
+
+@pytest.fixture(scope="session")
+async def belay_manager(
+    anyio_backend: Any, belay_container: Container
+) -> AsyncIterator[DeviceSessionManager]:
+    """One session manager for the test session, from ``belay_container``."""
+    async with belay_container.session_manager() as manager:
         yield manager
 
 

@@ -69,3 +69,16 @@ async def test_overriding_the_meter_turns_an_sdk_on_for_the_managers_sessions(tm
     assert data is not None
     names = {m.name for r in data.resource_metrics for sc in r.scope_metrics for m in sc.metrics}
     assert {"belay.sessions.created", "belay.device.call_duration"} <= names
+
+
+def test_the_pytest_plugin_takes_the_projects_port_alias(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", belay="[ports]\nbench = 'unix'\n")
+    pytester.makepyfile(
+        """
+        def test_port(belay_port, belay_container):
+            assert belay_port == "unix"
+            assert belay_container.port_aliases() == {"bench": "unix"}
+        """
+    )
+    result = pytester.runpytest("--belay-port", "bench", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
