@@ -116,7 +116,9 @@ def cmd_ports(args: argparse.Namespace, container: Container) -> int:
 def add_board_commands(parser: argparse.ArgumentParser, commands: Any, add_port: AddPort) -> None:
     """Register ``belay reset``, ``belay ports`` and ``belay --version``."""
     parser.add_argument("--version", action=VersionAction, help="print belay's version and exit")
-    reset = commands.add_parser("reset", help="reset a board: soft (its interpreter) or hard (all of it)")
+    reset = commands.add_parser("reset", help="reset a board: soft (its interpreter) or hard (all of it)",
+                                description="Reset the board. Either way, what it held in RAM is gone: "
+                                "the sessions on it end, for every host using it.")  # fmt: skip
     add_port(reset)
     how = reset.add_mutually_exclusive_group()
     how.add_argument("--soft", action="store_false", dest="hard", help="restart the interpreter: RAM is "

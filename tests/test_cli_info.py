@@ -75,7 +75,8 @@ def test_latency_table() -> None:
     header = next(line for line in result.stdout.splitlines() if "median" in line)
     assert header.split() == ["call", "min", "median", "p90", "max"]
     assert "cached task call" in result.stdout
-    assert belay_cli("latency", "-n", "0", "-p", "unix").stderr == "belay: error: --count must be at least 1, not 0\n"
+    refused = belay_cli("latency", "-n", "0", "-p", "unix")
+    assert (refused.returncode, refused.stderr) == (2, "belay: error: --count must be at least 1, not 0\n")
 
 
 @pytest.mark.parametrize("served_board", ["unix", MICROBIT], indirect=True)
@@ -135,3 +136,11 @@ def test_a_mistyped_port_gets_suggestions(port: str, message: str) -> None:
 def test_a_unique_prefix_picks_the_board() -> None:
     result = belay_cli("exec", "-p", "un", "import sys; print(sys.platform)")
     assert (result.returncode, result.stdout) == (0, "linux\n")
+
+
+@pytest.mark.parametrize("command", ["run", "repl", "terminal", "info", "latency", "reset"])
+def test_help_of_the_new_commands(command: str) -> None:
+    result = belay_cli(command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: belay ")
+    assert "--port" in result.stdout
