@@ -54,23 +54,45 @@ class SessionBoard:
         return self._run(self.session.eval, expression)
 
     def fs_exists(self, path: str) -> bool:
+        if _on_board(path) == "":
+            return True  # the current folder (a target of "."), there on every board
         try:
-            self._run(self.session.fs.stat, path, allow_outside=True)
+            self._run(self.session.fs.stat, _on_board(path), allow_outside=True)
         except FileNotFoundError:  # RemoteFileNotFoundError is one
             return False
         return True
 
     def fs_mkdir(self, path: str) -> None:
-        self._run(self.session.fs.mkdir, path, exist_ok=True, allow_outside=True)
+        self._run(self.session.fs.mkdir, _on_board(path), exist_ok=True, allow_outside=True)
 
     def fs_hashfile(self, path: str, algorithm: str) -> bytes:
         """The file's digest; empty where the board hashes otherwise (so it is written again)."""
-        kind, _, digest = self._run(self.session.fs.hash, path, allow_outside=True).partition(":")
+        kind, _, digest = self._run(self.session.fs.hash, _on_board(path), allow_outside=True).partition(":")
         return bytes.fromhex(digest) if kind == algorithm else b""
 
     def fs_writefile(self, path: str, data: bytes, progress_callback: Any = None) -> None:
-        self._run(self.session.fs.put, bytes(data), path, allow_outside=True)
-        self.written.append(path)
+        self._run(self.session.fs.put, bytes(data), _on_board(path), allow_outside=True)
+        self.written.append(_on_board(path))
+
+
+def _on_board(path: str) -> str:
+    """``path`` without leading ``./`` (mip joins a target of ``.`` as ``./name``)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return "" if path == "." else path
+
+
+async def default_target(session: DeviceSession) -> str:
+    """Where mip installs by default: the first ``.../lib`` folder on the board's ``sys.path``
+    (not under ``/rom``); ``.`` on a board without ``sys.path`` (the micro:bit, which imports
+    from its one folder). Raises :class:`CliError` where ``sys.path`` has no lib folder."""
+    paths = await session.eval("getattr(__import__('sys'), 'path', None)")
+    if paths is None:
+        return "."
+    libs = [p for p in paths if isinstance(p, str) and p.endswith("/lib") and not p.startswith("/rom")]
+    if not libs:
+        raise CliError(f"no lib folder on the board's sys.path ({paths!r:.200}): choose one with --target")
+    return libs[0]
 
 
 class _State:
@@ -90,7 +112,8 @@ async def install(session: DeviceSession, package: str, *, index: str | None = N
                   target: str | None = None, mpy: bool = True) -> list[str]:  # fmt: skip
     """Install ``package`` (``name``, ``name@version``, a URL or ``github:org/repo``) from
     ``index`` (default: micropython.org's) into ``target`` on the board (default: the
-    ``.../lib`` folder on its ``sys.path``); return the board paths written.
+    ``.../lib`` folder on its ``sys.path``, see :func:`default_target`); return the board
+    paths written.
 
     Raises :class:`CliError` when the index cannot be reached, the package is not in it, or
     the board has no lib folder (files written before the failure stay).
@@ -100,6 +123,8 @@ async def install(session: DeviceSession, package: str, *, index: str | None = N
     from mpremote.mip import do_mip
 
     board = SessionBoard(session)
+    if target is None:
+        target = await default_target(session)
     args = argparse.Namespace(command=["install"], packages=[package], index=index, target=target, mpy=mpy)
     try:
         await anyio.to_thread.run_sync(do_mip, _State(board), args)

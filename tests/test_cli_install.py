@@ -15,10 +15,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from belay import DeviceSession, DeviceSessionManager, SessionOptions
+from belay import DeviceCapabilityError, DeviceSession, DeviceSessionManager, SessionOptions
 from belay.cli import main
 from belay.cli_common import CliError
-from belay.cli_install import install
+from belay.cli_install import default_target, install
 
 pytestmark = pytest.mark.anyio
 
@@ -54,14 +54,17 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             root, variant, "greet", {"greet/__init__.py": GREET.format(variant=variant)}, [["tiny", "latest"]]
         )
         _publish(root, variant, "tiny", {"tiny.py": TINY}, [])
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 @pytest.fixture
@@ -94,6 +97,56 @@ async def test_install_puts_the_package_and_its_dependency_where_they_import(
         assert await _import(session, "__import__('greet').hello()") == "hi from greet 42"
         assert await session.eval("__import__('greet').VARIANT") == "6"  # the build for the board
         assert await install(session, "greet", index=index, target=TARGET) == []  # all there: by hash
+
+
+@pytest.mark.microbit
+async def test_install_on_the_microbit_goes_to_its_one_folder(index: str) -> None:
+    """No sys.path, one flat folder: the default target is that folder, and it imports."""
+    async with (
+        DeviceSessionManager(SessionOptions(call_timeout=30)) as manager,
+        manager.session("microbit") as session,
+    ):
+        with anyio.fail_after(60):
+            assert await install(session, "tiny", index=index) == ["tiny.py"]
+            await session.exec("import tiny")
+            assert await session.eval("tiny.VALUE") == 42
+
+
+class _Paths:
+    """A session whose only answer is its board's ``sys.path``."""
+
+    def __init__(self, paths: object) -> None:
+        self.paths = paths
+
+    async def eval(self, expression: str) -> object:
+        return self.paths
+
+
+@pytest.mark.parametrize(
+    ("paths", "target"),
+    [
+        (["", "/rom/lib", "/flash/lib", "/lib"], "/flash/lib"),
+        (None, "."),
+        (["", "~/.micropython/lib"], "~/.micropython/lib"),
+    ],
+)
+async def test_the_default_target_is_mips_lib_folder(paths: object, target: str) -> None:
+    assert await default_target(_Paths(paths)) == target  # type: ignore[arg-type]
+
+
+async def test_a_board_without_a_lib_folder_needs_a_target() -> None:
+    with pytest.raises(CliError, match="--target"):
+        await default_target(_Paths(["", ".frozen"]))  # type: ignore[arg-type]
+
+
+@pytest.mark.microbit
+async def test_a_package_with_folders_on_a_flat_board_is_a_clear_error(index: str) -> None:
+    async with (
+        DeviceSessionManager(SessionOptions(call_timeout=30)) as manager,
+        manager.session("microbit") as session,
+    ):
+        with anyio.fail_after(60), pytest.raises(DeviceCapabilityError, match="flat filesystem"):
+            await install(session, "greet", index=index)
 
 
 async def test_install_a_version_as_sources(session: DeviceSession, index: str) -> None:
