@@ -16,7 +16,13 @@ from opentelemetry.trace import Tracer
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from belay.device import Device
-from belay.errors import ConnectionLostError, ResourceCleanupError, SessionError, SessionLimitError
+from belay.errors import (
+    ConnectionLostError,
+    PortNotFoundError,
+    ResourceCleanupError,
+    SessionError,
+    SessionLimitError,
+)
 from belay.journal import Journal, board_fields, open_journal
 from belay.link import OutputCallback
 from belay.log import for_session
@@ -276,11 +282,16 @@ class DeviceSessionManager(AsyncResource):
         self, port: str, operation: Callable[[DeviceSession], Awaitable[T]], retries: int = 3
     ) -> T:
         """Run ``operation`` in a fresh session, retrying with exponential backoff when the
-        failure is recoverable (a lost board, a full manager)."""
+        failure is recoverable (a lost board, a full manager, the port of a board lost here
+        missing while it comes back)."""
+
+        def retryable(error: BaseException) -> bool:
+            return _retryable(error) or (isinstance(error, PortNotFoundError) and port in self._orphans)
+
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(retries + 1),
             wait=wait_exponential(multiplier=0.05, max=2.0),
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(retryable),
             reraise=True,
         ):
             with attempt:
@@ -334,6 +345,7 @@ class DeviceSessionManager(AsyncResource):
         async with lock:
             board = self._boards.get(port)
             if board is not None and (board.device.is_lost or board.device.transport.hung_up()):
+                del self._boards[port]  # lost once: a failed reopen does not lose it again
                 self._lose_board(board)
                 await board.aclose()
                 board = None

@@ -5,6 +5,7 @@ unix board, whose pty closes (and path goes) as a USB device's does."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import anyio
 import pytest
 from fake_board_pty import FakeBoardPty, served_unix_board
 
-from belay import ConnectionLostError, DeviceSessionManager, PortNotFoundError, SessionError, SessionOptions
+from belay import (
+    ConnectionLostError,
+    DeviceSession,
+    DeviceSessionManager,
+    PortNotFoundError,
+    SessionError,
+    SessionOptions,
+)
 from belay.session.state import SessionState
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +84,21 @@ async def test_a_board_unplugged_and_back_between_calls_is_reopened_on_the_next_
             await idle.exec("pass")
         await manager.end_session(idle.session_id)
     assert usb_board.opens == 2
+
+
+async def test_execute_in_session_rides_out_a_board_that_comes_back_within_its_retries(
+    usb_board: FakeBoardPty, manager: DeviceSessionManager
+) -> None:
+    port = str(usb_board.path)
+    attempts: list[float] = []
+
+    async def answer(session: DeviceSession) -> object:
+        attempts.append(anyio.current_time())
+        if len(attempts) == 1:  # unplugged under the first attempt, back a moment later
+            usb_board.vanish()
+            threading.Timer(0.2, usb_board.come_back).start()
+        return await session.eval("6 * 7")
+
+    with anyio.fail_after(30):
+        assert await manager.execute_in_session(port, answer, retries=6) == 42
+    assert len(attempts) >= 2 and usb_board.opens == 2
