@@ -51,7 +51,7 @@ async def hard_reset(device: Device) -> str:
     board has no way to (the unix port)."""
     from belay.errors import ConnectionLostError, DeviceTimeoutError, ProtocolError
 
-    module = await device.eval_code(FIND_RESET)
+    module = await device.eval_code(FIND_RESET, timeout=10.0)
     if module not in HARD_RESET:
         raise CliError(
             f"the board on {device.port} cannot be hard-reset: it has neither machine.reset() nor "

@@ -30,6 +30,8 @@ FREE_FLASH = (
 """Free bytes on the board's filesystem, or ``None`` where it cannot tell (no ``statvfs``)."""
 AGENT_FILE_THERE = "print(repr('belay_agent.py' in __import__('os').listdir()))"
 NOP_TASK = "def belay_latency():\n    pass\n"
+QUERY_TIMEOUT = 10.0
+"""Seconds any one of these calls may take: a board that stops answering is an error, not a hang."""
 
 
 async def agent_state(device: Device) -> dict[str, Any]:
@@ -39,12 +41,12 @@ async def agent_state(device: Device) -> dict[str, Any]:
     from belay.agent.answers import ask
     from belay.errors import DeviceExecError
 
-    if await device.eval("'_ba' in globals()"):
-        version = await ask(device, calls.version())
-        sessions = await ask(device, calls.live_sessions())
+    if await device.eval("'_ba' in globals()", timeout=QUERY_TIMEOUT):
+        version = await ask(device, calls.version(), timeout=QUERY_TIMEOUT)
+        sessions = await ask(device, calls.live_sessions(), timeout=QUERY_TIMEOUT)
         return {"state": "loaded", "version": version, "sessions": sessions}
     try:
-        on_disk = await device.eval_code(AGENT_FILE_THERE)
+        on_disk = await device.eval_code(AGENT_FILE_THERE, timeout=QUERY_TIMEOUT)
     except DeviceExecError:  # no filesystem
         on_disk = False
     return {"state": "on the filesystem, not loaded" if on_disk else "absent", "version": None, "sessions": 0}
@@ -59,7 +61,7 @@ async def read_info(container: Container, port: str, how: str) -> dict[str, Any]
     device = await container.device_opener(port)
     async with device:
         info, capabilities = device.info, device.capabilities
-        free_flash = await device.eval_code(FREE_FLASH)
+        free_flash = await device.eval_code(FREE_FLASH, timeout=QUERY_TIMEOUT)
         agent = await agent_state(device)
     agent["host_version"] = agent_version()
     return {
@@ -136,16 +138,16 @@ async def measure_latency(container: Container, port: str, count: int) -> dict[s
     manager = container.session_manager()
     async with manager, manager.session(port, on_output=None) as session:
         device = session.board.device
-        task = cast("Callable[[], Awaitable[Any]]", session.task(source=NOP_TASK))
-        await device.exec("")
-        await task()  # sends the code: later calls are cached
+        task = cast("Callable[..., Awaitable[Any]]", session.task(source=NOP_TASK))
+        await device.exec("", timeout=QUERY_TIMEOUT)
+        await task(timeout=QUERY_TIMEOUT)  # sends the code: later calls are cached
         samples: dict[str, list[float]] = {"empty call": [], "cached task call": []}
         for _ in range(count):
             started = time.perf_counter()
-            await device.exec("")
+            await device.exec("", timeout=QUERY_TIMEOUT)
             samples["empty call"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            await task()
+            await task(timeout=QUERY_TIMEOUT)
             samples["cached task call"].append(time.perf_counter() - started)
     return samples
 

@@ -57,8 +57,8 @@ async def run_in_session(container: Container, port: str, script: str, args: arg
     on_output = StdoutWriter(sys.stdout.buffer)
     filename = os.path.abspath(args.file)  # noqa: ASYNC240 - no I/O: the cwd is known
     async with manager, manager.session(port, on_output=on_output, **options) as session:
-        saved = await session.eval(SAVED_ARGV)
-        await session.exec(argv_for(args, saved))
+        saved = await session.eval(SAVED_ARGV, timeout=10.0)
+        await session.exec(argv_for(args, saved), timeout=10.0)
         try:
             await session.exec(script, filename=filename)
         finally:
@@ -71,8 +71,8 @@ async def run_kept(container: Container, port: str, script: str, args: argparse.
 
     device = await container.device_opener(port)
     async with device:
-        saved = await device.eval(SAVED_ARGV)
-        await device.exec(argv_for(args, saved))
+        saved = await device.eval(SAVED_ARGV, timeout=10.0)
+        await device.exec(argv_for(args, saved), timeout=10.0)
         try:
             await device.exec(script, timeout=args.timeout, on_output=StdoutWriter(sys.stdout.buffer))
         finally:
