@@ -27,7 +27,9 @@ class AnswerStream:
 
     Bytes before a :data:`MARK` go to ``forward`` at once; from a mark on they are held. A
     later mark means the held bytes were printed output after all: they are forwarded, and
-    the new mark is held. The answer is the last mark's.
+    the new mark is held. The answer is the last mark's. Held bytes past
+    :data:`~belay.literals.MAX_TEXT` (longer than any value read) are forwarded too, so a
+    board that streams after a mark never makes the host hold more.
     """
 
     def __init__(self, forward: OutputCallback | None) -> None:
@@ -47,6 +49,9 @@ class AnswerStream:
         if last > 0:
             self._emit(bytes(self._held[:last]))
             del self._held[:last]
+        if len(self._held) > literals.MAX_TEXT:  # too long to be a value: it was printed output
+            self._emit(bytes(self._held))
+            self._held.clear()
 
     def _emit(self, data: bytes) -> None:
         if data and self.forward is not None:

@@ -227,3 +227,19 @@ async def test_an_agent_count_that_is_not_an_int_is_a_device_value_error(answer:
     async with hostile(lambda code: next(answers)) as (device, _):
         with pytest.raises(DeviceValueError, match="not an int"):
             await remove_agent(device, reset=False)
+
+
+def test_a_board_streaming_after_a_mark_is_never_held_past_the_bound() -> None:
+    from belay.agent.answers import AnswerStream
+    from belay.literals import MAX_TEXT
+
+    forwarded = bytearray()
+    stream = AnswerStream(forwarded.extend)
+    stream(b"printed" + MARK + b"x" * 1000)
+    assert forwarded == b"printed"  # a mark: what follows may be the answer, held back
+    for _ in range(MAX_TEXT // 65536 + 2):
+        stream(b"y" * 65536)
+    assert len(stream._held) <= MAX_TEXT + 65536
+    assert len(forwarded) > MAX_TEXT  # too long for an answer: forwarded as printed output
+    stream(MARK + b"[1]")
+    assert bytes(stream._held) == MARK + b"[1]"
