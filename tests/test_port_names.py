@@ -68,3 +68,21 @@ def test_a_name_that_matches_no_port_or_several_says_so(name: str, message: str)
 def test_no_suggestion_when_nothing_is_close() -> None:
     with pytest.raises(PortNotFoundError, match=r"^no such port: qqqq$"):
         resolve("qqqq")
+
+
+def test_ports_table_shows_ids_serial_numbers_and_the_legend() -> None:
+    import io
+
+    from belay.cli_board import render_ports
+
+    out = io.StringIO()
+    render_ports([PICO, ESP, PortInfo("/dev/ttyS0", "n/a", None, None, False)], out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "virtual boards:\tunix, microbit"
+    assert lines[1].split() == ["port", "VID:PID", "serial", "description"]
+    assert lines[2].split()[:4] == ["*", "/dev/ttyACM0", "2e8a:0005", "E6614C311B4B5F28"]
+    assert lines[2].endswith("Board in FS mode (Raspberry Pi)")
+    assert lines[3].endswith("CP2102 USB to UART (Silicon Labs CP210x)")
+    assert lines[4].split() == ["/dev/ttyS0", "-", "-", "n/a"]  # no mark: not a MicroPython-like port
+    assert lines[5].startswith("* looks like a MicroPython board")
+    assert "id:SERIAL, VID:PID" in lines[6]
