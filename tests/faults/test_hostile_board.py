@@ -243,3 +243,34 @@ def test_a_board_streaming_after_a_mark_is_never_held_past_the_bound() -> None:
     assert len(forwarded) > MAX_TEXT  # too long for an answer: forwarded as printed output
     stream(MARK + b"[1]")
     assert bytes(stream._held) == MARK + b"[1]"
+
+
+@pytest.mark.parametrize("command", [["info"], ["exec", "1"]])
+def test_the_cli_on_a_board_whose_probe_says_inf_says_so_in_one_line(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from dependency_injector import providers
+
+    import belay.container
+    from belay.cli import EXIT_PORT, main
+
+    real = belay.container.Container
+    boards: list[asyncio.Task[None]] = []
+
+    async def hostile_factory(port: str, **options: Any) -> Any:
+        transport, board = hostile_pair(always(b"None\r\n"), probe_with(mem_free="inf"))
+        boards.append(asyncio.get_running_loop().create_task(board.run()))  # ends with the loop
+        return transport
+
+    def container() -> Any:
+        made = real()
+        made.transport_factory.override(providers.Object(hostile_factory))
+        return made
+
+    monkeypatch.setattr(belay.container, "Container", container)
+    assert main([*command, "--port", "unix"]) == EXIT_PORT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("belay: error: DeviceValueError: the board's capability probe")
+    assert "inf" in err[0]
