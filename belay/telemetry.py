@@ -13,11 +13,11 @@ as attributes. Neither ever carries a session's token nor the code it runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Protocol, TypeVar
 
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
 SCOPE = "belay"
@@ -59,7 +59,13 @@ class Telemetry:
         self.calls = histogram("belay.device.call_duration", "ms", "board calls, by kind")
         self.resources = counter("belay.sessions.resources.registered", "{resource}", "resources held")
         self.cleanup_failures = counter("belay.sessions.cleanup_failures", "{failure}", "cleanup failures")
-        self.bytes = counter("belay.bytes", "By", "bytes of code sent and of output received")
+        self.sent = self.received = 0  # belay.bytes is observed: the hot path only adds to these
+        meter.create_observable_counter(
+            "belay.bytes", [self._observe_bytes], "By", "bytes of code sent and of output received"
+        )
+
+    def _observe_bytes(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(self.sent, {"direction": "out"}), Observation(self.received, {"direction": "in"})]
 
     def session(self, port: str) -> SessionTelemetry:
         """Start timing (and a span for) a session being opened on ``port``."""
@@ -125,8 +131,8 @@ class SessionTelemetry:
             self._t.calls.record((time.perf_counter() - started) * 1000.0, attributes)
             if span is not None:
                 span.end()
-        self._t.bytes.add(sent, {"direction": "out"})
-        self._t.bytes.add(len(result.output), {"direction": "in"})
+        self._t.sent += sent
+        self._t.received += len(result.output)
         return result
 
     def _call_span(self, kind: str, name: str | None) -> Span:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from belay.board_info import Capabilities
 from belay.link import OutputCallback
 from belay.session.context import DEFAULT, SessionContext, Timeout
 from belay.session.tracker import ResourceTracker, SessionResource
@@ -19,9 +20,15 @@ class LabelledCalls:
         self._session = session
         self._kind = kind
         self._name = name
+        # what a call reads every time, looked up once (none of them changes in a session's life)
+        self.session_id, self.token, self.resources = session.session_id, session.token, session.resources
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self._session, attribute)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._session.capabilities
 
     async def run(
         self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
