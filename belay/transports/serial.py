@@ -1,9 +1,11 @@
 """A board on a serial line: any device path or pyserial URL (``rfc2217://``, ``socket://``).
 
-On POSIX a tty, and the TCP socket of a ``socket://`` port, are read by waiting on their file
-descriptor, as much as has arrived at once; ``rfc2217://`` is a TCP socket too, its Telnet
-framing undone in large slices (:mod:`belay.transports.telnet`; pyserial's own client hands
-over one byte at a time through a queue); other URL ports are read in a worker thread.
+On POSIX a tty, and the TCP socket of a ``socket://`` port (opened here: pyserial's client
+drops what a server says first, such as ser2net's "Port already in use"), are read by waiting
+on their file descriptor, as much as has arrived at once; ``rfc2217://`` is a TCP socket too,
+its Telnet framing undone in large slices (:mod:`belay.transports.telnet`; pyserial's own
+client hands over one byte at a time through a queue); other URL ports are read in a worker
+thread.
 Device paths are opened exclusively, so a second opener gets
 :class:`~belay.errors.PortBusyError` naming the holder where Linux's ``/proc`` tells.
 
@@ -28,7 +30,6 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 import anyio.to_thread
 import serial
-import serial.urlhandler.protocol_socket
 
 from belay.errors import ConnectionLostError, PortBusyError, PortNotFoundError, TransportError
 from belay.transports import telnet
@@ -247,11 +248,8 @@ class SerialTransport(Transport):
         self._lock = threading.Lock()
         fd = None if handle is None or stream is not None else self._fileno(handle)
         if fd is not None:
-            if isinstance(handle, serial.Serial):
-                _read_returns_at_least_one_byte(fd)
-                self._stream = FdStream(fd, port)
-            else:
-                self._stream = SocketStream(socket.socket(fileno=os.dup(fd)), port)
+            _read_returns_at_least_one_byte(fd)
+            self._stream = FdStream(fd, port)
 
     @classmethod
     async def open(
@@ -301,9 +299,8 @@ class SerialTransport(Transport):
 
     @staticmethod
     def _fileno(handle: serial.SerialBase) -> int | None:
-        """The descriptor to wait on: a POSIX tty's, or a ``socket://`` port's socket."""
-        readable = (serial.Serial, serial.urlhandler.protocol_socket.Serial)
-        if not isinstance(handle, readable) or os.name != "posix":
+        """The descriptor to wait on: a POSIX tty's."""
+        if not isinstance(handle, serial.Serial) or os.name != "posix":
             return None
         with contextlib.suppress(AttributeError, OSError, ValueError):
             return int(handle.fileno())
