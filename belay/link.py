@@ -82,11 +82,15 @@ class _Collector:
 
 
 def _what_it_sent(seen: bytes | bytearray) -> str:
-    """`` (it sent b'...')``: the last ``SENT_EXCERPT`` bytes, escaped, with a hint where they
-    say why (an ESP board held in its ROM bootloader)."""
+    """`` (it sent b'...')``: the last ``SENT_EXCERPT`` bytes (from a line's start where one is
+    near), escaped, with a hint where they say why (an ESP board held in its ROM bootloader)."""
     if not seen:
         return " (it sent nothing)"
-    text = f" (it sent {bytes(seen[-SENT_EXCERPT:])!r})"
+    excerpt = bytes(seen[-SENT_EXCERPT:])
+    if len(seen) > SENT_EXCERPT:
+        newline = excerpt.find(b"\n", 0, SENT_EXCERPT // 2)
+        excerpt = excerpt[newline + 1 :]
+    text = f" (it sent {'... ' if len(excerpt) < len(seen) else ''}{excerpt!r})"
     if b"waiting for download" in seen:
         text += (
             ": the board is in its ROM bootloader, waiting for a download; its DTR/RTS lines may "

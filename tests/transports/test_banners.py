@@ -78,4 +78,4 @@ async def test_a_board_sending_only_noise_is_quoted_escaped_and_bounded(tmp_path
         await Device.open(str(board.path), sync_timeout=1.0)
     message = str(caught.value)
     assert message.isprintable()
-    assert "it sent b'" in message and len(message) < 4 * SENT_EXCERPT + 200
+    assert "it sent ... b'" in message and len(message) < 4 * SENT_EXCERPT + 200
