@@ -102,3 +102,16 @@ async def test_execute_in_session_rides_out_a_board_that_comes_back_within_its_r
     with anyio.fail_after(30):
         assert await manager.execute_in_session(port, answer, retries=6) == 42
     assert len(attempts) >= 2 and usb_board.opens == 2
+
+
+async def test_a_call_running_when_the_board_is_unplugged_fails_at_once_not_at_its_deadline(
+    usb_board: FakeBoardPty, manager: DeviceSessionManager
+) -> None:
+    port = str(usb_board.path)
+    async with manager.session(port, on_output=None) as session:
+        threading.Timer(0.3, usb_board.vanish).start()
+        started = anyio.current_time()
+        with anyio.fail_after(5), pytest.raises(ConnectionLostError):
+            await session.exec("import time\ntime.sleep(8)", timeout=8.0)
+        assert anyio.current_time() - started < 1.5
+        assert session.state is SessionState.LOST
