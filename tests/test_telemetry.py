@@ -3,6 +3,7 @@ unix board: a closed, a failed and a lost session, and nothing at all with metri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from belay import DeviceSessionManager, SessionOptions
-from belay.errors import ConnectionLostError, ResourceCleanupError, TransportError
+from belay.errors import BelayError, ConnectionLostError, ResourceCleanupError, TransportError
 from belay.session.state import SessionState
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +171,19 @@ async def test_one_session_may_turn_metrics_on(telemetry: Telemetry) -> None:
         async with manager.session("unix", on_output=None):
             pass
     assert telemetry.points()["belay.sessions.created"] == {(): 1}
+
+
+async def test_a_session_the_board_reaped_counts_as_reaped(telemetry: Telemetry) -> None:
+    # a frozen manager clock: the manager never renews the lease, so the board reaps the session
+    manager = DeviceSessionManager(ON, meter=telemetry.meter, tracer=telemetry.tracer, clock=lambda: 0.0)
+    async with manager:
+        silent = await manager.create_session("unix", on_output=None, lease=0.3)
+        await anyio.sleep(0.8)
+        async with manager.session("unix", on_output=None):
+            pass
+        with contextlib.suppress(BelayError):
+            await manager.end_session(silent.session_id)
+    ended = telemetry.points()["belay.sessions.ended"]
+    # the board's reap is counted as it reports it; the host, ending a session the board no
+    # longer holds, counts that end as failed
+    assert ended == {(("outcome", "reaped"),): 1, (("outcome", "closed"),): 1, (("outcome", "failed"),): 1}
