@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
+
 from belay.transports import BoardEnd, MemoryTransport
 
 BANNER = b"raw REPL; CTRL-B to exit\r\n>"
@@ -45,8 +47,13 @@ class HostileBoard:
     line: bytearray = field(default_factory=bytearray)
 
     async def run(self) -> None:
+        """Answer until the host closes its end."""
         while True:
-            for byte in await self.end.sent():
+            try:
+                received = await self.end.sent()
+            except anyio.EndOfStream:
+                return
+            for byte in received:
                 self._byte(byte)
 
     def _byte(self, byte: int) -> None:
