@@ -100,6 +100,8 @@ async def repl(container: Container, port: str, in_fd: int, out_fd: int) -> None
 
     transport = await container.transport_factory()(port)
     async with transport:
+        sys.stderr.write(f"belay: connected to {port}; Ctrl-] leaves\r\n")  # \r: a raw terminal
+        sys.stderr.flush()
         await transport.send(FRIENDLY)  # a board left in raw mode comes back to the friendly REPL
         async with anyio.create_task_group() as group:
             group.start_soon(board_to_screen, transport, out_fd, os.isatty(out_fd))
@@ -112,8 +114,6 @@ def cmd_repl(args: argparse.Namespace, container: Container) -> int:
 
     port = resolve_port(args.port, dict(os.environ), sys.stderr)
     in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
-    sys.stderr.write(f"belay: connected to {port}; Ctrl-] leaves\n")
-    sys.stderr.flush()
     with raw_terminal(in_fd):
         anyio.run(repl, container, port, in_fd, out_fd)
     sys.stderr.write(f"\nbelay: left the REPL on {port}\n")

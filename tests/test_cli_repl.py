@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 
@@ -55,6 +56,11 @@ class Terminal:
             time.sleep(0.02)
         pytest.fail("belay repl did not end")
 
+    def cooked(self) -> bool:
+        """Whether the terminal reads lines and echoes them again (not in raw mode)."""
+        lflag = termios.tcgetattr(self.fd)[3]
+        return bool(lflag & termios.ICANON and lflag & termios.ECHO)
+
     def close(self) -> None:
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)
@@ -97,6 +103,7 @@ def test_repl_passes_keys_through_and_ctrl_bracket_leaves(terminal: Terminal) ->
     terminal.type(b"\x1d")
     assert b"left the REPL" in terminal.wait_for(b"left the REPL")
     assert terminal.exit_status() == 0
+    assert terminal.cooked()  # the terminal is as it was before
 
 
 @pytest.mark.parametrize("kind", ["unix", pytest.param("microbit", marks=pytest.mark.microbit)])
@@ -132,3 +139,11 @@ def test_repl_with_input_not_a_terminal_ends_with_the_input() -> None:
     assert done.returncode == 0
     assert b"Ctrl-] leaves" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("terminal", ["unx"], indirect=True)
+def test_a_bad_port_is_one_line_and_the_terminal_is_left_as_it_was(terminal: Terminal) -> None:
+    shown = terminal.wait_for(b"(did you mean unix?)")
+    assert shown.strip() == b"belay: error: no such port: unx (did you mean unix?)"  # no "connected"
+    assert terminal.exit_status() == 2
+    assert terminal.cooked()
