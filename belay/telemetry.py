@@ -13,7 +13,7 @@ as attributes. Neither ever carries a session's token nor the code it runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Protocol, TypeVar
 
 from opentelemetry import metrics, trace
@@ -89,10 +89,14 @@ class SessionTelemetry:
         self._attributes: dict[str, str] = {PORT: port}
         self._kinds = {kind: {"kind": kind} for kind in ("exec", "eval", "task", "file")}
 
-    def began(self, session_id: str) -> None:
-        """The session is open on the board."""
+    def began(self, session_id: str, board: Mapping[str, str] | None = None) -> None:
+        """The session is open on the board (whose identity, ``implementation``, ``version``
+        and ``platform``, ``board`` gives)."""
         self._attributes[SESSION_ID] = session_id
         self.span.set_attribute(SESSION_ID, session_id)
+        for key in ("implementation", "version", "platform"):
+            if board and key in board:
+                self.span.set_attribute(f"belay.board.{key}", board[key])
         self._t.created.add(1)
         self._t.active.add(1)
         self._t.creation.record((time.perf_counter() - self._started) * 1000.0)

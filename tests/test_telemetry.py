@@ -78,7 +78,7 @@ async def test_a_closed_session_counts_its_calls_resources_and_bytes(telemetry: 
         await session.exec("x = 41")
         assert await session.eval("x + 1") == 42
         await session.fs.put(b"secret-ish data", "belay_telemetry.txt", temporary=True)
-        session_id, token = session.session_id, session.token
+        session_id, token, info = session.session_id, session.token, session.device_info
     points = telemetry.points()
     assert points["belay.sessions.created"] == {(): 1}
     assert points["belay.sessions.ended"] == {(("outcome", "closed"),): 1}
@@ -95,7 +95,9 @@ async def test_a_closed_session_counts_its_calls_resources_and_bytes(telemetry: 
     assert "belay.sessions.cleanup_failures" not in points
 
     (span,) = telemetry.spans("belay.session")
-    expected = {"belay.port": "unix", "belay.session_id": session_id, "belay.outcome": "closed"}
+    expected = {"belay.port": "unix", "belay.session_id": session_id, "belay.outcome": "closed",
+                "belay.board.implementation": info.implementation, "belay.board.version": info.version_text,
+                "belay.board.platform": info.platform}  # fmt: skip
     assert span.attributes == expected
     assert span.status.status_code is StatusCode.UNSET
     call_spans = telemetry.spans("belay.call")

@@ -174,7 +174,7 @@ class DeviceSessionManager(AsyncResource):
                 telemetry.failed_to_begin(error)
             raise
         if telemetry is not None:
-            telemetry.began(session.session_id)
+            telemetry.began(session.session_id, board_fields(session.device_info))
         return session
 
     async def _new_session(
