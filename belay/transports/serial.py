@@ -145,6 +145,12 @@ class SocketStream(FdStream):
                 self._socket.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         return data
 
+    def send_nowait(self, data: bytes) -> None:
+        """Send what the socket takes now, if it is still open; failures are ignored."""
+        if not self.closed:
+            with contextlib.suppress(OSError):
+                self._socket.send(data)
+
     def close(self) -> None:
         super().close()
         self._socket.close()
@@ -196,6 +202,8 @@ class TelnetStream:
         await self._write(telnet.escape(data))
 
     def close(self) -> None:
+        """Release RTS, then DTR, as a local port does on closing (best effort), and close."""
+        self._stream.send_nowait(telnet.rfc2217_release())
         self._stream.close()
 
     async def _read_decoded(self, max_bytes: int) -> bytes:

@@ -77,6 +77,14 @@ def rfc2217_settings(baudrate: int, *, dtr: bool = True, rts: bool = True) -> by
     ))  # fmt: skip
 
 
+def rfc2217_release() -> bytes:
+    """RTS lowered, then DTR: what a client asks for as it closes (mpremote's order; lowering
+    DTR first would reset an ESP board through its auto-reset circuit)."""
+    return b"".join(
+        _subnegotiation(SET_CONTROL, bytes((control,))) for control in (CONTROL_RTS_OFF, CONTROL_DTR_OFF)
+    )
+
+
 class TelnetDecoder:
     """Splits what a Telnet server sends into the board's bytes and option negotiation.
 

@@ -9,8 +9,12 @@ through the reset state on its way anywhere else.
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from collections.abc import Iterator
 
+import anyio
+import anyio.to_thread
 import pytest
 import serial
 
@@ -150,3 +154,31 @@ def test_the_default_transport_factory_is_given_the_lines_and_a_factory_of_ones_
         raise AssertionError(port)
 
     assert with_lines(mine, ModemLines(dtr=False)) is mine
+
+
+async def test_an_rfc2217_port_asks_for_rts_then_dtr_to_be_released_as_it_closes() -> None:
+    """A server that accepts the COM port option and records what the client asks for."""
+    server = socket.create_server(("127.0.0.1", 0))
+    heard = bytearray()
+
+    def serve() -> None:
+        client, _ = server.accept()
+        with client:
+            client.sendall(bytes((telnet.IAC, telnet.DO, telnet.COM_PORT_OPTION)))
+            client.settimeout(5)
+            while chunk := client.recv(4096):
+                heard.extend(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with anyio.fail_after(10):
+            transport = await SerialTransport.open(f"rfc2217://127.0.0.1:{server.getsockname()[1]}")
+            await transport.aclose()
+        await anyio.to_thread.run_sync(thread.join, 5)
+    finally:
+        server.close()
+    assert _controls(bytes(heard)) == [
+        telnet.CONTROL_NO_FLOW, telnet.CONTROL_DTR_ON, telnet.CONTROL_RTS_ON,  # opening
+        telnet.CONTROL_RTS_OFF, telnet.CONTROL_DTR_OFF,  # closing
+    ]  # fmt: skip
