@@ -3,20 +3,23 @@ and the CLI's logging: ``-v``/``-q`` levels, records naming their session."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.logging import RichHandler
 
 from belay import DeviceSessionManager, SessionOptions
 from belay.cli import main
 from belay.cli_history import summarise
 from belay.errors import ConnectionLostError
 from belay.journal import FileJournal
-from belay.log import configure_cli_logging, level_for
+from belay.log import configure_cli_logging, for_session, level_for
 
 BOARD = {"implementation": "micropython", "version": "1.29.0", "platform": "linux", "port": "unix"}
 
@@ -129,3 +132,50 @@ async def test_what_belay_logs_during_a_call_names_the_session(tmp_path: Path) -
             logging.getLogger("belay").propagate = True
     lines = log.read_text().splitlines()
     assert f"belay: WARNING belay.device [{session.session_id}]: board on unix rebooted" in lines
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_logs_go_through_rich() -> None:
+    stream = _Terminal()
+    handler = configure_cli_logging(1, 0, stream)
+    try:
+        assert isinstance(handler, RichHandler)
+        assert logging.getLogger("belay").level == logging.INFO
+        with for_session("abc123"):
+            logging.getLogger("belay.test").info("hello")
+    finally:
+        logging.getLogger("belay").removeHandler(handler)
+        logging.getLogger("belay").propagate = True
+    assert "INFO     belay.test [abc123]: hello" in re.sub(r"\x1b\[[0-9;]*m", "", stream.getvalue())
+
+
+# --- the configuration in the CLI ----------------------------------------------------------------
+
+
+def test_exec_takes_the_configured_port_and_its_alias(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.belay]\nport = 'bench'\n[tool.belay.ports]\nbench = 'unix'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BELAY_PORT", raising=False)
+    assert main(["exec", "-p", "bench", "print(6 * 7)"]) == 0
+    assert main(["exec", "print(6 * 8)"]) == 0  # the configured port, an alias too
+    out, err = capfd.readouterr()
+    assert out.split() == ["42", "48"] and "using the unix virtual board" not in err
+
+
+def test_a_bad_config_file_is_one_line_and_exit_2(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "belay.toml").write_text("leese = 3\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["exec", "-p", "unix", "1"]) == 2
+    assert (
+        capfd.readouterr().err == f"belay: error: {tmp_path / 'belay.toml'}: unknown belay settings: leese\n"
+    )
