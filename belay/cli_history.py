@@ -48,7 +48,8 @@ def _take(board: dict[str, Any], event: dict[str, Any], begun: set[str]) -> None
         board["sessions"] += 1
         begun.add(session_id)
     elif kind == "end":
-        board["ended"][_outcome(event)] += 1
+        if _outcome(event) != "reaped":  # a reaped session of the host's own: its reap counted it
+            board["ended"][_outcome(event)] += 1
         board["cleanup_failures"] += len(event.get("problems") or [])
         if isinstance(event.get("duration_s"), int | float):
             board["durations"].append(float(event["duration_s"]))

@@ -179,3 +179,13 @@ def test_a_bad_config_file_is_one_line_and_exit_2(
     assert (
         capfd.readouterr().err == f"belay: error: {tmp_path / 'belay.toml'}: unknown belay settings: leese\n"
     )
+
+
+def test_a_hosts_own_session_reaped_by_its_board_counts_once() -> None:
+    events = [
+        {"event": "begin", "port": "unix", "session_id": "s"},
+        {"event": "reaped", "port": "unix", "session_id": "s", "reason": "lease", "problems": []},
+        {"event": "end", "port": "unix", "session_id": "s", "outcome": "reaped", "problems": []},
+    ]
+    unix = summarise(events)["unix"]
+    assert unix["ended"] == {"closed": 0, "failed": 0, "lost": 0, "reaped": 1} and unix["unfinished"] == 0

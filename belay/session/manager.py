@@ -83,6 +83,7 @@ class DeviceSessionManager(AsyncResource):
         self.options = options or SessionOptions()
         self._meter, self._tracer = meter, tracer  # for sessions with enable_metrics
         self._telemetry: Telemetry | None = None
+        self._reaped: set[str] = set()  # ids of this manager's sessions the board reaped
         self.state = ManagerState.INACTIVE
         self.journal = (
             journal
@@ -215,9 +216,15 @@ class DeviceSessionManager(AsyncResource):
         return self._telemetry
 
     def _journal_reaped(self, port: str, reaped: list[ReapedSession]) -> None:
+        """Journal (and count) the sessions the board reaped; this manager's own among them (its
+        host went silent past their lease) are LOST, and end as reaped."""
         journal_reaped(self.journal, port, reaped)
-        if reaped and self.options.enable_metrics:
-            self._instruments().reaped(len(reaped))
+        own = [item.session_id for item in reaped if item.session_id in self._sessions]
+        for session_id in own:  # the board holds nothing of them any more
+            self._reaped.add(session_id)
+            self._sessions[session_id].mark_lost()
+        if len(reaped) > len(own) and self.options.enable_metrics:
+            self._instruments().reaped(len(reaped) - len(own))
 
     async def _begin(self, session: DeviceSession, board: Board) -> list[ReapedSession]:
         """Begin ``session``; a board with no room for it refuses it (``SessionLimitError``),
@@ -252,6 +259,9 @@ class DeviceSessionManager(AsyncResource):
     ) -> None:
         """Journal (and count) how ``session`` ended: lost, failed (``failures``) or closed."""
         outcome = "lost" if session.state is SessionState.LOST else "failed" if failures else "closed"
+        if session.session_id in self._reaped:
+            self._reaped.discard(session.session_id)
+            outcome = "reaped"
         if session.telemetry is not None:
             session.telemetry.ended(outcome, len(failures))
         self.journal.record(
