@@ -383,10 +383,11 @@ class DeviceSessionManager(AsyncResource):
             options = [self.options, *(session.options for session in active)]
             await anyio.sleep(max(0.05, min(min(o.lease / 3, o.session_timeout / 2) for o in options)))
             for session in self.list_sessions(SessionState.ACTIVE):
-                try:
-                    await self._upkeep(session)
-                except Exception as error:  # background upkeep never brings the manager down
-                    logger.warning("upkeep of session %s failed: %s", session.session_id, error)
+                with for_session(session.session_id):
+                    try:
+                        await self._upkeep(session)
+                    except Exception as error:  # background upkeep never brings the manager down
+                        logger.warning("upkeep of session %s failed: %s", session.session_id, error)
 
     async def _upkeep(self, session: DeviceSession) -> None:
         if self._clock() - session.last_used > session.options.session_timeout:
