@@ -3,16 +3,16 @@
 Up (host to board), a chunk travels as a bytes literal inside a call's code. The board's
 lexer takes raw bytes 0x80-0xFF and most control bytes inside a literal, so most bytes go as
 themselves. What must not appear raw is what :func:`belay.protocol.control.escape_code`
-would otherwise wrap the whole call for (the raw REPL's control bytes, and the rest of
-0x00-0x1f and 0x7f), the carriage return the lexer turns into a newline, the quote and the
+would otherwise wrap the whole call for (NUL and the raw REPL's control bytes 0x01-0x05),
+the carriage return the lexer turns into a newline, the quote and the
 backslash. Two spellings:
 
 * :func:`raw_literal` (roomy boards): ``rb'''...'''`` where each of those bytes ``b`` is
   :data:`ESCAPE` followed by ``b ^ 0x80`` (both safe raw), undone on the board by one
-  ``bytes.replace`` per escape used (:func:`escapes_used`). 34 of 256 values are escaped:
-  incompressible data grows by 13%.
+  ``bytes.replace`` per escape used (:func:`escapes_used`). 8 of 256 values are escaped
+  (more only for quotes that would end the literal): incompressible data grows by 3%.
 * :func:`python_literal` (small heaps: no copies made on the board): ``b'...'`` with the
-  lexer's own escapes (``\\n``, ``\\x00``): about 32% larger for incompressible data.
+  lexer's own escapes (``\\n``, ``\\x00``): about 6% larger for incompressible data.
 
 Down (board to host), the board writes the file's bytes raw with two escaped: the raw REPL's
 end of output (``\\x04``) and :data:`ESCAPE` itself, each as :data:`ESCAPE` and ``b ^ 0x80``;
@@ -33,11 +33,16 @@ ESCAPE = 0xFE
 END = ord("E")
 """After :data:`ESCAPE` in the down stream: the count of bytes sent follows, then nothing."""
 
-_UNSAFE_UP = frozenset([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, ord("'"), ord("\\"), ESCAPE])
-"""Bytes never sent raw inside a plain literal; a raw triple-quoted one also takes tab and
-newline, a quote not followed by one, and a backslash not at the end."""
+_CONTROL = frozenset(range(0x00, 0x06))
+"""What the raw REPL acts on (ctrl-A to ctrl-E), and NUL, which the unix port reads as 0x01."""
+_RAW_UNSAFE = _CONTROL | {0x0D, ESCAPE}
+"""Bytes never sent raw inside a raw triple-quoted literal: the control bytes, the carriage
+return the lexer turns into a newline, and the escape itself (a quote or a backslash only
+where it would end the literal: :data:`_RAW_QUOTES`)."""
+_RAW_ESCAPABLE = _RAW_UNSAFE | {ord("'"), ord("\\")}
+_UNSAFE_UP = _RAW_UNSAFE | {0x0A, ord("'"), ord("\\")}
+"""Bytes never sent raw inside a plain one-line literal."""
 
-_RAW_UNSAFE = _UNSAFE_UP - {ord("'"), ord("\\")}
 _RAW_STEPS = [
     (bytes((b,)), bytes((ESCAPE, b ^ 0x80))) for b in sorted(_RAW_UNSAFE, key=lambda b: b != ESCAPE)
 ]
@@ -82,7 +87,7 @@ def escapes_used(data: bytes) -> bytes:
     """The second bytes of the escapes :func:`raw_literal` put in ``data``'s literal, in the
     order the board must undo them (the escape byte itself last), as board source (never a
     short constant: the board would intern it for good)."""
-    present = sorted(set(data) & _UNSAFE_UP, key=lambda byte: byte == ESCAPE)  # ' and \\ may be
+    present = sorted(set(data) & _RAW_ESCAPABLE, key=lambda byte: byte == ESCAPE)  # ' and \\ may be
     return uninterned(bytes(byte ^ 0x80 for byte in present)).encode("ascii")
 
 

@@ -498,6 +498,15 @@ def run_source(payload: bytes) -> bytes:
     return argument.value
 
 
+def test_other_control_bytes_are_sent_as_themselves() -> None:
+    """Tab, ESC, XON/XOFF, DEL and the rest reach the board's lexer unchanged (both boards
+    take them: tests/session/test_file_transfer.py sends every byte value)."""
+    code = b"s = b'" + bytes([*range(0x06, 0x20), 0x7F]).replace(b"\n", b"").replace(b"\r", b"") + b"'"
+    proto = idle_repl()
+    proto.start_call(code, raw_paste=False)
+    assert proto.data_to_send() == code + control.EOT
+
+
 @pytest.mark.parametrize(
     "code",
     [
@@ -505,7 +514,7 @@ def run_source(payload: bytes) -> bytes:
         b"x = '\x01\x02\x03'",
         b"s = '\x00'",
         b"print('>\x04>')\r\nprint('\xe9\xff\xfe')\x05",
-        b"b'\x7f'",
+        b"b'\x05'",
     ],
 )
 @pytest.mark.parametrize("raw_paste", [False, True])
