@@ -19,8 +19,9 @@ from rich.table import Table
 from belay.agent import calls
 from belay.agent.answers import ask
 from belay.agent.install import FOREIGN, MISSING, NO_MEMORY, agent_version, ensure_agent, loaded_version
+from belay.agent.stats_record import stats_record
 from belay.container import Container
-from belay.errors import DeviceValueError, SessionError
+from belay.errors import SessionError
 
 THREAD_STATES = ("running", "finished", "crashed")
 
@@ -41,10 +42,7 @@ async def read_board_stats(container: Container, port: str) -> dict[str, Any]:
                 f"the board on {port} runs belay agent {version}, this belay reads {agent_version()}: "
                 "reset the board (which ends its sessions) or use the belay that started them"
             )
-        stats = await ask(device, calls.stats())
-    if not isinstance(stats, dict) or not isinstance(stats.get("sessions"), dict):
-        raise DeviceValueError(f"the agent on {port} sent stats in an unknown shape: {stats!r:.200}")
-    return stats
+        return stats_record(await ask(device, calls.stats()), port)
 
 
 def format_ms(ms: int) -> str:

@@ -60,7 +60,8 @@ def d():
 
 
 def v(o):
-    _p("\x1e" + repr(o))
+    # Printed as it is built: no copy of a large answer in the heap (str(o) is repr(o) but for str).
+    _p("\x1e", repr(o) if type(o) is str else o, sep="")
 
 
 def begin(t, sid, lease, reserve, each, renew=()):

@@ -21,6 +21,7 @@ import belay
 from belay import DeviceExecError, DeviceTimeoutError
 from belay.agent import calls
 from belay.agent.answers import value_of
+from belay.agent.stats_record import stats_record
 from belay.device import Device
 
 BELAY = str(Path(sys.executable).with_name("belay"))
@@ -57,7 +58,7 @@ def board_records(path: str) -> dict[str, object]:
 
     async def ask() -> dict[str, object]:
         async with await Device.open(path) as device:
-            stats = value_of((await device.call(calls.stats())).output)
+            stats = stats_record(value_of((await device.call(calls.stats())).output), path)
             return {"sessions": stats["sessions"], "zombies": stats.get("zombies", {})}
 
     return anyio.run(ask)

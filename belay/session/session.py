@@ -14,6 +14,7 @@ import anyio
 from belay import literals
 from belay.agent import calls
 from belay.agent.answers import AnswerStream, split_answer, value_of
+from belay.agent.stats_record import stats_record
 from belay.board_info import Capabilities, DeviceInfo
 from belay.device import OUTPUT_TRUNCATED, Device
 from belay.errors import (
@@ -427,7 +428,7 @@ class DeviceSession:
 
     async def board_stats(self) -> dict[str, Any]:
         """This session's records as the agent keeps them on the board."""
-        stats = await self.run_value(calls.stats())
+        stats = stats_record(await self.run_value(calls.stats()), self.port)
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
         return record

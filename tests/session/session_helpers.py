@@ -13,6 +13,7 @@ import pytest
 from belay import DeviceSessionManager
 from belay.agent import calls
 from belay.agent.answers import value_of
+from belay.agent.stats_record import stats_record
 from belay.device import Device
 
 NO_QEMU = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm missing")
@@ -66,9 +67,7 @@ async def answer(device: Device, code: str) -> Any:
 
 async def agent_stats(device: Device) -> dict[str, Any]:
     """What the agent holds (``belay stats``)."""
-    stats = await answer(device, calls.stats())
-    assert isinstance(stats, dict)
-    return stats
+    return stats_record(await answer(device, calls.stats()), device.port)
 
 
 async def live_session_ids(device: Device) -> list[str]:

@@ -18,6 +18,7 @@ from belay import (
 )
 from belay.agent import calls
 from belay.agent.answers import value_of
+from belay.agent.stats_record import stats_record
 from belay.device import Device
 from belay.session.state import SessionEvent, next_state
 
@@ -29,7 +30,7 @@ async def free_heap(device: Device) -> int:
 
 
 async def board_sessions(device: Device) -> dict[str, object]:
-    stats = value_of((await device.call(calls.stats())).output)
+    stats = stats_record(value_of((await device.call(calls.stats())).output), device.port)
     return dict(stats["sessions"])
 
 
