@@ -129,6 +129,12 @@ def end_orphans(tokens: Iterable[str]) -> str:
     )
 
 
+def reap_expired() -> str:
+    """End the sessions whose leases ran out, keeping their records for the next ``begin``
+    (short: it must compile on a board too full for anything else)."""
+    return "if '_ba' in globals():_ba.reap(0)"
+
+
 def reap(every: bool) -> str:
     """Reap expired sessions (every session with ``every``); answers all reaped so far."""
     return f"_ba.reap({int(every)})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
@@ -349,7 +355,8 @@ def file_commit_parts(token: str, prefix_path: str, prefix_name: str, parts: int
     """Where the board has no ``os.rename`` (the micro:bit): the temporary file was written as
     ``parts`` files ``<prefix>0``, ``<prefix>1``...; copy them into ``path`` in order, each
     removed once copied (so the flash holds the new file and one part at most), with
-    interrupts off: an interrupt leaves the old file or the new one, never part of it. The
+        interrupts off: an interrupt leaves the old file or the new one, never part of it (a copy
+    that fails, the flash full, removes the target: the old file is gone, no part of it left). The
     session's ``"w"`` and ``"r"`` handles hold the target and the part being copied; the
     records follow in a call of their own (:func:`file_commit_records`)."""
     cut = len(prefix_path) - len(prefix_name)
@@ -359,7 +366,9 @@ def file_commit_parts(token: str, prefix_path: str, prefix_name: str, parts: int
         f"  _ba_k={_u(prefix_path)}+str(_ba_k)\n  _ba_f['r']=open(_ba_k,{_u('rb')})\n"
         "  while _ba_f['w'].write(_ba_f['r'].read(64)):pass\n"
         f"  _ba_f['r'].close()\n  __import__('os').remove(_ba_k)\n  _ba_f['f'].remove(_ba_k[{cut}:])\n"
-        " _ba_f['w'].close()\nfinally:\n __import__('micropython').kbd_intr(3)\n"
+        f" _ba_f['w'].close()\nexcept Exception as _ba_k:\n _ba_f['w'].close()\n"
+        f" try:__import__('os').remove({_u(path)})\n except OSError:pass\n raise _ba_k\n"
+        "finally:\n __import__('micropython').kbd_intr(3)\n"
         "_ba_f['w']=_ba_f['r']=None\n_ba_k=0\ndel _ba_k,_ba_f"
     )
 

@@ -21,11 +21,11 @@ Temporary files (``temp()``, ``put(..., temporary=True)``) are registered with t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import logging
 import os
 import re
+from errno import ENOSPC
 from typing import TYPE_CHECKING
 
 import anyio
@@ -35,7 +35,7 @@ from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueErro
 from belay.session import transfer
 from belay.session.board_files import BoardFiles
 from belay.session.context import DEFAULT, SessionContext, Timeout
-from belay.session.file_errors import BoardFileError, write_error
+from belay.session.file_errors import BoardFileError, errno_of, write_error
 
 if TYPE_CHECKING:  # imported where used: they import this module
     from collections.abc import Iterable
@@ -314,16 +314,53 @@ class SessionFiles:
     async def _write(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:
         """Write ``data`` to a temporary file beside ``path`` and rename it over ``path`` in the
         last call; the agent's records then say ``path`` is this session's (``temporary``) or
-        no session's. On any failure or cancel the temporary file is removed."""
+        no session's. On any failure or cancel the temporary file is removed.
+
+        Where the board cannot rename (the micro:bit), the temporary file is written as parts
+        and copied over the old file; when its flash cannot hold both (ENOSPC, the old file
+        still whole), the file is written in place instead, with a warning."""
         plan, features = await self._plan(timeout)
         upload = self._upload(path, temporary, features.rename)
-        if not features.rename and len(data) > transfer.COPY_COMMIT_MOST:
-            logger.debug(
-                "%s: %d bytes written in place (no os.rename on %s)", path, len(data), self.session.port
-            )
-            upload = dataclasses.replace(upload, temp_path=upload.target_path, temp_name=path)
-        elif not features.rename:
-            upload.decides = True
+        upload.decides = not features.rename
+        try:
+            await self._send(upload, data, plan, features, timeout)
+        except DeviceExecError as error:
+            await self._abort(upload)
+            if not await self._fits_in_place(upload, error, len(data), timeout):
+                raise write_error(path, self.session.port, self._error(path, error)) from None
+            logger.warning(
+                "%s: no room on %s's flash for a second copy of %d bytes: writing it in place "
+                "(until complete, a failure loses the old copy)", path, self.session.port, len(data),
+            )  # fmt: skip
+            await self._write_in_place(path, data, temporary, timeout)
+
+    async def _fits_in_place(
+        self, upload: transfer.Upload, error: DeviceExecError, size: int, timeout: Timeout
+    ) -> bool:
+        """Whether a put of ``size`` bytes that filled the flash writing parts (the old file
+        whole) fits over the old file: in the old file's room and what the parts took."""
+        if upload.renames or upload.temp_path == upload.target_path or errno_of(error) != ENOSPC:
+            return False
+        return size <= await self._size(upload.target_name, timeout) + upload.written
+
+    async def _write_in_place(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:
+        """Write ``data`` straight to ``path``, which is the session's until complete (so a
+        failed or cancelled write is removed: no partial file is left)."""
+        plan, features = await self._plan(timeout)
+        upload = self._upload(path, temporary, features.rename)
+        upload.in_place()
+        try:
+            await self._send(upload, data, plan, features, timeout)
+        except DeviceExecError as error:
+            await self._abort(upload)
+            raise write_error(path, self.session.port, self._error(path, error)) from None
+
+    async def _send(
+        self, upload: transfer.Upload, data: bytes, plan: transfer.Plan, features: transfer.Features,
+        timeout: Timeout,
+    ) -> None:  # fmt: skip
+        """Run ``upload``'s calls; on a cancel or any other failure than the board's, remove
+        what it wrote."""
         try:
             for code in upload.codes(data, plan, features):
                 if not upload.decides:
@@ -332,9 +369,8 @@ class SessionFiles:
                     upload.in_place()  # it was not there: nothing old to keep, no copy needed
                 else:
                     upload.decides = False
-        except DeviceExecError as error:
-            await self._abort(upload)
-            raise write_error(path, self.session.port, self._error(path, error)) from None
+        except DeviceExecError:
+            raise
         except BaseException:
             await self._abort(upload)
             raise

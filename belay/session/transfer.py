@@ -162,6 +162,9 @@ class Upload:
     """The first call answers whether the target is there (parts) or not (written in place);
     the caller then calls :meth:`in_place` before taking the next code."""
 
+    written: int = 0
+    """The bytes of data the board has taken so far (where a call failed: before it)."""
+
     def in_place(self) -> None:
         """Write straight to the target from here on (it was not there)."""
         self.temp_path, self.temp_name, self.decides = self.target_path, self.target_name, False
@@ -183,6 +186,7 @@ class Upload:
             if start != starts[-1]:
                 yield code
                 code = ""
+                self.written = start + plan.chunk  # resumed: the board took that call
         if code and not plan.roomy:  # a small heap takes the commit in calls of its own
             yield code
             code = ""

@@ -73,8 +73,10 @@ def test_raw_literal_bodies_hold_no_byte_the_raw_repl_or_lexer_would_take(data: 
     literal = file_codec.raw_literal(data)
     body = literal[len(b"rb'''") : -3]
     assert file_codec.undo_raw(body) == data
-    forbidden = set(range(0x00, 0x09)) | set(range(0x0B, 0x20)) | {0x7F}
+    forbidden = set(range(0x00, 0x06)) | {0x0D}  # what the raw REPL acts on; what the lexer turns into \n
     assert not forbidden & set(body)
+    escaped = forbidden | {0xFE, ord("'")}  # each escape adds one byte; a backslash only when last
+    assert len(body) - len(data) <= sum(data.count(byte) for byte in escaped) + 1
     assert b"'''" not in body and not body.endswith((b"'", b"\\"))
 
 
@@ -197,8 +199,29 @@ async def test_the_microbit_moves_8_kb_both_ways_after_three_sessions() -> None:
         async with manager.session("microbit") as session:
             await session.fs.put(data, "eight.bin")
             assert await session.fs.get("eight.bin") == data
+            await session.fs.put(data[::-1], "eight.bin")  # no room for two copies: written in place
+            assert await session.fs.get("eight.bin") == data[::-1]
             await session.fs.rm("eight.bin")
             await session.fs.rm("warm.bin")
+
+
+@pytest.mark.microbit
+async def test_a_microbit_put_over_4_kb_cancelled_leaves_the_old_file_or_the_new() -> None:
+    """Beyond the 2 KB a call carries, through parts and a copy that cannot be interrupted."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    old, new = os.urandom(4096), os.urandom(4096)
+    async with DeviceSessionManager(SessionOptions()) as manager, manager.session("microbit") as session:
+        await session.fs.put(old, "atomic4k.bin")
+        for attempt in range(3):
+            with anyio.move_on_after(rng.uniform(0.2, 2.5)) as scope:
+                await session.fs.put(new, "atomic4k.bin")
+            got = await session.fs.get("atomic4k.bin")
+            assert got in (old, new), f"seed {seed}, attempt {attempt}, cancelled: {scope.cancelled_caught}"
+            assert scope.cancelled_caught or got == new
+            old, new = got, os.urandom(4096)
+        assert board_names(await session.fs.ls()) == []
+        await session.fs.rm("atomic4k.bin")
 
 
 async def test_a_failed_get_to_a_local_file_leaves_it_as_it_was(
@@ -343,7 +366,18 @@ async def test_a_full_filesystem_is_a_clear_error_and_leaves_the_old_file(small_
 
 
 @pytest.mark.microbit
-async def test_a_full_microbit_flash_is_a_clear_error_and_leaves_the_old_file() -> None:
+@pytest.mark.parametrize(
+    "second_put",
+    [
+        False,
+        pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
+            "known: the micro:bit firmware's filesystem, once a write filled it, corrupts other "
+            "files on the next one that fills it (here the old file's second chunk reads as "
+            "erased flash): belay must keep a board without statvfs from filling its flash"
+        ))),
+    ],
+)  # fmt: skip
+async def test_a_full_microbit_flash_is_a_clear_error_and_leaves_the_old_file(second_put: bool) -> None:
     async with DeviceSessionManager(SessionOptions()) as manager, manager.session("microbit") as session:
         await session.fs.put(b"old" * 100, "full.bin")
         await session.exec(  # fill the flash behind fs's back (a failed file is dropped), leaving ~1 KB
@@ -362,10 +396,11 @@ async def test_a_full_microbit_flash_is_a_clear_error_and_leaves_the_old_file() 
             )
             assert board_names(await session.fs.ls()) == []
             assert await session.fs.get("full.bin") == b"old" * 100
-            with pytest.raises(BoardFileError):  # written in place (no rename, too big to copy)
-                await session.fs.put(os.urandom(6000), "full.bin")
-            assert "full.bin" not in await session.fs.ls()  # the old file is lost, no partial one is left
-            assert board_names(await session.fs.ls()) == []
+            if second_put:
+                with pytest.raises(BoardFileError):  # nor in place: not even over the old file's room
+                    await session.fs.put(os.urandom(6000), "full.bin")
+                assert await session.fs.get("full.bin") == b"old" * 100
+                assert board_names(await session.fs.ls()) == []
         finally:
             await session.exec("__import__('os').remove('filler.bin')")
 
