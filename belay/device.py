@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 OUTPUT_TRUNCATED = "\n[belay: output truncated: a call keeps at most {limit} bytes]\n"
 """Ends the text :meth:`Device.exec` returns when the call printed more than it keeps."""
 NO_DEADLINE = Deadline.never()
+RoomMaker = Callable[["Device"], Awaitable[None]]
+"""Frees heap on a board too full to be probed (the session layer reaps expired sessions)."""
 
 
 class Device(AsyncResource):
@@ -80,13 +83,15 @@ class Device(AsyncResource):
         max_output: int = MAX_OUTPUT_BYTES,
         recover_timeout: float | None = None,
         reset_if_full: bool = False,
+        make_room: RoomMaker | None = None,
     ) -> Device:
         """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error.
 
         ``max_output`` bounds the output kept per call (all of it still streams to ``on_output``);
         ``recover_timeout`` (default: ``sync_timeout``) bounds getting the board back after an
         interrupted call. A board whose heap is too full to take the capability probe raises
-        :class:`BoardOutOfMemoryError`, or is soft-reset first with ``reset_if_full``.
+        :class:`BoardOutOfMemoryError`, or is soft-reset first with ``reset_if_full``;
+        ``make_room`` is given the chance to free some first (e.g. reap expired sessions).
         """
         transport = await transport_factory(port)
         recover = sync_timeout if recover_timeout is None else recover_timeout
@@ -96,7 +101,7 @@ class Device(AsyncResource):
         try:
             async with device._lock:
                 await device._link.sync(sync_timeout)
-            await device.detect(reset_if_full=reset_if_full)
+            await device.detect(reset_if_full=reset_if_full, make_room=make_room)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await transport.aclose()
@@ -145,16 +150,19 @@ class Device(AsyncResource):
         """Reboots seen since the device opened (what a board held is gone after each)."""
         return self._link.reboots
 
-    async def detect(self, *, reset_if_full: bool = False) -> tuple[DeviceInfo, Capabilities]:
+    async def detect(
+        self, *, reset_if_full: bool = False, make_room: RoomMaker | None = None
+    ) -> tuple[DeviceInfo, Capabilities]:
         """Learn the board's identity and capabilities in one round trip (a raw-paste try),
         after a short one that shows the probe fits the board's heap: code a nearly full
         micro:bit cannot buffer halts its REPL for good.
 
         Raises :class:`BoardOutOfMemoryError` when it does not fit (``reset_if_full``: the board
         is soft-reset and probed), :class:`DeviceTimeoutError` past ``sync_timeout`` each.
+        ``make_room`` runs first when the probe does not fit (its own failures are logged).
         """
         probe_code = minified_device_file("probe.py")
-        if not await self._fits(probe_code):
+        if not await self._fits(probe_code) and not await self._made_room(make_room, probe_code):
             if not reset_if_full:
                 raise BoardOutOfMemoryError(
                     f"the board on {self.port} is out of memory: it cannot take belay's "
@@ -171,6 +179,17 @@ class Device(AsyncResource):
         self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)
         logger.info("opened %s", self._info.describe())
         return self._info, self._capabilities
+
+    async def _made_room(self, make_room: RoomMaker | None, code: bytes) -> bool:
+        """Whether ``make_room`` freed enough of the heap for ``code``."""
+        if make_room is None:
+            return False
+        try:
+            await make_room(self)
+        except DeviceExecError as error:
+            logger.info("could not make room on %s: %s", self.port, error)
+            return False
+        return await self._fits(code)
 
     async def _fits(self, code: bytes) -> bool:
         """Whether the board's largest free heap block holds ``code`` twice over (its input

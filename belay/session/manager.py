@@ -15,6 +15,7 @@ from opentelemetry.metrics import Meter
 from opentelemetry.trace import Tracer
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from belay.agent import calls
 from belay.device import Device
 from belay.errors import (
     ConnectionLostError,
@@ -53,8 +54,15 @@ async def open_device(
     factory = with_lines(transport_factory, ModemLines(dtr=options.dtr, rts=options.rts))
     return await Device.open(
         port, transport_factory=factory, call_timeout=options.call_timeout,
-        sync_timeout=options.sync_timeout, reset_if_full=reset_if_full,
+        sync_timeout=options.sync_timeout, reset_if_full=reset_if_full, make_room=reap_expired,
     )  # fmt: skip
+
+
+async def reap_expired(device: Device) -> None:
+    """Free a board too full to be probed of the sessions whose leases ran out (what they held
+    is reported by the next session's begin, as for any reaped session)."""
+    logger.info("the board on %s is nearly full: ending its sessions whose leases ran out", device.port)
+    await device.call(calls.reap_expired())
 
 
 def _retryable(error: BaseException) -> bool:

@@ -21,7 +21,7 @@ from session_helpers import BOARDS, agent_stats, exec_call, live_session_ids
 from belay import DeviceSessionManager, SessionOptions
 from belay.agent import calls
 from belay.device import Device
-from belay.errors import ConnectionLostError, DeviceExecError, DeviceValueError
+from belay.errors import BoardOutOfMemoryError, ConnectionLostError, DeviceExecError, DeviceValueError
 from belay.journal import FileJournal
 from belay.session.manager import open_device
 from belay.session.state import SessionState
@@ -122,6 +122,41 @@ async def test_a_killed_hosts_session_is_reaped_within_its_lease(served_board: s
         assert await free_heap(device) >= baseline - HEAP_MARGIN
     reaped = [event for event in FileJournal(journal).events() if event["event"] == "reaped"]
     assert [(event["session_id"], event["reason"]) for event in reaped] == [(dead_id, "lease")]
+
+
+HOG_HOST = textwrap.dedent(
+    """
+    import sys, anyio
+    from belay import DeviceSessionManager, SessionOptions
+
+    async def main(port):
+        async with DeviceSessionManager(SessionOptions(lease=1.0)) as manager:
+            session = await manager.create_session(port)
+            await session.exec("hog = [bytearray(200) for _ in range(24)]")  # the heap in 200 B pieces
+            print(session.session_id, flush=True)
+            await anyio.sleep(3600)
+
+    anyio.run(main, sys.argv[1])
+    """
+)
+
+
+@pytest.mark.parametrize("served_board", ["microbit"], indirect=True)
+async def test_a_board_a_dead_host_left_too_full_to_probe_opens_after_its_lease(
+    served_board: str, tmp_path: Path
+) -> None:
+    """The next host's probe does not fit beside the dead session's data: the expired session
+    is ended first (a short call), and reported by the new session's begin."""
+    script = tmp_path / "hog.py"
+    script.write_text(HOG_HOST)
+    (dead_id,) = await run_and_kill(script, served_board)
+    with pytest.raises(BoardOutOfMemoryError):  # too full to probe, for a device that makes no room
+        await Device.open(served_board)
+    await anyio.sleep(1.2)  # past the lease
+    async with DeviceSessionManager(SessionOptions()) as manager, manager.session(served_board) as session:
+        assert await session.eval("1 + 1") == 2
+        board = manager.board(served_board)
+        assert board is not None and dead_id not in await live_session_ids(board.device)
 
 
 async def run_and_kill(script: Path, port: str) -> list[str]:
