@@ -15,17 +15,28 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 
 from belay.errors import DeviceTimeoutError, DeviceValueError
-from belay.literal_scalars import CALLS, NAMES, NO_ARGUMENT, number, string
+from belay.literal_scalars import (
+    CALLS,
+    FLAT,
+    NAMES,
+    NO_ARGUMENT,
+    NUMBER_RUNS,
+    NUMBER_START,
+    STRING_RUNS,
+    number,
+    plain_items,
+    run_cost,
+    string,
+)
 
 MAX_DEPTH = 100
 MAX_TEXT = 16 * 1024 * 1024
-MAX_MEMORY = 128 * 1024 * 1024
+MAX_MEMORY = 256 * 1024 * 1024
 """Estimated host bytes a value may take once read (a list of 16 M small ints would not)."""
 INLINE_TEXT = 64 * 1024
 """Text up to this many characters is read on the event loop; longer text in a thread."""
@@ -40,19 +51,6 @@ _TOKEN = re.compile(
     r"|([A-Za-z_]\w*))"  # 4: name
 )
 _END = re.compile(r"\s*")
-_QUOTED = re.compile(r"'([^'\\\n]*)'")
-_Run = tuple[re.Pattern[str], Callable[[str], list[Any]], int]
-_NUMBER_RUNS: tuple[_Run, ...] = (
-    (re.compile(r"(?:\s*-?\d{1,18}\s*,){2,4096}"), lambda run: [int(n) for n in run.split(",")[:-1]], 8),
-    (
-        re.compile(r"(?:\s*-?\d+\.\d+(?:e[-+]?\d+)?\s*,){2,4096}"),
-        lambda run: [float(n) for n in run.split(",")[:-1]],
-        32,
-    ),
-)
-_STRING_RUNS: tuple[_Run, ...] = ((re.compile(r"(?:\s*'[^'\\\n]*'\s*,){2,4096}"), _QUOTED.findall, 57),)
-_NUMBER_START = frozenset("-0123456789")
-"""Runs of plain items (``1, 2, 3,``), the cost of each item on the host in bytes."""
 _CLOSE = {"[": "]", "(": ")", "{": "}"}
 _EMPTY = object()  # what a frame's pending key is when there is none
 
@@ -151,7 +149,9 @@ class _Reader:
         stack: list[_Frame] = []
         while True:
             kind, text = token
-            if kind == 1 and text in _CLOSE:
+            if kind == 1 and text in FLAT and (flat := self.flat(text)) is not None:
+                value = flat
+            elif kind == 1 and text in _CLOSE:
                 if len(stack) > MAX_DEPTH:
                     raise DeviceValueError(f"value nested deeper than {MAX_DEPTH} levels", limit=MAX_DEPTH)
                 stack.append(frame := _Frame(text))
@@ -174,6 +174,20 @@ class _Reader:
             else:
                 return value
 
+    def flat(self, opener: str) -> list[Any] | tuple[Any, ...] | None:
+        """A small list or tuple of plain items only (``(2, 'x')``), read whole at C speed; or
+        ``None`` (the reader goes on token by token)."""
+        match = FLAT[opener].match(self.text, self.pos)
+        if match is None:
+            return None
+        items = plain_items(match.group())
+        self.charge(56 + 8 * len(items) + 4 * (match.end() - self.pos))
+        self.pos = match.end()
+        self.tokens += 2 * len(items) + 1
+        if self.tokens >= self.next_check:
+            self.check_time()
+        return items if opener == "[" else tuple(items)
+
     def run(self, frame: _Frame) -> tuple[int, str]:
         """Take a run of plain ints, floats or quoted strings, each with its comma, into
         ``frame`` at C speed (the bulk of a large value); return the token after it."""
@@ -182,14 +196,14 @@ class _Reader:
             return self.next()
         text, pos = self.text, self.pos
         first = text[pos : pos + 2].lstrip()[:1]
-        runs = _NUMBER_RUNS if first in _NUMBER_START else _STRING_RUNS if first == "'" else ()
+        runs = NUMBER_RUNS if first in NUMBER_START else STRING_RUNS if first == "'" else ()
         if frame.opener == "{" and frame.colon is not False:
             runs = ()  # a dict, or not yet known to be a set
         for pattern, convert, cost in runs:
             match = pattern.match(text, pos)
             if match is not None:
                 items = convert(match.group())
-                self.charge(cost * len(items) + _extra(items, match.end() - pos))
+                self.charge(cost * len(items) + run_cost(items, match.end() - pos))
                 frame.items.extend(items)
                 frame.comma = True
                 self.pos = match.end()
@@ -232,13 +246,6 @@ class _Reader:
         value = CALLS[name](argument)
         self.charge(64 + len(value) if isinstance(value, bytearray) else 64)
         return value
-
-
-def _extra(items: list[Any], span: int) -> int:
-    """What the items of a run cost beyond ``cost`` each: an int's object, a string's text."""
-    if type(items[0]) is int:
-        return 28 * sum(1 for item in items if not -5 <= item <= 256)
-    return span if type(items[0]) is str else 0
 
 
 class _Frame:

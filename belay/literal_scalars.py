@@ -1,6 +1,7 @@
 """The scalars of a board's ``repr()``: numbers, strings and bytes, and the few names and calls
-MicroPython prints for values that have no literal (``inf``, ``set()``, ...). Escapes are
-decoded here, by a table: nothing is compiled or evaluated."""
+MicroPython prints for values that have no literal (``inf``, ``set()``, ...); and the patterns
+that read runs and short containers of plain scalars in bulk. Escapes are decoded here, by a
+table: nothing is compiled or evaluated."""
 
 from __future__ import annotations
 
@@ -114,3 +115,44 @@ def _code_point(value: int) -> str:
     if value > 0x10FFFF:
         raise DeviceValueError(f"\\U{value:08x} is past the last code point")
     return chr(value)
+
+
+# --- plain items in bulk: what makes most of a large value ------------------------------
+
+_QUOTED = re.compile(r"'([^'\\\n]*)'")
+Run = tuple[re.Pattern[str], Callable[[str], list[Any]], int]
+"""A run of plain items with their commas (``1, 2, 3,``), read whole: the pattern, what makes
+the items of its text, and the host bytes each item costs (see :func:`run_cost`)."""
+NUMBER_RUNS: tuple[Run, ...] = (
+    (re.compile(r"(?:\s*-?\d{1,18}\s*,){2,4096}"), lambda run: [int(n) for n in run.split(",")[:-1]], 8),
+    (
+        re.compile(r"(?:\s*-?\d+\.\d+(?:e[-+]?\d+)?\s*,){2,4096}"),
+        lambda run: [float(n) for n in run.split(",")[:-1]],
+        32,
+    ),
+)
+STRING_RUNS: tuple[Run, ...] = ((re.compile(r"(?:\s*'[^'\\\n]*'\s*,){2,4096}"), _QUOTED.findall, 57),)
+NUMBER_START = frozenset("-0123456789")
+_ITEM = r"(?:-?\d{1,18}(?:\.\d+)?(?:e[-+]?\d+)?|'[^'\\\n]*'|None|True|False)"
+FLAT = {
+    "[": re.compile(rf"(?:\s*{_ITEM}\s*,){{0,16}}\s*(?:{_ITEM}\s*)?\]"),
+    "(": re.compile(rf"(?:\s*{_ITEM}\s*,){{1,16}}\s*(?:{_ITEM}\s*)?\)|\s*\)"),
+}
+"""The rest of a short list or tuple of plain items, up to its closing bracket."""
+_PLAIN = re.compile(r"(-?\d{1,18}(?:\.\d+)?(?:e[-+]?\d+)?)|'([^'\\\n]*)'|(None|True|False)")
+
+
+def run_cost(items: list[Any], span: int) -> int:
+    """What the items of a run cost beyond ``cost`` each: an int's object, a string's text."""
+    if type(items[0]) is int:
+        return 28 * sum(1 for item in items if not -5 <= item <= 256)
+    return span if type(items[0]) is str else 0
+
+
+def plain_items(text: str) -> list[Any]:
+    """The items of ``text``, a run of plain items that :data:`FLAT` matched."""
+    return [
+        (float(number) if "." in number or "e" in number else int(number)) if number
+        else NAMES[name] if name else body
+        for number, body, name in _PLAIN.findall(text)
+    ]  # fmt: skip

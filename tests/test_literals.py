@@ -449,3 +449,22 @@ async def test_aloads_reads_a_long_value_in_a_thread_and_a_short_one_inline() ->
 def test_loads_reads_a_long_run_after_many_small_containers() -> None:
     value = [[n] for n in range(300)] + [list(range(5000)), ["s"] * 5000, (1.5,) * 5000]
     assert loads(repr(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[(1, 2), (3, 4)]", [(1, 2), (3, 4)]),
+        ("[None, True, 'a,b', 1.5, -2, 1e5, '']", [None, True, "a,b", 1.5, -2, 1e5, ""]),
+        ("[(1,), (), [], (1)]", [(1,), (), [], 1]),
+        (
+            "[(1, 2j), (1, 1E5), (1, inf), (1, 12345678901234567890)]",
+            [(1, 2j), (1, 1e5), (1, math.inf), (1, 12345678901234567890)],
+        ),
+        ("[(1, 'a\\\\nb'), (1, \"it's\")]", [(1, "a\\nb"), (1, "it's")]),
+    ],
+)
+def test_loads_reads_short_containers_of_plain_items_whole_and_others_token_by_token(
+    text: str, expected: Any
+) -> None:
+    assert same(loads(text), expected)
