@@ -66,8 +66,8 @@ async def test_twelve_sessions_at_once_on_the_microbit_run_or_are_refused_cleanl
 
 
 async def test_fifty_sessions_of_mixed_work_leave_the_heap_as_they_found_it() -> None:
-    """unix: 50 sessions at a time for 20 s of mixed work (evals, tasks, threads, temp files);
-    afterwards the heap is back within 4 KB and not cut into pieces."""
+    """unix: 50 sessions at a time for 60 s of mixed work (evals, tasks, threads, temp files);
+    afterwards the heap is back within 4 KB and its largest free block no smaller."""
     rng = random.Random(10)
     options = SessionOptions(max_concurrent_sessions=50, wait_for_session_slot=True)
     async with DeviceSessionManager(options) as manager:
@@ -104,15 +104,11 @@ async def test_fifty_sessions_of_mixed_work_leave_the_heap_as_they_found_it() ->
         board = manager.board("unix")
         assert board is not None
         free_before, largest_before = await heap(board.device)
-        n, until = 50, anyio.current_time() + 20
+        n, until = 50, anyio.current_time() + 60
         while anyio.current_time() < until:  # rounds of 50 at once, none cancelled halfway
             await round_of_fifty(n)
             n += 50
-        assert n >= 150
+        assert n >= 300
         free_after, largest_after = await heap(board.device)
     assert free_before - free_after <= 4096
-    # The issue also asks for the largest free block to be no smaller. It is not reliably so on
-    # the unix port: under a busy CI run it came out 9% smaller once (56,052 of 61,750 blocks),
-    # cause not found yet (issue 10 stays open for it). What is asserted is that the heap is
-    # not cut into pieces, the failure the issue saw (a largest block of ~5 KB).
-    assert largest_after >= largest_before // 2
+    assert largest_after >= largest_before, (largest_before, largest_after)  # not cut into pieces
