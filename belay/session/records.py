@@ -50,6 +50,6 @@ def reaped_sessions(value: Any, reason: str = "lease") -> list[ReapedSession]:
             session_id, idle_ms, problems = item
             problems = tuple(str(problem) for problem in problems)
             found.append(ReapedSession(str(session_id), int(idle_ms), problems, reason))
-        except (TypeError, ValueError) as error:
-            raise ProtocolError(f"the agent reported a reaped session as {item!r}") from error
+        except (TypeError, ValueError, OverflowError) as error:  # int(inf) is an OverflowError
+            raise ProtocolError(f"the agent reported a reaped session as {item!r:.200}") from error
     return found

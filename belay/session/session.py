@@ -13,9 +13,10 @@ import anyio
 
 from belay import literals
 from belay.agent import calls
-from belay.agent.answers import AnswerStream, split_answer, value_of
+from belay.agent.answers import AnswerStream, read_value, split_answer, value_of
 from belay.agent.stats_record import stats_record
 from belay.board_info import Capabilities, DeviceInfo
+from belay.deadline import Deadline
 from belay.device import OUTPUT_TRUNCATED, Device
 from belay.errors import (
     BelayError,
@@ -28,6 +29,7 @@ from belay.errors import (
     SessionLimitError,
 )
 from belay.link import CallResult, OutputCallback
+from belay.literal_reader import INLINE_TEXT
 from belay.log import SESSION_ID
 from belay.options import SessionOptions
 from belay.session import proxies
@@ -273,8 +275,12 @@ class DeviceSession:
     ) -> Any:
         """Run agent-level ``code`` that answers a value (see :mod:`belay.agent.answers`); return it. What
         the code printed on the way reaches ``on_output``."""
+        deadline = Deadline.after(self.options.call_timeout if timeout is DEFAULT else timeout)
         result = await self._call(code, timeout, self.on_output, kind, name)
-        return value_of(result.output, truncated=result.output_truncated)
+        if len(result.output) <= INLINE_TEXT:  # short: parsed here, no thread, within microseconds
+            return value_of(result.output, truncated=result.output_truncated)
+        left = deadline.remaining()
+        return await read_value(result.output, truncated=result.output_truncated, timeout=left)
 
     async def _call(
         self, code: str, timeout: Timeout, forward: OutputCallback | None, kind: str, name: str | None

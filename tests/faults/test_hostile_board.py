@@ -164,7 +164,6 @@ async def test_a_capability_probe_with_a_wrong_number_is_a_device_value_error(fi
         group.cancel_scope.cancel()
 
 
-@pytest.mark.xfail(strict=True, reason="belay/session/records.py reaped_sessions lets OverflowError out")
 def test_a_reaped_session_list_with_inf_is_a_belay_error() -> None:
     from belay.session.records import reaped_sessions
 

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import textwrap
 
+import anyio
 import pytest
 from session_helpers import port_of, writes_to
 
-from belay import DeviceExecError, DeviceSessionManager, DeviceValueError
+from belay import DeviceExecError, DeviceSessionManager, DeviceTimeoutError, DeviceValueError
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +125,39 @@ def test_a_task_from_python_c_says_how_to_fix_it() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert "the source of f is not available" in done.stdout
     assert "session.task(source='def f(...): ...')" in done.stdout
+
+
+async def test_a_large_task_result_is_read_off_the_event_loop_within_the_deadline(
+    manager: DeviceSessionManager,
+) -> None:
+    """A result of ~200 KB (past what is parsed inline) comes back whole, the event loop
+    ticking meanwhile; with no time left for it, it is a DeviceTimeoutError."""
+    if port_of(manager) != "unix":
+        pytest.skip("the micro:bit's heap cannot build a 200 KB answer")
+    async with manager.session("unix") as session:
+
+        @session.task
+        def many(n):  # type: ignore[no-untyped-def]
+            return [(i, "x") for i in range(n)]
+
+        assert await many(20000) == [(i, "x") for i in range(20000)]
+        deep = (  # 1.8 MB of nested literal, printed in ~0.3 s, that takes ~1.6 s to read
+            "print('\\x1e[', end='')\n"
+            "for _i in range(100000): print('(1,(2,[3,{4:5}])),', end='')\nprint(']')"
+        )
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await anyio.sleep(0.01)
+                ticks += 1
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(tick)
+            assert len(await session.run_value(deep, timeout=30)) == 100000
+            assert ticks >= 20  # the loop kept running while it was read
+            with pytest.raises(DeviceTimeoutError):
+                await session.run_value(deep, timeout=0.8)  # the board is done in time, the read is not
+            group.cancel_scope.cancel()
+        assert await session.eval("1 + 1") == 2
