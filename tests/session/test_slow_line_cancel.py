@@ -163,12 +163,16 @@ async def test_a_cancel_as_the_call_ends_never_interrupts_the_next_call(
     manager: DeviceSessionManager, port: str, rounds: int
 ) -> None:
     noise = random.Random(f"{SEED}-{port}")
-    busy = "for i in range(300):\n    x = i * i\nprint(x)"
+    # On the pty the board's own work must outlast the host's scheduling on a loaded machine
+    # (300 steps take ~50 us: a late timer then found the answer there; 100,000 take ~11 ms).
+    steps = 100_000 if port == "unix" else 300
+    busy = f"for i in range({steps}):\n    x = i * i\nprint(x)"
+    answer = f"{(steps - 1) ** 2}\n"
     async with manager.session(port) as session:
         durations = []
         for _ in range(7):  # the median: one slow call on a busy machine must not set the scale
             start = time.monotonic()
-            assert await session.exec(busy) == "89401\n"
+            assert await session.exec(busy) == answer
             durations.append(time.monotonic() - start)
         typical = statistics.median(durations)
         landed = 0
