@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from belay.errors import (
     BelayError,
+    BoardFileError,
     BoardOutOfMemoryError,
     ConnectionLostError,
     DeviceCapabilityError,
@@ -16,7 +17,9 @@ from belay.errors import (
     PortBusyError,
     PortNotFoundError,
     ProtocolError,
+    RemoteFileExistsError,
     RemoteFileNotFoundError,
+    RemoteFolderNotFoundError,
     ResourceCleanupError,
     SessionError,
     SessionLimitError,
@@ -109,6 +112,7 @@ __all__ = [
     "SessionOptions",
     # errors (also in belay.errors)
     "BelayError",
+    "BoardFileError",
     "BoardOutOfMemoryError",
     "ConnectionLostError",
     "DeviceCapabilityError",
@@ -119,7 +123,9 @@ __all__ = [
     "PortBusyError",
     "PortNotFoundError",
     "ProtocolError",
+    "RemoteFileExistsError",
     "RemoteFileNotFoundError",
+    "RemoteFolderNotFoundError",
     "ResourceCleanupError",
     "SessionError",
     "SessionLimitError",

@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -31,13 +31,13 @@ if TYPE_CHECKING:  # imported when a command runs, not at every command's start-
     from belay.session.sync import SyncReport
 
 EXIT_OK, EXIT_REFUSED = 0, 1
-Resolve = Callable[[str | None, dict[str, str], TextIO], str]
+Resolve = Callable[[str | None, dict[str, str], TextIO, Mapping[str, str] | None], str]
 Operation = Callable[["DeviceSession"], Awaitable[int]]
 
 
 def refusals() -> tuple[type[BaseException], ...]:
     """The errors a command reports as a refusal (exit 1)."""
-    from belay.session.file_tree import RemoteFileExistsError
+    from belay.errors import RemoteFileExistsError
 
     return (RemoteFileNotFoundError, RemoteFileExistsError, DeviceValueError, DeviceCapabilityError, OSError)
 
@@ -51,7 +51,7 @@ def run_in_session(
     args: argparse.Namespace, container: Container, resolve: Resolve, operation: Operation
 ) -> int:
     """Open a session on the command's port, run ``operation``; a refusal is one line, exit 1."""
-    port = resolve(args.port, dict(os.environ), sys.stderr)
+    port = resolve(args.port, dict(os.environ), sys.stderr, container.port_aliases())
 
     async def main() -> int:
         manager = container.session_manager()

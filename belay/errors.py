@@ -154,6 +154,56 @@ class RemoteFileNotFoundError(DeviceExecError, FileNotFoundError):
         )
 
 
+class RemoteFolderNotFoundError(RemoteFileNotFoundError):
+    """A folder a path needs is not on the board (``path`` is that folder)."""
+
+    def __str__(self) -> str:
+        return f"folder {self.path!r} does not exist on the board at {self.port}"
+
+
+class RemoteFileExistsError(DeviceExecError, FileExistsError):
+    """``path`` is already on the board (also a :class:`FileExistsError`)."""
+
+    def __init__(self, path: str, port: str, error: DeviceExecError) -> None:
+        super().__init__(error.remote_type, error.remote_message, error.remote_traceback)
+        self.path = path
+        self.port = port
+
+    def __str__(self) -> str:
+        return f"{self.path!r} already exists on the board at {self.port}"
+
+
+WRITE_CAUSES = {
+    28: "the board's filesystem is full (ENOSPC)",
+    27: "the file is larger than the board allows (EFBIG)",
+    36: "the name is too long for the board's filesystem (ENAMETOOLONG)",
+    30: "the board's filesystem is read-only (EROFS)",
+    13: "the board refused access (EACCES)",
+    21: "it is a folder (EISDIR)",
+}
+"""What a board's ``OSError`` number means for a write, said plainly."""
+
+
+class BoardFileError(DeviceExecError, OSError):
+    """Writing ``path`` on the board at ``port`` failed for ``cause`` (its ``errno`` if known);
+    nothing was left half-written: the old file, if any, is intact.
+
+    Also an :class:`OSError` (``except OSError`` catches it); ``error`` is the board's own."""
+
+    def __init__(self, path: str, port: str, error: DeviceExecError, errno: int | None) -> None:
+        DeviceExecError.__init__(self, error.remote_type, error.remote_message, error.remote_traceback)
+        self.path = path
+        self.port = port
+        self.errno = errno
+        self.cause = WRITE_CAUSES.get(errno or -1, error.summary)
+
+    def __str__(self) -> str:
+        return (
+            f"could not write {self.path!r} on the board at {self.port}: {self.cause} "
+            f"({self.summary}); the board's old copy, if any, is unchanged"
+        )
+
+
 class DeviceValueError(BelayError):
     """A value could not cross the wire: not a Python literal, or too large (in bytes, or in the
     host memory it would take once read: see :data:`belay.literal_reader.MAX_MEMORY`).
@@ -281,6 +331,7 @@ class _Redactor:
 
 __all__ = [
     "BelayError",
+    "BoardFileError",
     "BoardOutOfMemoryError",
     "ConnectionLostError",
     "DeviceCapabilityError",
@@ -291,7 +342,9 @@ __all__ = [
     "PortBusyError",
     "PortNotFoundError",
     "ProtocolError",
+    "RemoteFileExistsError",
     "RemoteFileNotFoundError",
+    "RemoteFolderNotFoundError",
     "ResourceCleanupError",
     "SessionError",
     "SessionLimitError",

@@ -16,7 +16,6 @@ refuse folder operations with :class:`~belay.errors.DeviceCapabilityError`.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -27,10 +26,13 @@ from belay.errors import (
     DeviceCapabilityError,
     DeviceExecError,
     DeviceValueError,
+    RemoteFileExistsError,
     RemoteFileNotFoundError,
+    RemoteFolderNotFoundError,
 )
 from belay.session.board_files import BoardFiles
 from belay.session.context import DEFAULT, SessionContext, Timeout
+from belay.session.file_errors import EEXIST, ENOENT, ENOTDIR, ENOTEMPTY, errno_of
 from belay.session.files import SMALL_HEAP, check_path
 
 SHA256, FNV1A32 = "sha256", "fnv1a32"
@@ -39,9 +41,6 @@ FULL = 64
 """Hex digits of a full hash (an FNV-1a 32 hash has 8 whatever is asked)."""
 
 MISSING, FILE, FOLDER = 0, 1, 2
-_ERRNO = re.compile(r"\[Errno (\d+)\]|^(\d+)$|\b(E[A-Z]+)\b")
-_NAMES = {"ENOENT": 2, "EEXIST": 17, "ENOTDIR": 20, "EISDIR": 21, "ENOTEMPTY": 39, "EACCES": 13}
-ENOENT, EEXIST, ENOTDIR, ENOTEMPTY = 2, 17, 20, 39
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,19 +101,6 @@ def folder_digest(files: Iterable[tuple[str, int, str]], algorithm: str, digits:
     files (names, not paths; full hex hashes), sorted by name as the board sorts them."""
     lines = b"".join(f"{name}\0{size}\0{digest}\n".encode() for name, size, digest in sorted(files))
     return local_hash(lines, algorithm)[:digits]
-
-
-def errno_of(error: DeviceExecError) -> int | None:
-    """The ``OSError`` number a board raised (``[Errno 2] ENOENT``, ``ENOENT`` or ``2``)."""
-    if error.remote_type != "OSError":
-        return None
-    if "not found" in error.remote_message.lower():  # the micro:bit: "file not found"
-        return ENOENT
-    match = _ERRNO.search(error.remote_message.strip())
-    if match is None:
-        return None
-    number = match.group(1) or match.group(2)
-    return int(number) if number else _NAMES.get(match.group(3) or "")
 
 
 def roomy(session: SessionContext) -> bool:
@@ -205,25 +191,6 @@ def _discard(_data: bytes) -> None:
 
 
 # --- errors --------------------------------------------------------------------------------
-
-
-class RemoteFolderNotFoundError(RemoteFileNotFoundError):
-    """A folder a path needs is not on the board (``path`` is that folder)."""
-
-    def __str__(self) -> str:
-        return f"folder {self.path!r} does not exist on the board at {self.port}"
-
-
-class RemoteFileExistsError(DeviceExecError, FileExistsError):
-    """``path`` is already on the board (also a :class:`FileExistsError`)."""
-
-    def __init__(self, path: str, port: str, error: DeviceExecError) -> None:
-        super().__init__(error.remote_type, error.remote_message, error.remote_traceback)
-        self.path = path
-        self.port = port
-
-    def __str__(self) -> str:
-        return f"{self.path!r} already exists on the board at {self.port}"
 
 
 def _no_such(error: str = "[Errno 2] ENOENT") -> DeviceExecError:
