@@ -4,7 +4,6 @@ ser2net-like server that takes one client and turns a second away. Each is a
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from belay.cli import main
 from belay.device import Device
 from belay.errors import BelayError, ConnectionLostError, PortBusyError
 from belay.transports.holders import busy_message, holders
-from belay.transports.pty_server import open_client_pty
 from belay.transports.serial import SerialTransport
 
 pytestmark = pytest.mark.anyio
@@ -31,16 +29,6 @@ print("holding", flush=True)
 time.sleep(60)
 """
 REFUSAL = b"Port already in use\r\n"
-
-
-@pytest.fixture
-def pty_port() -> Iterator[str]:
-    master, slave, path = open_client_pty()
-    os.close(slave)
-    try:
-        yield path
-    finally:
-        os.close(master)
 
 
 async def test_a_port_this_process_holds_says_this_process(pty_port: str) -> None:

@@ -8,10 +8,8 @@ through the reset state on its way anywhere else.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
-from collections.abc import Iterator
 
 import anyio
 import anyio.to_thread
@@ -22,7 +20,6 @@ from belay.cli import _with_line_levels, build_parser
 from belay.container import Container
 from belay.options import SessionOptions
 from belay.transports import ModemLines, modem_lines, open_transport, telnet, with_lines
-from belay.transports.pty_server import open_client_pty
 from belay.transports.serial import SerialTransport
 
 pytestmark = pytest.mark.anyio
@@ -52,16 +49,6 @@ def states(calls: list[tuple[str, bool]], start: tuple[bool, bool] = (True, True
         dtr, rts = (level, rts) if line == "dtr" else (dtr, level)
         seen.append((dtr, rts))
     return seen
-
-
-@pytest.fixture
-def pty_port() -> Iterator[str]:
-    master, slave, path = open_client_pty()
-    os.close(slave)
-    try:
-        yield path
-    finally:
-        os.close(master)
 
 
 async def _open_and_close(
