@@ -99,7 +99,7 @@ async def run_exec_kept(container: Container, port: str, code: str, out: Any, ti
 def cmd_exec(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     code = read_code(args, sys.stdin)
     if args.keep:
         note_keep_on_unix(port, sys.stderr)
@@ -116,7 +116,7 @@ def cmd_stats(args: argparse.Namespace, container: Container) -> int:
 
     from belay.cli_stats import read_board_stats, render_stats, stats_json
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     stats = anyio.run(read_board_stats, container, port)
     if args.json:
         sys.stdout.write(stats_json(stats, port) + "\n")
@@ -135,7 +135,7 @@ def cmd_reap(args: argparse.Namespace, container: Container) -> int:
     from belay.cli_reap import reap_port, render_reaped
     from belay.journal import default_journal_path
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     configured = container.options().journal_path
     journal = Path(args.journal) if args.journal else configured or default_journal_path()
     reap = functools.partial(
@@ -154,7 +154,7 @@ def cmd_clean(args: argparse.Namespace, container: Container) -> int:
 
     from belay.cli_clean import clean_port, render_clean
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     clean = functools.partial(clean_port, container, port, force=args.force, reset=not args.no_reset)
     render_clean(anyio.run(clean), port, Console(file=sys.stdout))
     return EXIT_OK
@@ -301,8 +301,9 @@ def _one_line(error: BaseException) -> str:
 
 
 def _configured(args: argparse.Namespace) -> Container:
-    """The container, configured from the project's file and ``BELAY_*``; ``args.port`` (else
-    the configured ``port``, except for ``history``) with the configuration's aliases resolved.
+    """The container, configured from the project's file and ``BELAY_*``; ``args.port`` is
+    the configured ``port`` where none was given (except for ``history``): its aliases are
+    resolved, with the rest of the name, by :func:`~belay.cli_common.choose_port`.
     Raises :class:`CliError` for an unusable configuration."""
     from belay.config import ConfigError
     from belay.container import from_config
@@ -311,10 +312,8 @@ def _configured(args: argparse.Namespace) -> Container:
         container = from_config()
     except ConfigError as error:
         raise CliError(str(error)) from None
-    if hasattr(args, "port"):
-        port = args.port if args.port is not None or args.command == "history" else container.config.port()
-        if port is not None:
-            args.port = container.port_aliases().get(port, port)
+    if getattr(args, "port", "") is None and args.command != "history":
+        args.port = container.config.port()
     return container
 
 
@@ -323,10 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from belay.log import configure_cli_logging
 
     configure_cli_logging(args.verbose, args.quiet)
-    handler: Callable[[argparse.Namespace, Container], int] = args.handler
+    # A command that needs no configuration (``ports``) never builds the container.
+    standalone: Callable[[argparse.Namespace], int] | None = getattr(args, "standalone", None)
     try:
-        container = _configured(args)
-        return handler(args, _with_line_levels(container, args))
+        if standalone is not None:
+            return standalone(args)
+        handler: Callable[[argparse.Namespace, Container], int] = args.handler
+        return handler(args, _with_line_levels(_configured(args), args))
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")
         return EXIT_INTERRUPTED

@@ -77,7 +77,7 @@ async def reset_board(container: Container, port: str, hard: bool) -> str:
 def cmd_reset(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     sys.stdout.write(anyio.run(reset_board, container, port, args.hard) + "\n")
     return EXIT_OK
 
@@ -106,7 +106,8 @@ def render_ports(ports: Sequence[PortInfo], out: TextIO) -> None:
     )
 
 
-def cmd_ports(args: argparse.Namespace, container: Container) -> int:
+def cmd_ports(args: argparse.Namespace) -> int:
+    """``belay ports``: needs no configuration, so it runs without the container."""
     from belay.transports.discovery import list_serial_ports
 
     render_ports(list_serial_ports(), sys.stdout)
@@ -127,4 +128,4 @@ def add_board_commands(parser: argparse.ArgumentParser, commands: Any, add_port:
                      "cycle does (machine.reset()), where the board can")  # fmt: skip
     reset.set_defaults(handler=cmd_reset, hard=False)
     ports = commands.add_parser("ports", help="list boards: the virtual ones and the serial ports")
-    ports.set_defaults(handler=cmd_ports)
+    ports.set_defaults(standalone=cmd_ports)

@@ -6,6 +6,7 @@ Kept free of heavy imports: every command imports it before it knows what it nee
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from belay.transports.port_names import resolve_port_name
@@ -33,17 +34,21 @@ def port_source(args: argparse.Namespace, environ: dict[str, str]) -> str | None
     return "$BELAY_PORT" if environ.get("BELAY_PORT") else "the configuration file"
 
 
-def choose_port(given: str | None, environ: dict[str, str]) -> tuple[str, str]:
-    """The port to use and how it was chosen: ``--port`` (a name, ``id:SERIAL``, ``vid:pid`` or a
-    unique prefix), else ``$BELAY_PORT``, else the single USB MicroPython board, else ``unix``.
+def choose_port(
+    given: str | None, environ: dict[str, str], aliases: Mapping[str, str] | None = None
+) -> tuple[str, str]:
+    """The port to use and how it was chosen: ``--port`` (a name, an alias of the
+    configuration's ``[ports]``, ``id:SERIAL``, ``vid:pid`` or a unique prefix of a port or an
+    alias), else ``$BELAY_PORT``, else the single USB MicroPython board, else ``unix``.
 
     Raises :class:`~belay.errors.PortNotFoundError` for a name that matches no port (with the
-    names it may have meant) and :class:`CliError` when several boards are connected.
+    names, aliases among them, it may have meant) and :class:`CliError` when several boards
+    are connected.
     """
     if given:
-        return resolve_port_name(given, {}), "--port"
+        return resolve_port_name(given, aliases or {}), "--port"
     if environ.get("BELAY_PORT"):
-        return resolve_port_name(environ["BELAY_PORT"], {}), "$BELAY_PORT"
+        return resolve_port_name(environ["BELAY_PORT"], aliases or {}), "$BELAY_PORT"
     from belay.transports.discovery import micropython_ports
 
     boards = micropython_ports()
@@ -54,9 +59,11 @@ def choose_port(given: str | None, environ: dict[str, str]) -> tuple[str, str]:
     return "unix", "no board given or connected"
 
 
-def resolve_port(given: str | None, environ: dict[str, str], err: TextIO) -> str:
+def resolve_port(
+    given: str | None, environ: dict[str, str], err: TextIO, aliases: Mapping[str, str] | None = None
+) -> str:
     """:func:`choose_port`'s port, saying on ``err`` when belay picked it itself."""
-    port, how = choose_port(given, environ)
+    port, how = choose_port(given, environ, aliases)
     if how.startswith("the only"):
         err.write(f"belay: using the board on {port}\n")
     elif how.startswith("no board"):

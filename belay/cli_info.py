@@ -107,7 +107,7 @@ def render_info(found: dict[str, Any], out: Any) -> None:
 def cmd_info(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
-    port, how = choose_port(args.port, dict(os.environ))
+    port, how = choose_port(args.port, dict(os.environ), container.port_aliases())
     how = port_source(args, dict(os.environ)) or how
     found = anyio.run(read_info, container, port, how)
     if args.json:
@@ -173,7 +173,7 @@ def cmd_latency(args: argparse.Namespace, container: Container) -> int:
 
     if args.count < 1:
         raise CliError(f"--count must be at least 1, not {args.count}")
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     samples = anyio.run(measure_latency, container, port, args.count)
     stats = {call: summary(values) for call, values in samples.items()}
     if args.json:

@@ -147,7 +147,7 @@ def _explained(error: Exception, index: str, written: list[str]) -> CliError:
 def cmd_install(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
 
     async def main() -> list[str]:
         manager = container.session_manager()

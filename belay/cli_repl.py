@@ -95,10 +95,14 @@ async def keys_to_board(transport: Transport, in_fd: int) -> None:
 
 
 async def repl(container: Container, port: str, in_fd: int, out_fd: int) -> None:
-    """The terminal session: the board's output on the screen, the keys to the board."""
+    """The terminal session: the board's output on the screen, the keys to the board; the
+    port opened with the DTR and RTS levels of ``--dtr``/``--rts`` (else the configured ones)."""
     import anyio
 
-    transport = await container.transport_factory()(port)
+    from belay.transports import ModemLines, with_lines
+
+    options = container.options()
+    transport = await with_lines(container.transport_factory(), ModemLines(options.dtr, options.rts))(port)
     async with transport:
         sys.stderr.write(f"belay: connected to {port}; Ctrl-] leaves\r\n")  # \r: a raw terminal
         sys.stderr.flush()
@@ -112,7 +116,7 @@ async def repl(container: Container, port: str, in_fd: int, out_fd: int) -> None
 def cmd_repl(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
     with raw_terminal(in_fd):
         anyio.run(repl, container, port, in_fd, out_fd)

@@ -94,7 +94,7 @@ async def _restore(run: Callable[[str], Any], saved: Any) -> None:
 def cmd_run(args: argparse.Namespace, container: Container) -> int:
     import anyio
 
-    port = resolve_port(args.port, dict(os.environ), sys.stderr)
+    port = resolve_port(args.port, dict(os.environ), sys.stderr, container.port_aliases())
     script = read_script(args.file)
     if args.keep:
         note_keep_on_unix(port, sys.stderr)

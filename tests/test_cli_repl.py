@@ -147,3 +147,33 @@ def test_a_bad_port_is_one_line_and_the_terminal_is_left_as_it_was(terminal: Ter
     assert shown.strip() == b"belay: error: no such port: unx (did you mean unix?)"  # no "connected"
     assert terminal.exit_status() == 2
     assert terminal.cooked()
+
+
+def test_repl_opens_a_serial_port_with_the_dtr_and_rts_levels_given(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``--dtr``/``--rts`` reach the serial port ``belay repl`` opens, as they do for ``exec``."""
+    from belay.cli import main
+    from belay.errors import PortBusyError
+    from belay.transports import ModemLines
+    from belay.transports.serial import SerialTransport
+
+    asked: list[tuple[str, ModemLines]] = []
+
+    async def recording_open(port: str, *, lines: ModemLines, **how: object) -> SerialTransport:
+        asked.append((port, lines))
+        raise PortBusyError(f"{port} is held (by the test)", port=port)
+
+    monkeypatch.setattr(SerialTransport, "open", recording_open)
+    master, slave = os.openpty()  # a path that exists, so that it is taken as a serial port
+    path = os.ttyname(slave)
+    try:
+        with open(os.devnull) as nothing:  # pytest's stdin has no file descriptor
+            monkeypatch.setattr(sys, "stdin", nothing)
+            assert main(["repl", "-p", path, "--dtr", "0", "--rts", "on"]) == 2
+            assert main(["repl", "-p", path]) == 2
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert asked == [(path, ModemLines(dtr=False, rts=True)), (path, ModemLines(dtr=True, rts=True))]
+    assert capfd.readouterr().err.count(f"belay: error: {path} is held (by the test)") == 2
