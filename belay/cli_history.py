@@ -9,14 +9,10 @@ host died) counts as ``unfinished``.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from belay.journal import default_journal_path, read_journal
 
 if TYPE_CHECKING:
     from belay.container import Container
@@ -64,6 +60,8 @@ def _take(board: dict[str, Any], event: dict[str, Any], begun: set[str]) -> None
 def summarise(events: Iterable[dict[str, Any]], port: str | None = None) -> dict[str, dict[str, Any]]:
     """Per port (only ``port``, if given): what :func:`render` shows; durations as median and
     max seconds."""
+    import statistics
+
     boards: dict[str, dict[str, Any]] = {}
     open_ids: dict[str, set[str]] = {}
     for event in events:
@@ -109,7 +107,11 @@ def render(summary: dict[str, dict[str, Any]], journal: Path, out: Any) -> None:
 
 
 def cmd_history(args: argparse.Namespace, container: Container) -> int:
+    import json
+
     from rich.console import Console
+
+    from belay.journal import default_journal_path, read_journal
 
     configured = container.options().journal_path
     journal = Path(args.journal) if args.journal else configured or default_journal_path()

@@ -19,19 +19,25 @@ import secrets
 import time
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
 from belay.config import load_config
-from belay.device import Device
-from belay.journal import Journal, open_journal
 from belay.options import SessionOptions
-from belay.session.manager import DeviceSessionManager, open_device
-from belay.session.output import STDOUT
-from belay.session.session import DeviceSession
-from belay.telemetry import default_meter, default_tracer
 from belay.transports import open_transport
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Tracer
+
+    from belay.device import Device
+    from belay.journal import Journal
+    from belay.session.manager import DeviceSessionManager
+    from belay.session.session import DeviceSession
+
+# The session stack, the journal and OpenTelemetry are imported when a provider first makes
+# what needs them: a command that opens no board (``belay ports``) pays for none of them.
 
 
 def _options(overrides: dict[str, Any] | None) -> SessionOptions:
@@ -41,21 +47,47 @@ def _options(overrides: dict[str, Any] | None) -> SessionOptions:
 
 def _session_manager(
     options: SessionOptions, transport_factory: Any, id_generator: Any, token_generator: Any,
-    clock: Any, journal: Journal, meter: Any, tracer: Any,
+    clock: Any, journal: Journal, meter: providers.Provider[Any], tracer: providers.Provider[Any],
 ) -> DeviceSessionManager:  # fmt: skip
-    """A manager whose boards open through the container's transport factory."""
+    """A manager whose boards open through the container's transport factory. The meter and
+    tracer are made only where they can be used: metrics on, or a provider overridden (else
+    the manager takes the same global ones itself, if a session turns metrics on)."""
+    from belay.session.manager import DeviceSessionManager
 
     async def opener(port: str, board_options: SessionOptions) -> Device:
-        return await open_device(port, board_options, transport_factory)
+        return await _open_device(port, board_options, transport_factory)
 
+    wanted = options.enable_metrics
     return DeviceSessionManager(
         options, device_opener=opener, id_generator=id_generator, token_generator=token_generator,
-        clock=clock, journal=journal, meter=meter, tracer=tracer,
+        clock=clock, journal=journal, meter=meter() if wanted or meter.overridden else None,
+        tracer=tracer() if wanted or tracer.overridden else None,
     )  # fmt: skip
 
 
+async def _open_device(port: str, options: SessionOptions, transport_factory: Any, **how: Any) -> Device:
+    """:func:`belay.session.manager.open_device`, imported when a board is first opened."""
+    from belay.session.manager import open_device
+
+    return await open_device(port, options, transport_factory, **how)
+
+
 def _journal(options: SessionOptions) -> Journal:
+    from belay.journal import open_journal
+
     return open_journal(options.journal_path, options.journal_max_bytes)
+
+
+def _default_meter() -> Meter:
+    from belay.telemetry import default_meter
+
+    return default_meter()
+
+
+def _default_tracer() -> Tracer:
+    from belay.telemetry import default_tracer
+
+    return default_tracer()
 
 
 def _aliases(ports: Mapping[str, str] | None) -> dict[str, str]:
@@ -71,6 +103,8 @@ def _session(
     port: str, manager: DeviceSessionManager, aliases: dict[str, str], **options: Any
 ) -> AbstractAsyncContextManager[DeviceSession]:
     """``manager.session(port)``, the port's alias resolved."""
+    from belay.session.output import STDOUT
+
     options.setdefault("on_output", STDOUT)
     session: AbstractAsyncContextManager[DeviceSession] = manager.session(
         resolve_alias(port, aliases), **options
@@ -93,10 +127,10 @@ class Container(containers.DeclarativeContainer):
     # The secret the agent knows a session by: 64 random bits, 11 characters on the wire.
     token_generator = providers.Object(lambda: secrets.token_urlsafe(8))
     journal = providers.Singleton(_journal, options)
-    meter = providers.Singleton(default_meter)
-    tracer = providers.Singleton(default_tracer)
+    meter = providers.Singleton(_default_meter)
+    tracer = providers.Singleton(_default_tracer)
     transport_factory = providers.Object(open_transport)
-    device_opener = providers.Callable(open_device, options=options, transport_factory=transport_factory)
+    device_opener = providers.Callable(_open_device, options=options, transport_factory=transport_factory)
     session_manager = providers.Singleton(
         _session_manager,
         options=options,
@@ -105,8 +139,8 @@ class Container(containers.DeclarativeContainer):
         token_generator=token_generator,
         clock=clock,
         journal=journal,
-        meter=meter,
-        tracer=tracer,
+        meter=meter.provider,
+        tracer=tracer.provider,
     )
     session = providers.Factory(_session, manager=session_manager, aliases=port_aliases)
 

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import platformdirs
-
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -129,6 +127,8 @@ def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def default_journal_path() -> Path:
     """The journal the CLI uses when none is named: in the user's state directory."""
+    import platformdirs  # only where no journal path is configured
+
     return platformdirs.user_state_path("belay") / "journal.jsonl"
 
 

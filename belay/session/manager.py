@@ -7,13 +7,10 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from anyio.abc import AsyncResource
-from opentelemetry.metrics import Meter
-from opentelemetry.trace import Tracer
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from belay.agent import calls
 from belay.device import Device
@@ -34,8 +31,13 @@ from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
-from belay.telemetry import SessionTelemetry, Telemetry
 from belay.transports import ModemLines, TransportFactory, open_transport, with_lines
+
+if TYPE_CHECKING:  # OpenTelemetry, and tenacity, are imported where they are used
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Tracer
+
+    from belay.telemetry import SessionTelemetry, Telemetry
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -220,6 +222,8 @@ class DeviceSessionManager(AsyncResource):
     def _instruments(self) -> Telemetry:
         """The manager's instruments, made on first use (only sessions with metrics use them)."""
         if self._telemetry is None:
+            from belay.telemetry import Telemetry
+
             self._telemetry = Telemetry(self._meter, self._tracer)
         return self._telemetry
 
@@ -302,6 +306,7 @@ class DeviceSessionManager(AsyncResource):
         """Run ``operation`` in a fresh session, retrying with exponential backoff when the
         failure is recoverable (a lost board, a full manager, the port of a board lost here
         missing while it comes back)."""
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
         def retryable(error: BaseException) -> bool:
             return _retryable(error) or (isinstance(error, PortNotFoundError) and port in self._orphans)

@@ -7,14 +7,13 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from belay import literals
 from belay.agent import calls
 from belay.agent.answers import AnswerStream, read_value, split_answer, value_of
-from belay.agent.stats_record import stats_record
 from belay.board_info import Capabilities, DeviceInfo
 from belay.deadline import Deadline
 from belay.device import OUTPUT_TRUNCATED, Device
@@ -32,21 +31,22 @@ from belay.link import CallResult, OutputCallback
 from belay.literal_reader import INLINE_TEXT
 from belay.log import SESSION_ID
 from belay.options import SessionOptions
-from belay.session import proxies
 from belay.session.board import Board
 from belay.session.budget import session_reserve
 from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
 from belay.session.functions import RemoteFunction, Task, Thread
-from belay.session.generators import GeneratorTask
 from belay.session.metered import LabelledCalls, MeteredTracker
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.remote_source import remote_code
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
-from belay.telemetry import SessionTelemetry
+
+if TYPE_CHECKING:  # what only some sessions use is imported when they first use it
+    from belay.session.generators import GeneratorTask
+    from belay.telemetry import SessionTelemetry
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -359,6 +359,8 @@ class DeviceSession:
     async def proxy(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
         """Evaluate ``expression`` on the board and keep the object there: a
         :class:`~belay.session.proxies.Proxy` of it (its value, when it is a literal)."""
+        from belay.session import proxies
+
         return await proxies.evaluate(self, expression, timeout)
 
     async def output(self) -> str:
@@ -380,6 +382,8 @@ class DeviceSession:
         code = remote_code(function, source=source)
         calls_as = self if self.telemetry is None else LabelledCalls(self, "task", code.name)
         if code.is_generator:
+            from belay.session.generators import GeneratorTask
+
             return GeneratorTask(calls_as, function, code=code)
         return Task(calls_as, function, code=code)
 
@@ -434,6 +438,8 @@ class DeviceSession:
 
     async def board_stats(self) -> dict[str, Any]:
         """This session's records as the agent keeps them on the board."""
+        from belay.agent.stats_record import stats_record
+
         stats = stats_record(await self.run_value(calls.stats()), self.port)
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
