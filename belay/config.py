@@ -18,7 +18,6 @@ The result is one plain dict, ``{"options": {...}, "ports": {...}, "port": ...}`
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -62,6 +61,8 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only where a configuration file may be: most runs read none
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -16,9 +16,11 @@ import fcntl
 import json
 import logging
 import os
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class NullJournal:
 
 def timestamp(moment: datetime | None = None) -> str:
     """``moment`` (default: now) as ISO 8601 in UTC with milliseconds: ``2026-12-02T16:30:00.123Z``."""
+    from datetime import UTC, datetime  # only where a journal is written
+
     moment = moment if moment is not None else datetime.now(UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
