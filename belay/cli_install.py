@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import urllib.error
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +133,8 @@ async def install(session: DeviceSession, package: str, *, index: str | None = N
 
 
 def _explained(error: Exception, index: str, written: list[str]) -> CliError:
+    import urllib.error
+
     cause = error.__context__
     partly = f" ({len(written)} files were written: it may be partly installed)" if written else ""
     if isinstance(cause, urllib.error.URLError) and not isinstance(cause, urllib.error.HTTPError):

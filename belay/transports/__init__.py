@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 from belay.errors import PortNotFoundError
 from belay.transports.base import DEFAULT_LINES, ModemLines, Pacing, Transport
@@ -66,6 +65,8 @@ def virtual_baud(port: str, query: str) -> int | None:
     """The baud rate a virtual board's port asks for (``unix?baud=115200``), if any."""
     if not query:
         return None
+    from urllib.parse import parse_qs
+
     fields = parse_qs(query, keep_blank_values=True)
     baud = fields.pop("baud", [""])
     if fields or len(baud) != 1 or not baud[0].isdigit() or int(baud[0]) <= 0:
