@@ -216,11 +216,42 @@ def _with_line_levels(container: Container, args: argparse.Namespace) -> Contain
     return container
 
 
+class _Discarded:
+    """Takes any parser call (``add_argument``, ``set_defaults``, groups, subcommands) and keeps
+    nothing: the parsers of the commands not being run."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Discarded]:
+        return lambda *args, **kwargs: self
+
+
+class _OneCommand:
+    """``belay``'s subcommands, building the parser of the command ``name`` (or of the command
+    it is an alias of) only: a run parses one command's options, not every command's.
+    ``found`` says whether ``name`` was a command at all."""
+
+    def __init__(self, commands: Any, name: str) -> None:
+        self._commands, self._name, self.found = commands, name, False
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name == self._name or self._name in kwargs.get("aliases", ()):
+            self.found = True
+            return self._commands.add_parser(name, **kwargs)
+        return _Discarded()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``belay`` parser, every command's."""
+    return _build_parser(None)[0]
+
+
+def _build_parser(command: str | None) -> tuple[argparse.ArgumentParser, bool]:
+    """The ``belay`` parser: every command's, or with ``command``, that command's only; and
+    whether ``command`` was one."""
     parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="log less (-qq: only critical)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    every = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: Any = every if command is None else _OneCommand(every, command)
 
     run = commands.add_parser("exec", help="run code on a board and stream what it prints")
     run.add_argument("code", nargs="?", help="code to run, or - to read it from standard input")
@@ -277,7 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_command(commands)
     add_install_commands(commands, _add_port)
     add_board_commands(parser, commands, _add_port)
-    return parser
+    return parser, not isinstance(commands, _OneCommand) or commands.found
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``argv`` parsed by the parser of its command alone where it names one (the first
+    argument that is not an option: ``belay``'s own options take no values); by the whole
+    parser otherwise (``belay``, ``belay --help``, a mistyped command), whose messages list
+    every command."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    if command is not None:
+        parser, found = _build_parser(command)
+        if found:
+            return parser.parse_args(arguments)
+    return build_parser().parse_args(arguments)
 
 
 def _report(error: BaseException) -> int:
@@ -318,7 +363,7 @@ def _configured(args: argparse.Namespace) -> Container:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from belay.log import configure_cli_logging
 
     configure_cli_logging(args.verbose, args.quiet)
