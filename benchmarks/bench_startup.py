@@ -7,15 +7,26 @@ alike, each a fresh process timed from spawn to exit:
 
 - ``python -c pass``:              the interpreter's own start-up, the floor of any Python CLI.
 - ``micropython -c print(1)``:     the unix board's interpreter running the same code, no host.
+- ``asyncio.run``, ``anyio.run``:  an event loop started and stopped, nothing else: the floor
+  of any asyncio (and of any anyio) command.
+- ``floor``:                       ``startup_floor.py``, the least an anyio program does for the
+  same output (a fresh unix board on a pty, its raw REPL, ``print(1)``): no belay, no agent.
 - ``import belay.cli``:            what every ``belay`` command pays before it parses its arguments.
 - ``belay --version``, ``ports``:  commands that open no board.
 - ``belay exec -p unix print(1)``: the whole round: start-up, a unix board started, the agent
   loaded, a session begun and ended, the board stopped.
 
-``--before SRC`` adds the ``import belay.cli`` and ``exec`` rows run from another source tree
-(``git archive <commit> | tar -x -C SRC``), so a change's effect is measured in the same run.
+``--before SRC`` adds the ``import belay.cli``, ``ports`` and ``exec`` rows run from another
+source tree (``git archive <commit> | tar -x -C SRC``), so a change's effect is measured in the
+same run.
 Figures are medians (and minimums) in milliseconds, and ratios to ``python -c pass`` and to
 ``micropython -c``.
+
+Bytecode: every contender runs with its ``.pyc`` files cached (in a temporary
+``PYTHONPYCACHEPREFIX``, written in the warm-up round), as an installed package's are, even
+where ``PYTHONDONTWRITEBYTECODE`` is set (as in some CI and sandboxes): compiling belay's
+sources again on every run is not start-up that users pay. The ``(no .pyc)`` row shows what it
+costs where it happens.
 """
 
 from __future__ import annotations
@@ -32,7 +43,11 @@ import time
 from collections.abc import Sequence
 
 PY = sys.executable
+HERE = os.path.dirname(os.path.abspath(__file__))
 NEUTRAL = tempfile.gettempdir()
+PYCACHE = tempfile.mkdtemp(prefix="belay-bench-pyc-")
+NO_PYC = "-"
+"""An ``extra`` environment value meaning: leave the variable out."""
 
 
 def contenders(before: str | None) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -41,24 +56,35 @@ def contenders(before: str | None) -> dict[str, tuple[list[str], dict[str, str]]
     belay = [PY, "-m", "belay"]
     found: dict[str, tuple[list[str], dict[str, str]]] = {
         "python -c pass": ([PY, "-c", "pass"], {}),
+        "asyncio.run(sleep(0))": ([PY, "-c", "import asyncio; asyncio.run(asyncio.sleep(0))"], {}),
+        "anyio.run(sleep, 0)": ([PY, "-c", "import anyio; anyio.run(anyio.sleep, 0)"], {}),
+        "floor: anyio + raw REPL print(1)": ([PY, os.path.join(HERE, "startup_floor.py")], {}),
         "import belay.cli": ([PY, "-c", "import belay.cli"], {}),
         "belay --version": ([*belay, "--version"], {}),
         "belay ports": ([*belay, "ports"], {}),
         "belay exec -p unix print(1)": ([*belay, "exec", "-p", "unix", "print(1)"], {}),
+        "belay exec -p unix print(1) (no .pyc)": (
+            [*belay, "exec", "-p", "unix", "print(1)"],
+            {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": NO_PYC},
+        ),
     }
     if micropython:
         found["micropython -c print(1)"] = ([micropython, "-c", "print(1)"], {})
     if before:
         old = {"PYTHONPATH": os.path.abspath(before)}
         found["import belay.cli (before)"] = ([PY, "-c", "import belay.cli"], old)
+        found["belay ports (before)"] = ([*belay, "ports"], old)
         found["belay exec -p unix print(1) (before)"] = ([*belay, "exec", "-p", "unix", "print(1)"], old)
     return found
 
 
 def time_once(command: list[str], extra: dict[str, str]) -> float:
     """Seconds from spawn to exit; a failing command stops the benchmark."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("BELAY_PORT", "PYTHONPATH")}
+    dropped = ("BELAY_PORT", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    environ = {k: v for k, v in os.environ.items() if k not in dropped}
+    environ["PYTHONPYCACHEPREFIX"] = PYCACHE
     environ.update(extra)
+    environ = {k: v for k, v in environ.items() if v != NO_PYC}
     started = time.perf_counter()
     # From a neutral folder: ``python -c`` puts the current folder first on sys.path.
     done = subprocess.run(command, capture_output=True, env=environ, timeout=60, check=False, cwd=NEUTRAL)
@@ -103,7 +129,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--before", help="another source tree to time beside this one")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    figures = report(measure(args.rounds, args.before))
+    try:
+        figures = report(measure(args.rounds, args.before))
+    finally:
+        shutil.rmtree(PYCACHE, ignore_errors=True)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
