@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -27,7 +27,7 @@ from belay.errors import (
     DeviceValueError,
     ProtocolError,
 )
-from belay.heap import HEAP_QUERY, check_fits, heap_room
+from belay.heap import FIT_CHECK_ABOVE, HEAP_QUERY, check_fits, heap_room
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
 from belay.payloads import encode_code, read_value, remote_error
 from belay.transports import TransportFactory, open_transport
@@ -40,6 +40,27 @@ OUTPUT_TRUNCATED = "\n[belay: output truncated: a call keeps at most {limit} byt
 NO_DEADLINE = Deadline.never()
 RoomMaker = Callable[["Device"], Awaitable[None]]
 """Frees heap on a board too full to be probed (the session layer reaps expired sessions)."""
+
+
+ESCAPED_MOST, ESCAPE_WRAPPER = 4, 9
+"""Code escaped for the raw REPL is at most 4 bytes a byte plus ``exec(b'')``: shorter code
+never needs the heap check (:func:`~belay.heap.check_fits`)."""
+
+
+def _not_an_expression(expression: str) -> str | None:
+    """Why ``expression`` is not one (``None``: it is); short ones are remembered (they recur)."""
+    return _parse_problem_cached(expression) if len(expression) <= 200 else _parse_problem(expression)
+
+
+def _parse_problem(expression: str) -> str | None:
+    try:
+        ast.parse(expression, mode="eval")
+    except SyntaxError as error:
+        return f"not an expression: {expression[:200]!r} ({error.msg})"
+    return None
+
+
+_parse_problem_cached = functools.lru_cache(maxsize=256)(_parse_problem)
 
 
 class Device(AsyncResource):
@@ -228,17 +249,16 @@ class Device(AsyncResource):
         """The value of ``expression`` on the board, read back as a Python literal (never
         evaluated): :class:`DeviceValueError` when it is not one or too large,
         :class:`DeviceTimeoutError` when the call and reading the value take over ``timeout``."""
-        try:
-            ast.parse(expression, mode="eval")
-        except SyntaxError as error:
-            raise DeviceValueError(f"not an expression: {expression[:200]!r} ({error.msg})") from None
-        deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
+        problem = _not_an_expression(expression)
+        if problem is not None:
+            raise DeviceValueError(problem)
+        deadline = self._deadline(timeout)
         result = await self.call(f"print(repr({expression}\n))", timeout=timeout)
         return await read_value(result, timeout=deadline.remaining())
 
     async def eval_code(self, code: str | bytes, *, timeout: float | None = None) -> Any:
         """Run statements that print one value with ``repr()``; return that value."""
-        deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
+        deadline = self._deadline(timeout)
         result = await self.call(code, timeout=timeout)
         return await read_value(result, timeout=deadline.remaining())
 
@@ -269,12 +289,15 @@ class Device(AsyncResource):
     ) -> CallResult:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
         payload = encode_code(code)
-        deadline = Deadline.after(self.call_timeout if timeout is None else timeout)
-        await self._acquire(deadline)
+        deadline = self._deadline(timeout)
+        if deadline.unbounded:  # the hot path: no scope to wait in
+            await self._lock.acquire()
+        else:
+            await self._acquire(deadline)
         try:
             await self._ready(deadline)
             use_paste = self._use_raw_paste(payload) if raw_paste is None else raw_paste
-            if not use_paste:
+            if not use_paste and ESCAPED_MOST * len(payload) + ESCAPE_WRAPPER > FIT_CHECK_ABOVE:
                 query = functools.partial(self._guarded, on_output=None, deadline=deadline, raw_paste=False)
                 await check_fits(payload, query, self.port)
             result = await self._guarded(payload, on_output=on_output, deadline=deadline, raw_paste=use_paste)
@@ -283,6 +306,31 @@ class Device(AsyncResource):
         if result.error:
             raise remote_error(result.error, truncated=result.error_truncated)
         return result
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        seconds = self.call_timeout if timeout is None else timeout
+        return NO_DEADLINE if seconds is None else Deadline.after(seconds)
+
+    async def call_each(
+        self, codes: Sequence[str | bytes], *, timeout: float | None = None
+    ) -> list[CallResult]:
+        """Short calls back to back under one hold of the lock (no other call comes between
+        them), within one ``timeout``; the first that raises on the board ends the run."""
+        deadline = self._deadline(timeout)
+        await self._acquire(deadline)
+        results = []
+        try:
+            for code in codes:
+                await self._ready(deadline)
+                result = await self._guarded(
+                    encode_code(code), on_output=None, deadline=deadline, raw_paste=False
+                )
+                if result.error:
+                    raise remote_error(result.error, truncated=result.error_truncated)
+                results.append(result)
+        finally:
+            self._lock.release()
+        return results
 
     async def _acquire(self, deadline: Deadline) -> None:
         """Take the lock by ``deadline``; running out while queued touches nothing on the board."""
@@ -301,8 +349,11 @@ class Device(AsyncResource):
         """Run the call by ``deadline``; interrupt the board if the call is abandoned."""
         finished = False
         try:
-            with deadline.scope():
+            if deadline.unbounded:  # the hot path: no scope to enter
                 result = await self._link.call(payload, on_output, raw_paste=raw_paste)
+            else:
+                with deadline.scope():
+                    result = await self._link.call(payload, on_output, raw_paste=raw_paste)
             finished = True
             return result
         except TimeoutError as error:

@@ -197,12 +197,26 @@ class Link:
         Whatever background code printed since the last call arrives before ``OK`` and is
         handed to ``on_unsolicited`` on the way.
         """
-        self.protocol.start_call(code, raw_paste=raw_paste)
+        protocol = self.protocol
+        protocol.start_call(code, raw_paste=raw_paste)
         await self._flush()
         collector = _Collector(on_output, self.max_output)
-        done = await self._pump_until(CallComplete, collector)
-        assert isinstance(done, CallComplete)
-        return CallResult(bytes(collector.parts), done.error, collector.truncated, done.error_truncated)
+        transport = self.transport
+        while True:  # _pump_until and _receive, inlined: the hot path
+            try:
+                data = await transport.receive()
+            except ConnectionLostError as error:
+                self._count_reported(error)
+                raise
+            self.received += len(data)
+            protocol.receive_data(data)
+            done = self._dispatch(protocol.next_events(), collector, CallComplete)
+            if protocol.has_data_to_send:
+                await self._flush()
+            if done is not None:
+                assert isinstance(done, CallComplete)
+                output = bytes(collector.parts)
+                return CallResult(output, done.error, collector.truncated, done.error_truncated)
 
     async def recover(self, timeout: float) -> None:
         """After a call was abandoned: interrupt it, then prove the board is back and in step.
@@ -338,7 +352,8 @@ class Link:
             data = await self._receive()
             self.protocol.receive_data(data)
             found = self._dispatch(self.protocol.next_events(), collector, wanted)
-            await self._flush()
+            if self.protocol.has_data_to_send:
+                await self._flush()
             if found is not None:
                 return found
 

@@ -135,11 +135,50 @@ class RawRepl:
 
     # --- input ------------------------------------------------------------------------
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether :meth:`data_to_send` would return anything now."""
+        return bool(self._outbox) or self.state is State.PASTING
+
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the board; may raise :class:`ProtocolError`."""
+        if not self._inbox and self._whole_answer(data):
+            return
         self._inbox += data
         while self._inbox and self._step():
             pass
+
+    def _whole_answer(self, data: bytes) -> bool:
+        """The common case in one step: a call's whole framing in one piece, nothing around it
+        (``OK <stdout> \\x04 <stderr> \\x04 >``); the same events as the steps would make."""
+        state = self.state
+        if state is State.AWAIT_OK:
+            if not data.startswith(b"OK"):
+                return False
+            if len(data) == 2:  # a board that sends OK by itself, then runs the code
+                self._reboot_scan.clear()
+                self.state = State.STDOUT
+                return True
+            start = 2
+        elif state is State.STDOUT:
+            start = 0
+        else:
+            return False
+        end_out = data.find(b"\x04", start)
+        end_err = data.find(b"\x04", end_out + 1) if end_out >= 0 else -1
+        if (
+            end_err < 0
+            or end_err != len(data) - 2
+            or data[-1:] != b">"
+            or end_err - end_out > MAX_ERROR_BYTES
+        ):
+            return False
+        if end_out > start:
+            self._events.append(Output(bytes(data[start:end_out])))
+        self._reboot_scan.clear()
+        self.state = State.IDLE
+        self._events.append(CallComplete(bytes(data[end_out + 1 : end_err])))
+        return True
 
     def next_events(self) -> list[Event]:
         """Every event produced since the last call, oldest first."""
@@ -242,7 +281,7 @@ class RawRepl:
         if index < 0:
             keep = 1 if self._inbox.endswith(b"O") else 0
             return self._flush_unsolicited(len(self._inbox) - keep)
-        if self._flush_unsolicited(index):
+        if index and self._flush_unsolicited(index):  # nothing before OK: nothing to report
             return True
         del self._inbox[:2]
         self._reboot_scan.clear()

@@ -25,6 +25,7 @@ class FdStream:
         self.fd = fd
         self.port = port
         self.closed = False
+        self._just_wrote = False
 
     def read_nowait(self, max_bytes: int) -> bytes | None:
         """What is there now, or ``None`` when nothing is."""
@@ -40,14 +41,22 @@ class FdStream:
         return data
 
     async def read(self, max_bytes: int) -> bytes:
+        """At least one byte. Right after a write the answer cannot be there yet: the first
+        read waits for readiness instead of making a syscall that would find nothing."""
+        if self._just_wrote:
+            self._just_wrote = False
+            await self._wait_readable()
         while True:
             data = self.read_nowait(max_bytes)
             if data is not None:
                 return data
-            try:
-                await anyio.wait_readable(self.fd)
-            except (anyio.ClosedResourceError, OSError) as error:
-                raise self._lost(error) from error
+            await self._wait_readable()
+
+    async def _wait_readable(self) -> None:
+        try:
+            await anyio.wait_readable(self.fd)
+        except (anyio.ClosedResourceError, OSError) as error:
+            raise self._lost(error) from error
 
     async def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -60,6 +69,7 @@ class FdStream:
             except OSError as error:
                 raise self._lost(error) from error
             view = view[written:]
+            self._just_wrote = True
             if view:
                 try:
                     await anyio.wait_writable(self.fd)
