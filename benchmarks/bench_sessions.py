@@ -7,7 +7,10 @@
 - cached task call: ``await add(1, 2)`` after the first call, interleaved with the minimal
   raw-REPL round trip of ``bench_call_latency`` (the floor) and, on ``unix``, Belay 0.30's
   task call in its own virtual environment (``bench_belay030``);
-- bytes on the wire per cached call; board heap per session and per deployed method.
+- bytes on the wire per cached call; board heap per session and per deployed method;
+- on ``unix?baud=115200`` (the simulated 8N1 line): the cached task call against a minimal
+  async raw-REPL client on a line of its own calling the same ``add(1, 2)`` defined at its
+  REPL (``print(add(1,2))\\x04``, read until ``\\x04>``), interleaved round by round.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from bench_call_latency import Contender, MinimalRawRepl, blocking_batch, measur
 
 from belay import DeviceSession, DeviceSessionManager
 from belay.device import Device
+from belay.transports import open_transport
+from belay.transports.base import Transport
+
+LINE_PORT = "unix?baud=115200"
 
 
 async def timed(action: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
@@ -148,7 +155,60 @@ async def compare_belay030(task_median_us: float, calls: int) -> None:
     print(f"  Belay 0.30 task call median {median:7.0f} us: belay is {median / task_median_us:5.1f}x faster")
 
 
+async def _receive_until(transport: Transport, ending: bytes) -> bytes:
+    seen = b""
+    with anyio.fail_after(10):
+        while not seen.endswith(ending):
+            seen += await transport.receive()
+    return seen
+
+
+def line_minimal_batch(transport: Transport) -> Callable[[int], Awaitable[list[int]]]:
+    """The floor on a line: ``print(add(1,2))`` and its answer, nothing else."""
+
+    async def batch(count: int) -> list[int]:
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter_ns()
+            await transport.send(b"print(add(1,2))\x04")
+            answer = await _receive_until(transport, b"\x04>")
+            samples.append(time.perf_counter_ns() - start)
+            assert b"3" in answer, answer
+        return samples
+
+    return batch
+
+
+async def bench_line(rounds: int, calls: int) -> None:
+    """The cached task call against the minimal client, each on its own simulated line."""
+    transport = await open_transport(LINE_PORT)
+    try:
+        await transport.send(b"\r\x03\x03\x01")
+        banner = await _receive_until(transport, b">")
+        while b"raw REPL; CTRL-B to exit" not in banner:
+            banner += await _receive_until(transport, b">")
+        await transport.send(b"def add(a,b):\n return a+b\n\x04")
+        await _receive_until(transport, b"\x04>")
+        async with DeviceSessionManager() as manager, manager.session(LINE_PORT) as session:
+            contenders = [
+                Contender("task", task_batch(session)),
+                Contender("minimal", line_minimal_batch(transport)),
+            ]
+            await measure(contenders, rounds, calls)
+    finally:
+        await transport.aclose()
+    task, floor = contenders
+    print(f"\n{LINE_PORT}:")
+    print(f"  cached task call   median {task.median_us():7.0f} us  p90 {task.p90_us():7.0f} us")
+    print(f"  minimal add(1,2)   median {floor.median_us():7.0f} us  p90 {floor.p90_us():7.0f} us")
+    print(f"  task / minimal     median {task.median_us() / floor.median_us():5.2f}x")
+
+
 async def main(args: argparse.Namespace) -> None:
+    if not args.no_line:
+        await bench_line(max(1, args.rounds // 2), max(20, args.calls // 4))
+    if args.line_only:
+        return
     minimal = MinimalRawRepl.unix()
     try:
         await bench("unix", 5, args.rounds, args.calls, minimal, not args.no_belay030)
@@ -171,4 +231,6 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--no-microbit", action="store_true")
     parser.add_argument("--no-belay030", action="store_true")
+    parser.add_argument("--no-line", action="store_true", help="skip the simulated 115200 line")
+    parser.add_argument("--line-only", action="store_true", help="only the simulated 115200 line")
     anyio.run(main, parser.parse_args())

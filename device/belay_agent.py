@@ -1,8 +1,10 @@
 # belay_agent: the device half of belay sessions (MicroPython 1.9 and newer), imported as _ba,
 # the one name belay keeps in the REPL's globals. Every string the host sends it is built in
 # belay/agent/calls.py. A session is known by an unguessable token (t) only its host holds and
-# shown by its public id (sid). Its record is a list (less heap than an object):
-#   [sid, lease_ms, seen, born, namespace, extras]
+# shown by its public id (sid); its calls name it by a short handle (h, an int begin issues, never
+# issued twice while the agent lives), valid only while the session is open. Its record is a list
+# (less heap than an object):
+#   [sid, lease_ms, seen, born, namespace, extras, h]
 # extras is None until the session needs it: a dict of temp files "f", open file
 # handles "w"/"r", and (belay_agent_threads) threads "t", timers "T", output "o".
 # User code runs as exec(code, namespace) straight from the raw REPL's own code: one level
@@ -22,7 +24,9 @@ except AttributeError:
     ROOT = ""
 
 S = {}
-G = [0] * 9  # why the last 4 tokens went: hash, reason (a ring, allocated once); G[8]: next slot
+# Why the last 4 tokens went: hash, reason (a ring, allocated once); G[8]: next slot; G[9]: the
+# last handle issued.
+G = [0] * 10
 reaped = []
 _p = print
 
@@ -38,7 +42,11 @@ def x(t):
     return r[5]
 
 
-def get(t):
+def get(t, q=0):
+    # The record of the session that token or handle t names (q: its token), stamped as seen.
+    for k in S:
+        if S[k][6] == t:
+            t = k
     r = S.get(t)
     if r is None:
         h = hash(t)
@@ -48,15 +56,14 @@ def get(t):
                 w = G[i + 1]
         raise KeyError("belay:" + w)
     r[2] = ticks_ms()
-    return r
+    return t if q else r
 
 
 def g(t):
     return get(t)[4]
 
 
-def d():
-    pass
+d = running  # a call ends (belay_agent_threads puts its own here, where calls are guarded)
 
 
 def v(o):
@@ -76,7 +83,8 @@ def begin(t, sid, lease, reserve, each, renew=()):
         gc.collect()
     if gc.mem_free() < reserve + each * len(S):  # no room for it and every session's calls
         raise MemoryError("belay:full:%d:%d" % (gc.mem_free(), len(S)))
-    S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None]
+    G[9] += 1
+    S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None, G[9]]
     v(reaped)
     del reaped[:]
 
@@ -86,6 +94,7 @@ def _stop(r, wait):
 
 
 def _end(t, wait, why):
+    t = get(t, 1)  # a handle names its session's token; a session gone says why
     r = S.pop(t, None)
     if r is None:
         return []

@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from belay.device_files import minified_device_file
 from belay.literals import uninterned as _u
 
+Ref = str | int
+"""What names a session in its calls: its token, or the handle its ``begin`` answered."""
+
 AGENT = "_ba"
 """The agent's one name in the REPL's globals."""
 
@@ -111,13 +114,55 @@ def begin(
     )
 
 
+def begin_steps(
+    token: str,
+    session_id: str,
+    lease_ms: int,
+    renew: Iterable[str],
+    reserve: int,
+    each: int,
+    most: int | None,
+) -> list[str]:
+    """:func:`begin`, then the session's handle (which names it in its calls while it is open):
+    the last two answers. As calls of at most ``most`` bytes each where a line is that short
+    (a small UART: several short calls, not a paced long one); run them with nothing between."""
+    whole = begin(token, session_id, lease_ms, renew, reserve, each)
+    if most is None or len(whole) + len(_HANDLE) + 2 <= most:
+        return [f"{whole}\n{_HANDLE}"]
+    tokens = list(renew)
+    numbers = f"{lease_ms},{reserve},{each}" + (f",{tokens!r}" if tokens else "")
+    return [  # the arguments ahead, in a list of the REPL's that begin takes and deletes
+        f"_ba_k=[{token!r}]",
+        f"_ba_k.append({session_id!r})",
+        f"_ba_k+=({numbers})",
+        "_ba.begin(*_ba_k)\ndel _ba_k",
+        _HANDLE,
+    ]
+
+
+_HANDLE = "_ba.v(_ba.G[9])"
+"""Answers the handle of the session that began last."""
+
+
+def end_steps(handle: int, wait_ms: int, most: int | None) -> list[str]:
+    """:func:`end` by the session's handle (refused saying why, as a token is, once it is gone)."""
+    return _joined_if_short([f"_ba.v(_ba._end({handle},{wait_ms},'ended'))"], most)
+
+
+def _joined_if_short(steps: list[str], most: int | None) -> list[str]:
+    """``steps`` as one call, or one call each where that is longer than ``most`` bytes."""
+    if most is None or sum(len(step) + 1 for step in steps) <= most:
+        return ["\n".join(steps)]
+    return steps
+
+
 def end(token: str, wait_ms: int) -> str:
     """End a session: stop its threads (waiting ``wait_ms``), timers, remove its files and
     namespace; answers what could not be removed."""
     return f"_ba.v(_ba._end(_ba.get({token!r})and {token!r},{wait_ms},'ended'))"
 
 
-def renew(token: str) -> str:
+def renew(token: Ref) -> str:
     return f"_ba.get({token!r})"
 
 
@@ -140,7 +185,7 @@ def reap(every: bool) -> str:
     return f"_ba.reap({int(every)})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
 
 
-def output(token: str) -> str:
+def output(token: Ref) -> str:
     """What the session's background code printed since the last look (then cleared); only
     boards with threads have background code."""
     return f"_ba.out({token!r})"
@@ -162,7 +207,7 @@ def zombie_threads() -> str:
 # --- running code in a session ----------------------------------------------------------
 
 
-def exec_code(token: str, code: str, guarded: bool) -> str:
+def exec_code(token: Ref, code: str, guarded: bool) -> str:
     """Run ``code`` in the session's namespace, straight from the raw REPL's code (one level
     deeper than the bare REPL). ``guarded`` (boards with threads): ``_ba.d`` ends the call for
     the reaper however it ends; elsewhere the plain form spares the parser's heap."""
@@ -170,12 +215,12 @@ def exec_code(token: str, code: str, guarded: bool) -> str:
     return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
-def eval_expression(token: str, expression: str, guarded: bool) -> str:
+def eval_expression(token: Ref, expression: str, guarded: bool) -> str:
     run = f"_ba.v(eval({_u(expression)},_ba.g({token!r})))"
     return f"try:{run}\nfinally:_ba.d()" if guarded else run
 
 
-def deploy(token: str, source: str, collect: bool) -> str:
+def deploy(token: Ref, source: str, collect: bool) -> str:
     """Define a function in the session's namespace (ends with a newline). The host keeps
     its hash; ``belay stats`` lists the namespace's functions. With ``collect`` (small heaps)
     collected first, so the function lands in the lowest free blocks, not at the garbage's
@@ -184,7 +229,7 @@ def deploy(token: str, source: str, collect: bool) -> str:
     return f"{first}exec({source!r},_ba.get({token!r})[4])\n"
 
 
-def call_task(token: str, name: str, arguments: str, guarded: bool) -> str:
+def call_task(token: Ref, name: str, arguments: str, guarded: bool) -> str:
     """Call a deployed function; ``arguments`` is call-argument source starting with ``,``.
     ``guarded`` (boards with threads): through ``_ba.c``, which ends the call for the reaper
     however it ends; elsewhere straight from the raw REPL's code, at the REPL's own depth."""

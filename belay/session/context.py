@@ -37,6 +37,9 @@ class SessionContext(Protocol):
     resources: ResourceTracker
 
     @property
+    def ref(self) -> str | int: ...
+
+    @property
     def port(self) -> str: ...
 
     @property

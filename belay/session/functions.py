@@ -39,7 +39,7 @@ class RemoteFunction:
         """The statement that deploys this function, or ``""`` when already deployed."""
         if self.session.resources.is_method_deployed(self.code.name, self.code.code_hash):
             return ""
-        return calls.deploy(self.session.token, self.code.source, is_small_heap(self.session.capabilities))
+        return calls.deploy(self.session.ref, self.code.source, is_small_heap(self.session.capabilities))
 
     def hinted(self, error: DeviceExecError) -> DeviceExecError:
         """``error``, with a hint when it is a ``NameError`` for a global of the host module."""
@@ -83,7 +83,7 @@ class Task(RemoteFunction):
         name = self.code.name
         arguments = call_arguments(args, kwargs)
         code = self.deploy_code() + calls.call_task(
-            self.session.token, name, arguments, self.session.capabilities.threads
+            self.session.ref, name, arguments, self.session.capabilities.threads
         )
         if self.may_return_proxies:  # belay_agent.proxy(obj) in its source
             await ensure_loaded(self.session)

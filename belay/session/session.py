@@ -13,7 +13,7 @@ import anyio
 
 from belay import literals
 from belay.agent import calls
-from belay.agent.answers import AnswerStream, read_value, split_answer, value_of
+from belay.agent.answers import MARK, AnswerStream, read_value, split_answer, value_of
 from belay.board_info import Capabilities, DeviceInfo
 from belay.deadline import Deadline
 from belay.device import OUTPUT_TRUNCATED, Device
@@ -23,6 +23,7 @@ from belay.errors import (
     DeviceCapabilityError,
     DeviceExecError,
     DeviceValueError,
+    ProtocolError,
     ResourceCleanupError,
     SessionError,
     SessionLimitError,
@@ -87,6 +88,8 @@ class DeviceSession:
         self.session_id = session_id
         self.telemetry = telemetry  # None: metrics off
         self.token = token or secrets.token_urlsafe(8)
+        self.handle: int | None = None
+        """What names the session in its calls once it began (the agent issues it; never reused)."""
         self.options = options
         self.created_at = time.time()
         self.resources = (
@@ -116,6 +119,11 @@ class DeviceSession:
     def board(self) -> Board:
         """The board this session runs on (shared with the other sessions there)."""
         return self._board
+
+    @property
+    def ref(self) -> str | int:
+        """What the session's calls name it by: its handle, its token until it has one."""
+        return self.token if self.handle is None else self.handle
 
     @property
     def lease(self) -> float:
@@ -155,13 +163,16 @@ class DeviceSession:
         renew = self._board.tokens_to_renew(self, self._clock())
         reserve, each = session_reserve(self.capabilities)
         lease_ms = int(self.options.lease * 1000)
-        code = calls.begin(self.token, self.session_id, lease_ms, renew, reserve, each)
-        try:
-            reaped = await self._board.value(code)
+        pacing = self._board.device.transport.pacing
+        most = None if pacing is None else pacing.chunk_size
+        steps = calls.begin_steps(self.token, self.session_id, lease_ms, renew, reserve, each, most)
+        try:  # one hold of the board: another session's begin cannot come between the steps
+            done = await self._board.device.call_each(steps)
         except DeviceExecError as error:
             if error.remote_type != "MemoryError":
                 raise
             raise self._no_room(error, reserve, each) from None
+        reaped, self.handle = _reaped_and_handle(done)
         self.state = next_state(self.state, SessionEvent.BEGIN)
         return orphans + reaped_sessions(reaped)
 
@@ -215,17 +226,41 @@ class DeviceSession:
         if self._board.device.reboots != self._boot:
             return None  # the board rebooted: nothing of the session is left on it
         try:
-            report = await self._board.value(calls.end(self.token, 1000))
+            report = await self._end_on_board()
         except ConnectionLostError as error:
             return self._lost(error, failures)
         except DeviceExecError as error:
-            failures.append(("board cleanup", self._errors.gone(error)))
+            failures.append(("board cleanup", self._errors.gone(await self._why(error))))
             return None
         except Exception as error:
             failures.append(("board cleanup", error))
             return None
         failures.extend((str(item), RuntimeError(str(item))) for item in report)
         return None
+
+    async def _end_on_board(self) -> Any:
+        """End the session on the board by its handle (in short calls where the line is slow)."""
+        if self.handle is None:
+            return await self._board.value(calls.end(self.token, 1000))
+        pacing = self._board.device.transport.pacing
+        steps = calls.end_steps(
+            self.handle,
+            1000 if self.capabilities.threads else 0,
+            None if pacing is None else pacing.chunk_size,
+        )
+        done = (await self._board.device.call_each(steps))[-1]
+        return await read_value(done.output, truncated=done.output_truncated)
+
+    async def _why(self, error: DeviceExecError) -> DeviceExecError:
+        """``error``; where the board knows no session by this handle, the board's word for
+        why it is gone (the handle is never reused; the token says why it went)."""
+        if self.handle is None or error.remote_message != "belay:unknown":
+            return error
+        try:
+            await self._board.device.exec(calls.renew(self.token))
+        except DeviceExecError as by_token:
+            return by_token
+        return error
 
     def mark_lost(self) -> None:
         """The board went away under this session: it is LOST, and no call is made any more."""
@@ -241,9 +276,9 @@ class DeviceSession:
         """Tell the agent this session is alive (without counting as use of the session)."""
         started = self._clock()
         try:
-            await self._board.device.exec(calls.renew(self.token))
+            await self._board.device.exec(calls.renew(self.ref))
         except DeviceExecError as error:
-            raise self._lost_if_gone(self._errors.gone(error)) from error
+            raise self._lost_if_gone(self._errors.gone(await self._why(error))) from error
         self.renewed_at = started
 
     def _lost_if_gone(self, error: BelayError) -> BelayError:
@@ -317,7 +352,7 @@ class DeviceSession:
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise
         except DeviceExecError as error:
-            raise self._lost_if_gone(self._errors.explain(error)) from None
+            raise self._lost_if_gone(self._errors.explain(await self._why(error))) from None
         finally:
             SESSION_ID.reset(logged_as)
         self.renewed_at = started
@@ -345,7 +380,7 @@ class DeviceSession:
         """
         with self._errors.script(filename):
             return await self.run(
-                calls.exec_code(self.token, code, self.capabilities.threads),
+                calls.exec_code(self.ref, code, self.capabilities.threads),
                 timeout=timeout,
                 on_output=on_output,
             )
@@ -353,7 +388,7 @@ class DeviceSession:
     async def eval(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
         """The value of ``expression`` in this session's namespace, as a Python literal."""
         return await self.run_value(
-            calls.eval_expression(self.token, expression, self.capabilities.threads), timeout=timeout
+            calls.eval_expression(self.ref, expression, self.capabilities.threads), timeout=timeout
         )
 
     async def proxy(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
@@ -368,7 +403,7 @@ class DeviceSession:
         if not self.capabilities.threads:  # no background code, nothing kept
             self._check_active()
             return ""
-        return str(await self.run_value(calls.output(self.token)))
+        return str(await self.run_value(calls.output(self.ref)))
 
     # --- decorators -----------------------------------------------------------------------
 
@@ -459,3 +494,15 @@ class DeviceSession:
 
     def __repr__(self) -> str:
         return f"<DeviceSession {self.session_id} on {self.port} {self.state.value}>"
+
+
+def _reaped_and_handle(results: list[CallResult]) -> tuple[Any, int]:
+    """The last two answers of ``begin``'s steps: what was reaped, and the session's handle."""
+    output = b"".join(result.output for result in results)
+    if any(result.output_truncated for result in results) or output.count(MARK) < 2:
+        raise ProtocolError(f"the agent answered {output[-200:]!r} to begin a session")
+    first, second = output.rsplit(MARK, 2)[1:]
+    handle = value_of(MARK + second)
+    if type(handle) is not int or handle <= 0:
+        raise ProtocolError(f"the agent answered {handle!r:.100} for a session's handle")
+    return value_of(MARK + first), handle
