@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import anyio
 
 from belay.errors import ConnectionLostError, DeviceTimeoutError, NotMicroPythonError, ProtocolError
+from belay.link_text import SENT_EXCERPT as SENT_EXCERPT  # what errors quote, as tests read it
+from belay.link_text import what_it_sent
 from belay.protocol import CallComplete, Output, RawRepl, Ready, Rebooted, State, Unsolicited, control
 from belay.protocol.events import Event
 from belay.transports.base import Transport
@@ -35,8 +37,6 @@ MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 SYNC_RETRY = 0.4
 """Seconds to wait for the banner before asking again (a board may drop input mid-reset)."""
 
-SENT_EXCERPT = 120
-"""Bytes at most of what a board sent that an error about it quotes."""
 
 POLL_READS = 16
 """Reads at most of what arrived between calls (a board printing without pause never ends)."""
@@ -79,24 +79,6 @@ class _Collector:
         room = self.limit - len(self.parts)
         self.parts += data[:room]
         self.truncated |= len(data) > room
-
-
-def _what_it_sent(seen: bytes | bytearray) -> str:
-    """`` (it sent b'...')``: the last ``SENT_EXCERPT`` bytes (from a line's start where one is
-    near), escaped, with a hint where they say why (an ESP board held in its ROM bootloader)."""
-    if not seen:
-        return " (it sent nothing)"
-    excerpt = bytes(seen[-SENT_EXCERPT:])
-    if len(seen) > SENT_EXCERPT:
-        newline = excerpt.find(b"\n", 0, SENT_EXCERPT // 2)
-        excerpt = excerpt[newline + 1 :]
-    text = f" (it sent {'... ' if len(excerpt) < len(seen) else ''}{excerpt!r})"
-    if b"waiting for download" in seen:
-        text += (
-            ": the board is in its ROM bootloader, waiting for a download; its DTR/RTS lines may "
-            "be selecting it (try --dtr/--rts, or press its reset button)"
-        )
-    return text
 
 
 class Link:
@@ -163,13 +145,13 @@ class Link:
                 raise
             port = self.transport.port
             raise ConnectionLostError(
-                f"{error}, before a MicroPython raw REPL answered{_what_it_sent(self.protocol.discarded)}",
+                f"{error}, before a MicroPython raw REPL answered{what_it_sent(self.protocol.discarded)}",
                 port=port,
             ) from error
         seen = bytes(self.protocol.discarded)
         raise NotMicroPythonError(
             f"no MicroPython raw REPL answered on {self.transport.port} within {timeout:g}s"
-            + _what_it_sent(seen),
+            + what_it_sent(seen),
             port=self.transport.port,
             received=seen,
         )

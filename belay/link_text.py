@@ -1,0 +1,24 @@
+"""What a link's errors quote of what a board sent: bounded, escaped, with a hint where it says why."""
+
+from __future__ import annotations
+
+SENT_EXCERPT = 120
+"""Bytes at most of what a board sent that an error about it quotes."""
+
+
+def what_it_sent(seen: bytes | bytearray) -> str:
+    """`` (it sent b'...')``: the last ``SENT_EXCERPT`` bytes (from a line's start where one is
+    near), escaped, with a hint where they say why (an ESP board held in its ROM bootloader)."""
+    if not seen:
+        return " (it sent nothing)"
+    excerpt = bytes(seen[-SENT_EXCERPT:])
+    if len(seen) > SENT_EXCERPT:
+        newline = excerpt.find(b"\n", 0, SENT_EXCERPT // 2)
+        excerpt = excerpt[newline + 1 :]
+    text = f" (it sent {'... ' if len(excerpt) < len(seen) else ''}{excerpt!r})"
+    if b"waiting for download" in seen:
+        text += (
+            ": the board is in its ROM bootloader, waiting for a download; its DTR/RTS lines may "
+            "be selecting it (try --dtr/--rts, or press its reset button)"
+        )
+    return text
