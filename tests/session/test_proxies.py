@@ -93,17 +93,7 @@ async def test_a_file_object_on_the_board(manager: DeviceSessionManager) -> None
     "board",
     [
         "unix",
-        pytest.param(
-            "microbit",
-            marks=[
-                pytest.mark.microbit,
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="known: after a put the micro:bit's heap has no 1.5 KB block left to "
-                    "import the proxy part (MemoryError); the proxy part must get smaller",
-                ),
-            ],
-        ),
+        pytest.param("microbit", marks=[pytest.mark.microbit]),  # a 1.5 KB block is left after a put
     ],
 )
 async def test_a_proxy_after_a_put(board: str) -> None:
