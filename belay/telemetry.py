@@ -13,8 +13,7 @@ as attributes. Neither ever carries a session's token nor the code it runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable, Mapping
-from typing import Protocol, TypeVar
+from collections.abc import Iterable, Mapping
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -23,16 +22,6 @@ from opentelemetry.trace import Span, Status, StatusCode, Tracer
 SCOPE = "belay"
 PORT, SESSION_ID, TASK, KIND = "belay.port", "belay.session_id", "belay.task", "belay.call.kind"
 OUTCOMES = ("closed", "failed", "lost", "reaped")
-
-
-class Sized(Protocol):
-    """What a board call answers: its output, whose length counts as bytes in."""
-
-    @property
-    def output(self) -> bytes: ...
-
-
-R = TypeVar("R", bound=Sized)
 
 
 def default_meter() -> Meter:
@@ -120,24 +109,28 @@ class SessionTelemetry:
     def resource_registered(self, resource_type: str) -> None:
         self._t.resources.add(1, {"resource_type": resource_type})
 
-    async def call(self, pending: Awaitable[R], kind: str, name: str | None, sent: int) -> R:
-        """Await the board call ``pending`` (``sent`` bytes of code), timing it as ``kind``."""
-        attributes = self._kinds.get(kind) or {"kind": kind}
+    def call_started(self, kind: str, name: str | None) -> tuple[float, Span | None]:
+        """A board call of ``kind`` begins: when, and its span (only while the session's span
+        records). Pass both to :meth:`call_ended`. Plain calls, not a wrapping coroutine: the
+        hot path pays no frame for them."""
         span = self._call_span(kind, name) if self._recording else None
-        started = time.perf_counter()
-        try:
-            result = await pending
-        except BaseException as error:
-            if span is not None:
+        return time.perf_counter(), span
+
+    def call_ended(
+        self, started: tuple[float, Span | None], kind: str, sent: int, received: int,
+        error: BaseException | None = None,
+    ) -> None:  # fmt: skip
+        """The call :meth:`call_started` began has ended (``error``: how it failed)."""
+        self._t.calls.record(
+            (time.perf_counter() - started[0]) * 1000.0, self._kinds.get(kind) or {"kind": kind}
+        )
+        span = started[1]
+        if span is not None:
+            if error is not None:
                 _fail(span, error)
-            raise
-        finally:
-            self._t.calls.record((time.perf_counter() - started) * 1000.0, attributes)
-            if span is not None:
-                span.end()
+            span.end()
         self._t.sent += sent
-        self._t.received += len(result.output)
-        return result
+        self._t.received += received
 
     def _call_span(self, kind: str, name: str | None) -> Span:
         attributes = {**self._attributes, KIND: kind}

@@ -30,6 +30,10 @@ class LabelledCalls:
     def capabilities(self) -> Capabilities:
         return self._session.capabilities
 
+    @property
+    def ref(self) -> str | int:
+        return self._session.ref  # read on every call: not through __getattr__
+
     async def run(
         self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
     ) -> str:

@@ -331,11 +331,14 @@ class DeviceSession:
         telemetry = self.telemetry
         if telemetry is None:
             return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
-        return await self._on_board(
-            lambda device: telemetry.call(
-                device.call(code, timeout=seconds, on_output=stream), kind, name, len(code)
-            )
-        )
+        started = telemetry.call_started(kind, name)
+        try:
+            result = await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
+        except BaseException as error:
+            telemetry.call_ended(started, kind, len(code), 0, error)
+            raise
+        telemetry.call_ended(started, kind, len(code), len(result.output))
+        return result
 
     async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
         """Make a call for this session: it must be active, its setups run first, a lost
