@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio
 import pytest
+from virtual_boards import served_virtual_board
 
 from belay.device import Device
 from belay.errors import PortNotFoundError
@@ -171,12 +170,5 @@ def no_board_process_left_behind() -> Iterator[None]:
 def served_board(request: pytest.FixtureRequest) -> Iterator[str]:
     """A virtual board served on a pty by ``belay virtual-board`` in a process of its own, so
     it outlives each connection: the pty's path. ``unix`` unless parametrised indirectly."""
-    kind = getattr(request, "param", "unix")
-    command = [sys.executable, "-m", "belay", "virtual-board", "--kind", kind]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with served_virtual_board(getattr(request, "param", "unix")) as path:
+        yield path

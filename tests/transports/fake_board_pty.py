@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+from virtual_boards import served_virtual_board
 
 from belay.transports.pty_server import open_client_pty
 
@@ -158,17 +158,6 @@ class FakeBoardPty:
 
 @contextlib.contextmanager
 def served_unix_board() -> Iterator[str]:
-    """A unix virtual board served on a pty by ``belay virtual-board`` in a process of its own
-    (it outlives each connection): the pty's path. The process ends with the block."""
-    command = [sys.executable, "-m", "belay", "virtual-board", "--kind", "unix"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+    """A unix virtual board served on a pty in a process of its own: the pty's path."""
+    with served_virtual_board("unix") as path:
+        yield path
