@@ -286,8 +286,10 @@ class Device(AsyncResource):
         timeout: float | None = None,
         on_output: OutputCallback | None = None,
         raw_paste: bool | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> CallResult:
-        """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt."""
+        """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt;
+        ``meanwhile`` is called once the code is sent, while the board runs it."""
         payload = encode_code(code)
         deadline = self._deadline(timeout)
         if deadline.unbounded:  # the hot path: no scope to wait in
@@ -300,7 +302,9 @@ class Device(AsyncResource):
             if not use_paste and ESCAPED_MOST * len(payload) + ESCAPE_WRAPPER > FIT_CHECK_ABOVE:
                 query = functools.partial(self._guarded, on_output=None, deadline=deadline, raw_paste=False)
                 await check_fits(payload, query, self.port)
-            result = await self._guarded(payload, on_output=on_output, deadline=deadline, raw_paste=use_paste)
+            result = await self._guarded(
+                payload, on_output=on_output, deadline=deadline, raw_paste=use_paste, meanwhile=meanwhile
+            )
         finally:
             self._lock.release()
         if result.error:
@@ -344,16 +348,23 @@ class Device(AsyncResource):
             ) from error
 
     async def _guarded(
-        self, payload: bytes, *, on_output: OutputCallback | None, deadline: Deadline, raw_paste: bool
+        self,
+        payload: bytes,
+        *,
+        on_output: OutputCallback | None,
+        deadline: Deadline,
+        raw_paste: bool,
+        meanwhile: Callable[[], None] | None = None,
     ) -> CallResult:
         """Run the call by ``deadline``; interrupt the board if the call is abandoned."""
         finished = False
+        link = self._link
         try:
             if deadline.unbounded:  # the hot path: no scope to enter
-                result = await self._link.call(payload, on_output, raw_paste=raw_paste)
+                result = await link.call(payload, on_output, raw_paste=raw_paste, meanwhile=meanwhile)
             else:
                 with deadline.scope():
-                    result = await self._link.call(payload, on_output, raw_paste=raw_paste)
+                    result = await link.call(payload, on_output, raw_paste=raw_paste, meanwhile=meanwhile)
             finished = True
             return result
         except TimeoutError as error:

@@ -172,9 +172,16 @@ class Link:
         self.reboots += 1
 
     async def call(
-        self, code: bytes, on_output: OutputCallback | None = None, *, raw_paste: bool = False
+        self,
+        code: bytes,
+        on_output: OutputCallback | None = None,
+        *,
+        raw_paste: bool = False,
+        meanwhile: Callable[[], None] | None = None,
     ) -> CallResult:
-        """Run ``code`` at the raw prompt and wait for its framing to end.
+        """Run ``code`` at the raw prompt and wait for its framing to end; ``meanwhile`` is
+        called once the code is sent, while the board runs it (work the host would otherwise
+        do between calls).
 
         Whatever background code printed since the last call arrives before ``OK`` and is
         handed to ``on_unsolicited`` on the way.
@@ -182,6 +189,8 @@ class Link:
         protocol = self.protocol
         protocol.start_call(code, raw_paste=raw_paste)
         await self._flush()
+        if meanwhile is not None:
+            meanwhile()
         collector = _Collector(on_output, self.max_output)
         transport = self.transport
         while True:  # _pump_until and _receive, inlined: the hot path

@@ -66,6 +66,11 @@ class Telemetry:
             self.ended.add(count, {"outcome": "reaped"})
 
 
+_EndedCall = tuple[tuple[float, int], float, int, str, "str | None", "str | None"]
+"""A call ended and not yet recorded: (started, ended on perf_counter, ended in ns since the
+epoch, kind, task name, the type of the error it failed with)."""
+
+
 class SessionTelemetry:
     """One session's span and the instruments it records to; see :class:`Telemetry`."""
 
@@ -77,6 +82,7 @@ class SessionTelemetry:
         self._recording = self.span.is_recording()  # no SDK, or sampled out: no call spans
         self._attributes: dict[str, str] = {PORT: port}
         self._kinds = {kind: {"kind": kind} for kind in ("exec", "eval", "task", "file")}
+        self.pending: list[_EndedCall] = []  # calls ended and not yet recorded (see record)
 
     def began(self, session_id: str, board: Mapping[str, str] | None = None) -> None:
         """The session is open on the board (whose identity, ``implementation``, ``version``
@@ -92,11 +98,12 @@ class SessionTelemetry:
 
     def failed_to_begin(self, error: BaseException) -> None:
         """The session never opened: its span ends with ``error``'s type (never its text)."""
-        _fail(self.span, error)
+        _fail(self.span, type(error).__name__)
         self.span.end()
 
     def ended(self, outcome: str, cleanup_failures: int = 0) -> None:
         """The session ended with ``outcome`` (one of :data:`OUTCOMES`)."""
+        self.record()
         self._t.ended.add(1, {"outcome": outcome})
         self._t.active.add(-1)
         if cleanup_failures:
@@ -109,39 +116,56 @@ class SessionTelemetry:
     def resource_registered(self, resource_type: str) -> None:
         self._t.resources.add(1, {"resource_type": resource_type})
 
-    def call_started(self, kind: str, name: str | None) -> tuple[float, Span | None]:
-        """A board call of ``kind`` begins: when, and its span (only while the session's span
-        records). Pass both to :meth:`call_ended`. Plain calls, not a wrapping coroutine: the
-        hot path pays no frame for them."""
-        span = self._call_span(kind, name) if self._recording else None
-        return time.perf_counter(), span
+    def call_started(self, kind: str, name: str | None) -> tuple[float, int]:
+        """A board call of ``kind`` begins: when (for the histogram, and for the call span).
+        Pass it to :meth:`call_ended`. Plain calls, not a wrapping coroutine: the hot path
+        pays no frame for them."""
+        return time.perf_counter(), time.time_ns()
 
     def call_ended(
-        self, started: tuple[float, Span | None], kind: str, sent: int, received: int,
+        self, started: tuple[float, int], kind: str, name: str | None, sent: int, received: int,
         error: BaseException | None = None,
     ) -> None:  # fmt: skip
-        """The call :meth:`call_started` began has ended (``error``: how it failed)."""
-        self._t.calls.record(
-            (time.perf_counter() - started[0]) * 1000.0, self._kinds.get(kind) or {"kind": kind}
+        """The call :meth:`call_started` began has ended (``error``: how it failed). What it
+        records waits in :attr:`pending` for :meth:`record`: the session records it while its
+        next call crosses to the board, or as it ends."""
+        self.pending.append(
+            (
+                started,
+                time.perf_counter(),
+                time.time_ns(),
+                kind,
+                name,
+                None if error is None else type(error).__name__,
+            )
         )
-        span = started[1]
-        if span is not None:
-            if error is not None:
-                _fail(span, error)
-            span.end()
         self._t.sent += sent
         self._t.received += received
 
-    def _call_span(self, kind: str, name: str | None) -> Span:
+    def record(self) -> None:
+        """Record the ended calls: their durations into ``belay.device.call_duration`` and,
+        while the session's span records, a ``belay.call`` span each, with its own times."""
+        pending, self.pending = self.pending, []
+        for (began, began_ns), ended, ended_ns, kind, name, error in pending:
+            self._t.calls.record((ended - began) * 1000.0, self._kinds.get(kind) or {"kind": kind})
+            if self._recording:
+                span = self._call_span(kind, name, began_ns)
+                if error is not None:
+                    _fail(span, error)
+                span.end(ended_ns)
+
+    def _call_span(self, kind: str, name: str | None, start_time: int) -> Span:
         attributes = {**self._attributes, KIND: kind}
         if name is not None:
             attributes[TASK] = name
-        return self._t.tracer.start_span("belay.call", self._context, attributes=attributes)
+        return self._t.tracer.start_span(
+            "belay.call", self._context, attributes=attributes, start_time=start_time
+        )
 
 
-def _fail(span: Span, error: BaseException) -> None:
-    span.set_attribute("error.type", type(error).__name__)
-    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+def _fail(span: Span, error_type: str) -> None:
+    span.set_attribute("error.type", error_type)
+    span.set_status(Status(StatusCode.ERROR, error_type))
 
 
 __all__ = ["OUTCOMES", "SessionTelemetry", "Telemetry", "default_meter", "default_tracer"]

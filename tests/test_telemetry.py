@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,6 +108,29 @@ async def test_a_closed_session_counts_its_calls_resources_and_bytes(telemetry: 
                       "belay.call.kind": "task", "belay.task": "add"}] * 2  # fmt: skip
     values = _all_attribute_values([*call_spans, span])
     assert not any(token in value or "x = 41" in value or "secret" in value for value in values)
+
+
+async def test_a_call_is_recorded_while_the_next_crosses_with_its_own_times(telemetry: Telemetry) -> None:
+    """A call's duration and span are recorded while the session's next call is on its way to
+    the board (or as the session ends): the span keeps the call's own start and end."""
+    async with telemetry.manager() as manager, manager.session("unix", on_output=None) as session:
+        before = time.time_ns()
+        await session.eval("1 + 1")
+        between = time.time_ns()
+        assert telemetry.spans("belay.call") == []  # not yet: recorded as the next call goes
+        await session.exec("import time\ntime.sleep_ms(50)")
+        (first,) = telemetry.spans("belay.call")
+        assert first.attributes is not None and first.attributes["belay.call.kind"] == "eval"
+        assert first.start_time is not None and first.end_time is not None
+        assert before <= first.start_time <= first.end_time <= between
+        assert telemetry.points()["belay.device.call_duration"] == {(("kind", "eval"),): 1}
+    (_, slept) = telemetry.spans("belay.call")  # the last call: recorded as the session ended
+    (session_span,) = telemetry.spans("belay.session")
+    assert slept.start_time is not None and slept.end_time is not None
+    assert slept.end_time - slept.start_time >= 50_000_000
+    assert session_span.start_time is not None and session_span.end_time is not None
+    assert session_span.start_time <= slept.start_time and slept.end_time <= session_span.end_time
+    assert telemetry.points()["belay.device.call_duration"][(("kind", "exec"),)] == 1
 
 
 async def test_a_session_whose_cleanup_fails_ends_failed(telemetry: Telemetry) -> None:

@@ -332,12 +332,16 @@ class DeviceSession:
         if telemetry is None:
             return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
         started = telemetry.call_started(kind, name)
-        try:
-            result = await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
+        try:  # the calls before this one are recorded while its code crosses to the board
+            result = await self._on_board(
+                lambda device: device.call(
+                    code, timeout=seconds, on_output=stream, meanwhile=telemetry.record
+                )
+            )
         except BaseException as error:
-            telemetry.call_ended(started, kind, len(code), 0, error)
+            telemetry.call_ended(started, kind, name, len(code), 0, error)
             raise
-        telemetry.call_ended(started, kind, len(code), len(result.output))
+        telemetry.call_ended(started, kind, name, len(code), len(result.output))
         return result
 
     async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
