@@ -47,6 +47,7 @@ def get(t, q=0):
     for k in S:
         if S[k][6] == t:
             t = k
+            break
     r = S.get(t)
     if r is None:
         h = hash(t)
