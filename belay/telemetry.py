@@ -117,10 +117,10 @@ class SessionTelemetry:
         self._t.resources.add(1, {"resource_type": resource_type})
 
     def call_started(self, kind: str, name: str | None) -> tuple[float, int]:
-        """A board call of ``kind`` begins: when (for the histogram, and for the call span).
-        Pass it to :meth:`call_ended`. Plain calls, not a wrapping coroutine: the hot path
-        pays no frame for them."""
-        return time.perf_counter(), time.time_ns()
+        """A board call of ``kind`` begins: when (for the histogram, and, while the session's
+        span records, for the call span). Pass it to :meth:`call_ended`. Plain calls, not a
+        wrapping coroutine: the hot path pays no frame for them."""
+        return time.perf_counter(), time.time_ns() if self._recording else 0
 
     def call_ended(
         self, started: tuple[float, int], kind: str, name: str | None, sent: int, received: int,
@@ -133,7 +133,7 @@ class SessionTelemetry:
             (
                 started,
                 time.perf_counter(),
-                time.time_ns(),
+                time.time_ns() if self._recording else 0,
                 kind,
                 name,
                 None if error is None else type(error).__name__,
