@@ -153,6 +153,13 @@ def _stop(r, wait):
     t0 = A.ticks_ms()
     while A.ticks_diff(A.ticks_ms(), t0) < wait and [1 for q in ts.values() if q[0] == "running"]:
         sleep_ms(5)
+    # An emptied dict keeps its table wherever a load grew it, splitting the heap's largest free
+    # block: free them (no thread is between _start and its end when R is empty).
+    if not R:
+        R.clear()
+        T.clear()
+        if not A.S:
+            A.S.clear()
     return ["thread %s did not stop" % n for n, q in ts.items() if q[0] == "running"]
 
 
