@@ -154,7 +154,8 @@ def _stop(r, wait):
     while A.ticks_diff(A.ticks_ms(), t0) < wait and [1 for q in ts.values() if q[0] == "running"]:
         sleep_ms(5)
     # An emptied dict keeps its table wherever a load grew it, splitting the heap's largest free
-    # block: free them (no thread is between _start and its end when R is empty).
+    # block: free them (no thread is between _start and its end when R is empty). S is freed
+    # here, not in the core's _end, to keep the core within the micro:bit's resident budget.
     if not R:
         R.clear()
         T.clear()
