@@ -124,13 +124,19 @@ def _end(t, wait, why):
 def reap(every):
     # End every session whose lease ran out (every session with every=1); what was reaped
     # waits in `reaped` until a host collects it (begin, or `belay reap`).
+    # No list of S's tokens: a stale word on the unix reaper thread's stack once pinned such a
+    # dead list, and with it the tokens of every session it held, after the sessions ended.
     now = ticks_ms()
     n = 0
-    for t in list(S):
-        r = S[t]
-        if every or ticks_diff(now, r[2]) > r[1]:
-            reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, "ended" if every else "lease")))
-            n = 1
+    while 1:
+        for t in S:
+            r = S[t]
+            if every or ticks_diff(now, r[2]) > r[1]:
+                break
+        else:
+            break
+        reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, "ended" if every else "lease")))
+        n = 1
     del reaped[:-8]
     if n:
         gc.collect()
