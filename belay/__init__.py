@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from belay.board_info import Capabilities, DeviceInfo
     from belay.device import Device
     from belay.options import SessionOptions
+    from belay.session.functions import Timer
     from belay.session.manager import DeviceSessionManager
     from belay.session.records import ResourceUsageStats, SessionStats
-    from belay.session.session import DeviceSession, Timer
+    from belay.session.session import DeviceSession
     from belay.session.state import ManagerState, SessionState, next_state
     from belay.session.tracker import CallbackResource, ResourceTracker, SessionResource
 
@@ -52,7 +53,7 @@ _LAZY = {
     "ResourceUsageStats": "belay.session.records",
     "SessionStats": "belay.session.records",
     "DeviceSession": "belay.session.session",
-    "Timer": "belay.session.session",
+    "Timer": "belay.session.functions",
     "ManagerState": "belay.session.state",
     "SessionState": "belay.session.state",
     "next_state": "belay.session.state",

@@ -123,3 +123,40 @@ class Thread(RemoteFunction):
         self.deployed()
         self.session.resources.register_background_thread(name)
         return name
+
+
+class Timer:
+    """A tracked periodic call on the board; ``await timer.cancel()`` stops it early."""
+
+    def __init__(self, session: SessionContext, name: str) -> None:
+        self.session = session
+        self.name = name
+
+    async def cancel(self) -> None:
+        await self.session.run(calls.cancel_timer(self.session.token, self.name))
+        self.session.resources.unregister_timer(self.name)
+
+
+async def start_timer(
+    session: SessionContext,
+    function: RemoteFunction | Callable[..., Any],
+    period_ms: int,
+    args: tuple[Any, ...],
+    timeout: Timeout,
+) -> Timer:
+    """Call ``function(*args)`` on the board every ``period_ms`` for ``session`` (deployed
+    first); raises :class:`DeviceCapabilityError` on a board with neither ``machine.Timer``
+    nor ``_thread``."""
+    if not (session.capabilities.timer or session.capabilities.threads):
+        raise DeviceCapabilityError(
+            f"the board on {session.port} has neither machine.Timer nor _thread", capability="timer"
+        )
+    remote = function if isinstance(function, RemoteFunction) else Task(session, function)
+    name = session.next_name("timer")
+    start = calls.start_timer(
+        session.token, name, remote.code.name, int(period_ms), literals.dumps_for_board(args)
+    )
+    await session.run(remote.deploy_code() + start, timeout=timeout)
+    remote.deployed()
+    session.resources.register_timer(name)
+    return Timer(session, name)

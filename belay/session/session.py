@@ -11,34 +11,30 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from belay import literals
 from belay.agent import calls
-from belay.agent.answers import MARK, AnswerStream, read_value, split_answer, value_of
+from belay.agent.answers import AnswerStream, read_value, split_answer, value_of
 from belay.board_info import Capabilities, DeviceInfo
 from belay.deadline import Deadline
 from belay.device import OUTPUT_TRUNCATED, Device
 from belay.errors import (
     BelayError,
     ConnectionLostError,
-    DeviceCapabilityError,
     DeviceExecError,
     DeviceValueError,
-    ProtocolError,
     ResourceCleanupError,
     SessionError,
-    SessionLimitError,
 )
 from belay.link import CallResult, OutputCallback
 from belay.literal_reader import INLINE_TEXT
 from belay.log import SESSION_ID
 from belay.options import SessionOptions
 from belay.session.board import Board
-from belay.session.budget import session_reserve
 from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
 from belay.session.files import SessionFiles
-from belay.session.functions import RemoteFunction, Task, Thread
+from belay.session.functions import RemoteFunction, Task, Thread, Timer, start_timer
 from belay.session.metered import LabelledCalls, MeteredTracker
+from belay.session.opening import begin_on_board, end_on_board, why_gone
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
 from belay.session.remote_source import remote_code
@@ -51,18 +47,6 @@ if TYPE_CHECKING:  # what only some sessions use is imported when they first use
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Timer:
-    """A tracked periodic call on the board; ``await timer.cancel()`` stops it early."""
-
-    def __init__(self, session: DeviceSession, name: str) -> None:
-        self.session = session
-        self.name = name
-
-    async def cancel(self) -> None:
-        await self.session.run(calls.cancel_timer(self.session.token, self.name))
-        self.session.resources.unregister_timer(self.name)
 
 
 class DeviceSession:
@@ -161,35 +145,10 @@ class DeviceSession:
         orphans = await self._board.ensure_agent()
         self._boot = self._board.device.reboots
         renew = self._board.tokens_to_renew(self, self._clock())
-        reserve, each = session_reserve(self.capabilities)
         lease_ms = int(self.options.lease * 1000)
-        pacing = self._board.device.transport.pacing
-        most = None if pacing is None else pacing.chunk_size
-        steps = calls.begin_steps(self.token, self.session_id, lease_ms, renew, reserve, each, most)
-        try:  # one hold of the board: another session's begin cannot come between the steps
-            done = await self._board.device.call_each(steps)
-        except DeviceExecError as error:
-            if error.remote_type != "MemoryError":
-                raise
-            raise self._no_room(error, reserve, each) from None
-        reaped, self.handle = _reaped_and_handle(done)
+        reaped, self.handle = await begin_on_board(self._board, self.token, self.session_id, lease_ms, renew)
         self.state = next_state(self.state, SessionEvent.BEGIN)
         return orphans + reaped_sessions(reaped)
-
-    def _no_room(self, error: DeviceExecError, reserve: int, each: int) -> SessionLimitError:
-        """The board refused this session for want of heap (``belay:full:<free>:<open>``)."""
-        fields = error.remote_message.split(":")
-        if len(fields) == 4 and fields[:2] == ["belay", "full"] and all(f.isdigit() for f in fields[2:]):
-            free, open_there = int(fields[2]), int(fields[3])
-            why = f"{free} B of heap free, less than the {reserve + each * open_there} B it needs"
-        else:
-            open_there = len(self._board.sessions) - 1
-            why = "no memory left to open one"
-        return SessionLimitError(
-            f"the board on {self.port} has room for no more sessions: {why} "
-            f"with the {open_there} session(s) open there",
-            limit=open_there,
-        )
 
     async def close(self) -> None:
         """Run teardowns, release custom resources, then remove everything from the board.
@@ -226,7 +185,7 @@ class DeviceSession:
         if self._board.device.reboots != self._boot:
             return None  # the board rebooted: nothing of the session is left on it
         try:
-            report = await self._end_on_board()
+            report = await end_on_board(self._board, self.token, self.handle)
         except ConnectionLostError as error:
             return self._lost(error, failures)
         except DeviceExecError as error:
@@ -238,29 +197,8 @@ class DeviceSession:
         failures.extend((str(item), RuntimeError(str(item))) for item in report)
         return None
 
-    async def _end_on_board(self) -> Any:
-        """End the session on the board by its handle (in short calls where the line is slow)."""
-        if self.handle is None:
-            return await self._board.value(calls.end(self.token, 1000))
-        pacing = self._board.device.transport.pacing
-        steps = calls.end_steps(
-            self.handle,
-            1000 if self.capabilities.threads else 0,
-            None if pacing is None else pacing.chunk_size,
-        )
-        done = (await self._board.device.call_each(steps))[-1]
-        return await read_value(done.output, truncated=done.output_truncated)
-
     async def _why(self, error: DeviceExecError) -> DeviceExecError:
-        """``error``; where the board knows no session by this handle, the board's word for
-        why it is gone (the handle is never reused; the token says why it went)."""
-        if self.handle is None or error.remote_message != "belay:unknown":
-            return error
-        try:
-            await self._board.device.exec(calls.renew(self.token))
-        except DeviceExecError as by_token:
-            return by_token
-        return error
+        return await why_gone(self._board.device, self.token, self.handle, error)
 
     def mark_lost(self) -> None:
         """The board went away under this session: it is LOST, and no call is made any more."""
@@ -459,19 +397,7 @@ class DeviceSession:
         Raises :class:`~belay.errors.DeviceCapabilityError` on a board with neither
         ``machine.Timer`` nor ``_thread``.
         """
-        if not (self.capabilities.timer or self.capabilities.threads):
-            raise DeviceCapabilityError(
-                f"the board on {self.port} has neither machine.Timer nor _thread", capability="timer"
-            )
-        remote = function if isinstance(function, RemoteFunction) else Task(self, function)
-        name = self.next_name("timer")
-        start = calls.start_timer(
-            self.token, name, remote.code.name, int(period_ms), literals.dumps_for_board(args)
-        )
-        await self.run(remote.deploy_code() + start, timeout=timeout)
-        remote.deployed()
-        self.resources.register_timer(name)
-        return Timer(self, name)
+        return await start_timer(self, function, period_ms, args, timeout)
 
     def next_name(self, prefix: str) -> str:
         """A name for a thread or timer, unique within this session (``blink-1``, ``timer-2``)."""
@@ -501,15 +427,3 @@ class DeviceSession:
 
     def __repr__(self) -> str:
         return f"<DeviceSession {self.session_id} on {self.port} {self.state.value}>"
-
-
-def _reaped_and_handle(results: list[CallResult]) -> tuple[Any, int]:
-    """The last two answers of ``begin``'s steps: what was reaped, and the session's handle."""
-    output = b"".join(result.output for result in results)
-    if any(result.output_truncated for result in results) or output.count(MARK) < 2:
-        raise ProtocolError(f"the agent answered {output[-200:]!r} to begin a session")
-    first, second = output.rsplit(MARK, 2)[1:]
-    handle = value_of(MARK + second)
-    if type(handle) is not int or handle <= 0:
-        raise ProtocolError(f"the agent answered {handle!r:.100} for a session's handle")
-    return value_of(MARK + first), handle

@@ -1,0 +1,91 @@
+"""How a session opens and ends on the board: the agent's ``begin`` and ``end`` steps, what
+they answer, and the board's word for why a session is gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from belay.agent import calls
+from belay.agent.answers import MARK, read_value, value_of
+from belay.device import Device
+from belay.errors import DeviceExecError, ProtocolError, SessionLimitError
+from belay.link import CallResult
+from belay.session.board import Board
+from belay.session.budget import session_reserve
+
+
+async def begin_on_board(
+    board: Board, token: str, session_id: str, lease_ms: int, renew: Iterable[str]
+) -> tuple[Any, int]:
+    """Open the session's namespace in one hold of the board (another session's begin cannot
+    come between the steps); returns what the agent reaped and the session's handle. Raises
+    :class:`SessionLimitError` when the board has no heap for it."""
+    device = board.device
+    reserve, each = session_reserve(device.capabilities)
+    pacing = device.transport.pacing
+    most = None if pacing is None else pacing.chunk_size
+    steps = calls.begin_steps(token, session_id, lease_ms, renew, reserve, each, most)
+    try:
+        done = await device.call_each(steps)
+    except DeviceExecError as error:
+        if error.remote_type != "MemoryError":
+            raise
+        raise no_room(error, board, reserve, each) from None
+    return reaped_and_handle(done)
+
+
+def no_room(error: DeviceExecError, board: Board, reserve: int, each: int) -> SessionLimitError:
+    """The board refused a session for want of heap (``belay:full:<free>:<open>``)."""
+    fields = error.remote_message.split(":")
+    if len(fields) == 4 and fields[:2] == ["belay", "full"] and all(f.isdigit() for f in fields[2:]):
+        free, open_there = int(fields[2]), int(fields[3])
+        why = f"{free} B of heap free, less than the {reserve + each * open_there} B it needs"
+    else:
+        open_there = len(board.sessions) - 1
+        why = "no memory left to open one"
+    return SessionLimitError(
+        f"the board on {board.port} has room for no more sessions: {why} "
+        f"with the {open_there} session(s) open there",
+        limit=open_there,
+    )
+
+
+def reaped_and_handle(results: list[CallResult]) -> tuple[Any, int]:
+    """The last two answers of ``begin``'s steps: what was reaped, and the session's handle."""
+    output = b"".join(result.output for result in results)
+    if any(result.output_truncated for result in results) or output.count(MARK) < 2:
+        raise ProtocolError(f"the agent answered {output[-200:]!r} to begin a session")
+    first, second = output.rsplit(MARK, 2)[1:]
+    handle = value_of(MARK + second)
+    if type(handle) is not int or handle <= 0:
+        raise ProtocolError(f"the agent answered {handle!r:.100} for a session's handle")
+    return value_of(MARK + first), handle
+
+
+async def end_on_board(board: Board, token: str, handle: int | None) -> Any:
+    """End the session on the board by its handle (in short calls where the line is slow);
+    returns the agent's report of what it could not remove."""
+    if handle is None:
+        return await board.value(calls.end(token, 1000))
+    device = board.device
+    pacing = device.transport.pacing
+    steps = calls.end_steps(
+        handle,
+        1000 if device.capabilities.threads else 0,
+        None if pacing is None else pacing.chunk_size,
+    )
+    done = (await device.call_each(steps))[-1]
+    return await read_value(done.output, truncated=done.output_truncated)
+
+
+async def why_gone(device: Device, token: str, handle: int | None, error: DeviceExecError) -> DeviceExecError:
+    """``error``; where the board knows no session by this handle, the board's word for why
+    it is gone (the handle is never reused; the token says why it went)."""
+    if handle is None or error.remote_message != "belay:unknown":
+        return error
+    try:
+        await device.exec(calls.renew(token))
+    except DeviceExecError as by_token:
+        return by_token
+    return error
