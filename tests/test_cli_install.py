@@ -101,7 +101,8 @@ async def test_install_puts_the_package_and_its_dependency_where_they_import(
 
 @pytest.mark.microbit
 async def test_install_on_the_microbit_goes_to_its_one_folder(index: str) -> None:
-    """No sys.path, one flat folder: the default target is that folder, and it imports."""
+    """No sys.path, one flat folder: the default target is that folder, and it imports; a
+    second install finds it there by its hash."""
     async with (
         DeviceSessionManager(SessionOptions(call_timeout=30)) as manager,
         manager.session("microbit") as session,
@@ -110,6 +111,8 @@ async def test_install_on_the_microbit_goes_to_its_one_folder(index: str) -> Non
             assert await install(session, "tiny", index=index) == ["tiny.py"]
             await session.exec("import tiny")
             assert await session.eval("tiny.VALUE") == 42
+            # No hashlib there: the host hashes the file read back, so nothing is written again.
+            assert await install(session, "tiny", index=index) == []
 
 
 class _Paths:
