@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from virtual_boards import mpremote_exec, served_virtual_board
 
 BELAY = [sys.executable, "-m", "belay"]
 
@@ -148,20 +149,9 @@ def test_exec_help_says_what_keep_does() -> None:
 
 
 def test_virtual_board_serves_a_pty_that_mpremote_can_use() -> None:
-    server = subprocess.Popen([*BELAY, "virtual-board", "--kind", "unix"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        path = server.stdout.readline().strip()
+    with served_virtual_board("unix", ends_cleanly=True) as path:
         assert path.startswith("/dev/pts/")
-        mpremote = Path(sys.executable).with_name("mpremote")
-        result = subprocess.run(
-            [str(mpremote), "connect", path, "resume", "exec", "print(6 * 7)"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
-        assert (result.returncode, result.stdout.strip()) == (0, "42")
-    finally:
-        server.terminate()
-        assert server.wait(timeout=10) == 0
+        assert mpremote_exec(path, "print(6 * 7)") == (0, "42")
 
 
 @pytest.mark.parametrize("port", ["unix", pytest.param("microbit", marks=pytest.mark.microbit)])

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import anyio
 import pytest
+from virtual_boards import mpremote_exec, served_virtual_board
 
 from belay.errors import PortNotFoundError
 from belay.transports import PacedLine, open_transport, virtual_baud
@@ -83,19 +83,8 @@ async def test_the_interrupt_arrives_behind_what_was_written_before_it() -> None
 
 def test_belay_virtual_board_takes_a_baud_rate() -> None:
     command = [sys.executable, "-m", "belay", "virtual-board", "--kind", "unix", "--baud", "115200"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        path = server.stdout.readline().strip()
+    with served_virtual_board("unix", "--baud", "115200", ends_cleanly=True) as path:
         assert path.startswith("/dev/pts/")
-        mpremote = Path(sys.executable).with_name("mpremote")
-        result = subprocess.run(
-            [str(mpremote), "connect", path, "resume", "exec", "print(6 * 7)"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
-        assert (result.returncode, result.stdout.strip()) == (0, "42")
-    finally:
-        server.terminate()
-        assert server.wait(timeout=10) == 0
+        assert mpremote_exec(path, "print(6 * 7)") == (0, "42")
     bad = subprocess.run([*command[:-1], "fast"], capture_output=True, text=True, timeout=30, check=False)
     assert bad.returncode == 2 and "positive whole number" in bad.stderr
