@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import anyio
 
+from belay.transports import unix_locks
+
 logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -54,6 +56,9 @@ def open_raw_pty() -> tuple[int, int]:
 
 STOP_TIMEOUT = 0.5
 """How long an interrupt waits for the interpreter to stop before it checks its handler."""
+LOCK_WAIT = 0.5
+"""How long an interrupt waits for the interpreter to be outside its locks (then it is sent)."""
+LOCK_RETRY = 0.0005
 
 
 _STOPPING = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
@@ -106,7 +111,7 @@ def signal_main_thread(pid: int, signum: int) -> None:
         raise ProcessLookupError(error, os.strerror(error))
 
 
-async def interrupt_if_caught(pid: int) -> bool:
+async def interrupt_if_caught(pid: int, locks: tuple[int, ...] = ()) -> bool:
     """Ctrl-C as a board's UART gives it: SIGINT to ``pid`` only while it catches SIGINT.
 
     MicroPython's unix port installs its handler only while it runs code. The check and the
@@ -115,6 +120,11 @@ async def interrupt_if_caught(pid: int) -> bool:
     left alone, as is one stopped by someone else (a debugger, a SIGSTOP sent and not yet
     taken); only a stop sent by another at the very moment of an interrupt of running code
     can be undone by its SIGCONT. Without ``/proc`` the signal is sent as a tty would.
+
+    ``locks``: the addresses of the interpreter's locks (:mod:`belay.transports.unix_locks`).
+    Stopped inside one, the process is continued and stopped again a moment later, for up to
+    ``LOCK_WAIT`` seconds: the port's handler jumps out of wherever it lands, and out of a lock
+    it leaves the heap locked or the other threads blocked for good.
     """
     before = _proc_status(pid)
     if before is None:
@@ -125,20 +135,30 @@ async def interrupt_if_caught(pid: int) -> bool:
         return False
     if not before.catches_sigint:  # if it starts catching an instant later, the link asks again
         return False
-    caught = False
     with anyio.CancelScope(shield=True):
-        try:
-            os.kill(pid, signal.SIGSTOP)
-            status = await _stopped(pid)
-            caught = status is not None and status.catches_sigint
-            if caught:
-                signal_main_thread(pid, signal.SIGINT)
-        except ProcessLookupError:
+        give_up = anyio.current_time() + LOCK_WAIT
+        while (sent := await _interrupt_stopped(pid, locks, anyio.current_time() >= give_up)) is None:  # noqa: ASYNC110
+            await anyio.sleep(LOCK_RETRY)  # a lock is seen only in the process's memory: nothing to wait on
+    return bool(sent)
+
+
+async def _interrupt_stopped(pid: int, locks: tuple[int, ...], anyway: bool) -> bool | None:
+    """Stop ``pid``; SIGINT its main thread if it catches SIGINT and holds none of ``locks``
+    (or ``anyway``); continue it. ``None``: it was inside a lock, nothing sent."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        status = await _stopped(pid)
+        if status is None or not status.catches_sigint:
             return False
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-    return caught
+        if not anyway and unix_locks.in_a_lock(pid, locks):
+            return None
+        signal_main_thread(pid, signal.SIGINT)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
 
 
 async def _stopped(pid: int) -> _Status | None:

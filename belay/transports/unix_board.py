@@ -23,6 +23,7 @@ import tempfile
 import anyio
 
 from belay.errors import ConnectionLostError, PortNotFoundError, TransportError
+from belay.transports import unix_locks
 from belay.transports.base import Transport
 from belay.transports.fd_stream import FdStream
 from belay.transports.process import (
@@ -65,6 +66,7 @@ class UnixBoard(Transport):
         self.executable = executable
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._locks: tuple[int, ...] | None = None  # the interpreter's, found at its first interrupt
         self._stream: FdStream | None = None
         self._restarts = 0
         self._lost: ConnectionLostError | None = None
@@ -105,6 +107,7 @@ class UnixBoard(Transport):
         finally:
             os.close(slave)
         logger.debug("unix board started: pid %d", self._process.pid)
+        self._locks = None
         stream = FdStream(master, self.port)
         try:
             self._mode = ReplMode(await self._await(stream, STARTUP_BANNER, "'>>> ' prompt"))
@@ -143,9 +146,18 @@ class UnixBoard(Transport):
             logger.debug("unix board rebooting: %d bytes sent meanwhile are lost", len(data))
             return
         if INTERRUPT in data and self._process is not None:
-            # What a board's UART does with Ctrl-C: interrupt running code, else leave the byte
+            # What a board's UART does with Ctrl-C: interrupt running code (outside the
+            # interpreter's locks, as a board takes it between bytecodes), else leave the byte
             # to the raw REPL. One signal per write: a second one could outlive the call.
-            await interrupt_if_caught(self._process.pid)
+            pid = self._process.pid
+            await interrupt_if_caught(pid, self._locks or await self._find_locks(pid))
+
+    async def _find_locks(self, pid: int) -> tuple[int, ...]:
+        """The interpreter's lock addresses, read from its file once per interpreter (shielded:
+        the interrupt that asks is often a cancelled call's)."""
+        with anyio.CancelScope(shield=True):
+            self._locks = await anyio.to_thread.run_sync(unix_locks.prepare, pid)
+        return self._locks or ()
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         while not self._said:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import random
 import signal
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
 import pytest
 
-from belay import DeviceExecError
+from belay import DeviceExecError, DeviceSessionManager, SessionOptions
 from belay.device import Device
+from belay.transports import unix_locks
 from belay.transports.process import interrupt_if_caught
 
 pytestmark = pytest.mark.anyio
@@ -144,3 +146,46 @@ async def test_an_interrupt_for_a_call_never_reaches_a_background_thread() -> No
             assert await device.eval("ticks[0]") > before
             assert await device.eval("died") == []
         assert device.reboots == 0 and not device.is_lost
+
+
+async def test_interrupts_of_allocating_code_never_lock_the_heap_or_stall_a_thread() -> None:
+    """The unix port raises KeyboardInterrupt straight out of its SIGINT handler; landing in
+    its garbage collector or a thread-list section it left the heap locked ("MemoryError:
+    heap is locked") or the session's thread blocked for good ("thread spin-1 did not
+    stop"), a few times in ten runs of a cancel on a 9600 line. The interrupt now waits for
+    the interpreter to be outside both locks, as a board takes Ctrl-C between bytecodes."""
+    noise = random.Random(5)
+    async with DeviceSessionManager(SessionOptions(cleanup_timeout=10)) as manager:
+        async with manager.session("unix", on_output=None) as session:
+
+            @session.thread
+            def churn():  # type: ignore[no-untyped-def]
+                import belay_agent
+
+                kept = []
+                while belay_agent.running():
+                    kept.append([0] * 50)
+                    if len(kept) > 200:
+                        kept = []
+
+            await churn()
+            with anyio.fail_after(120):
+                for _ in range(150):
+                    with anyio.move_on_after(noise.uniform(0.002, 0.03)):
+                        await session.exec("while True:\n    x = [[0] * 30 for i in range(40)]")
+                    assert await session.eval("len([0] * 1000)") == 1000
+            stats = await session.board_stats()
+            assert [state for state, _ in stats["threads"].values()] == ["running"]
+        # and it ends cleanly: its thread saw the session end (no ResourceCleanupError)
+        board = manager.board("unix")
+        assert board is not None
+        assert await board.device.eval("len(__import__('belay_agent_threads').R)") == 0
+
+
+def test_an_interpreter_whose_locks_cannot_be_found_is_interrupted_as_before(tmp_path: Path) -> None:
+    """A stripped or foreign build (``BELAY_MICROPYTHON``): nothing known, nothing waited for."""
+    not_elf = tmp_path / "micropython"
+    not_elf.write_bytes(b"#!/bin/sh\nexec true\n")
+    assert unix_locks.lock_offsets(str(not_elf)) == ()
+    assert unix_locks.in_a_lock(os.getpid(), ()) is None
+    assert unix_locks.prepare(os.getpid()) == ()  # this Python process maps no MicroPython

@@ -46,14 +46,7 @@ SLOW_LINES = [
         9000,
         3,
         id="unix-9600",
-        marks=[
-            pytest.mark.slow,
-            # Known, open: the unix port raises a Ctrl-C asynchronously (it jumps out of the
-            # signal handler), and one landing inside its garbage collector leaves the heap
-            # locked for good ("MemoryError: heap is locked"). Seen in CI at 9600 with a thread
-            # running; real boards take an interrupt between bytecodes. Not strict: it is rare.
-            pytest.mark.xfail(raises=DeviceExecError, strict=False, reason="unix port: Ctrl-C inside gc"),
-        ],
+        marks=[pytest.mark.slow],  # cancels here once landed in the unix port's locks (see unix_locks)
     ),
     pytest.param(
         "microbit?baud=115200", 2000, 4, id="microbit-115200", marks=[pytest.mark.microbit, NO_QEMU]
