@@ -136,10 +136,21 @@ async def interrupt_if_caught(pid: int, locks: tuple[int, ...] = ()) -> bool:
     if not before.catches_sigint:  # if it starts catching an instant later, the link asks again
         return False
     with anyio.CancelScope(shield=True):
-        give_up = anyio.current_time() + LOCK_WAIT
-        while (sent := await _interrupt_stopped(pid, locks, anyio.current_time() >= give_up)) is None:  # noqa: ASYNC110
-            await anyio.sleep(LOCK_RETRY)  # a lock is seen only in the process's memory: nothing to wait on
-    return bool(sent)
+        sent = await _interrupt_outside_locks(pid, locks)
+    return sent
+
+
+async def _interrupt_outside_locks(pid: int, locks: tuple[int, ...]) -> bool:
+    give_up = anyio.current_time() + LOCK_WAIT
+    while True:
+        anyway = anyio.current_time() >= give_up
+        # Looked at running first, so as not to stop it inside a collection without need: a
+        # stop there can cut the collector's wait for the other threads' scans short (EINTR).
+        if anyway or not unix_locks.in_a_lock(pid, locks):
+            sent = await _interrupt_stopped(pid, locks, anyway)
+            if sent is not None:
+                return sent
+        await anyio.sleep(LOCK_RETRY)  # a lock is seen only in the process's memory
 
 
 async def _interrupt_stopped(pid: int, locks: tuple[int, ...], anyway: bool) -> bool | None:
