@@ -122,9 +122,10 @@ async def interrupt_if_caught(pid: int, locks: tuple[int, ...] = ()) -> bool:
     can be undone by its SIGCONT. Without ``/proc`` the signal is sent as a tty would.
 
     ``locks``: the addresses of the interpreter's locks (:mod:`belay.transports.unix_locks`).
-    Stopped inside one, the process is continued and stopped again a moment later, for up to
-    ``LOCK_WAIT`` seconds: the port's handler jumps out of wherever it lands, and out of a lock
-    it leaves the heap locked or the other threads blocked for good.
+    While one is taken (looked at as it runs, then again once stopped) the process is left to
+    run and looked at again a moment later, for up to ``LOCK_WAIT`` seconds: the port's handler
+    jumps out of wherever it lands, and out of a lock it leaves the heap locked or the other
+    threads blocked for good.
     """
     before = _proc_status(pid)
     if before is None:

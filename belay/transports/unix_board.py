@@ -150,14 +150,16 @@ class UnixBoard(Transport):
             # interpreter's locks, as a board takes it between bytecodes), else leave the byte
             # to the raw REPL. One signal per write: a second one could outlive the call.
             pid = self._process.pid
-            await interrupt_if_caught(pid, self._locks or await self._find_locks(pid))
+            locks = self._locks if self._locks is not None else await self._find_locks(pid)
+            await interrupt_if_caught(pid, locks)
 
     async def _find_locks(self, pid: int) -> tuple[int, ...]:
         """The interpreter's lock addresses, read from its file once per interpreter (shielded:
         the interrupt that asks is often a cancelled call's)."""
         with anyio.CancelScope(shield=True):
-            self._locks = await anyio.to_thread.run_sync(unix_locks.prepare, pid)
-        return self._locks or ()
+            locks = await anyio.to_thread.run_sync(unix_locks.prepare, pid)
+        self._locks = locks
+        return locks
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         while not self._said:

@@ -1,11 +1,11 @@
-"""Whether MicroPython's unix port, while stopped, is inside one of its interpreter locks.
+"""Whether MicroPython's unix port is inside one of its interpreter locks.
 
 The unix port (built without a GIL) raises ``KeyboardInterrupt`` straight out of its SIGINT
 handler, wherever the main thread is. Landing inside the garbage collector or a thread-list
 section, the jump leaves the lock held: the heap stays locked ("MemoryError: heap is
 locked"), or every other thread blocks at its next allocation or sleep for good (a session's
 thread that never stops). A board takes Ctrl-C between bytecodes; :func:`in_a_lock` lets the
-interrupt wait for a moment when neither lock is held (see
+interrupt wait for a moment when none of them is taken (see
 :func:`belay.transports.process.interrupt_if_caught`).
 
 The locks are found by name: ``thread_mutex`` (the port's thread list and atomic sections),
@@ -101,7 +101,7 @@ def prepare(pid: int) -> tuple[int, ...]:
 
 
 def in_a_lock(pid: int, addresses: tuple[int, ...]) -> bool | None:
-    """Whether any thread of the stopped process ``pid`` holds one of the locks at
+    """Whether any thread of process ``pid`` holds one of the locks at
     ``addresses``; ``None`` where it cannot be read."""
     if not addresses:
         return None
