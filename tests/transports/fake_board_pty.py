@@ -64,6 +64,7 @@ class FakeBoardPty:
         )
         self._lock = threading.Lock()
         self._master: int | None = None
+        self._plugged = 0  # how many times it came back: a new pty (its fd number may be the old one's)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fake-board", daemon=True)
 
@@ -95,14 +96,18 @@ class FakeBoardPty:
         os.set_blocking(master, False)
         with self._lock:
             self._master = master
+            self._plugged += 1
         self.path.symlink_to(tty)
 
     def _serve(self) -> None:
         opened_at: float | None = None
         last_boot = 0.0
+        serving = 0
         while not self._stop.is_set():
             with self._lock:
                 master = self._master
+                if serving != self._plugged:  # replugged while this thread was not looking
+                    serving, opened_at = self._plugged, None
                 if master is not None and self._hung_up(master):
                     master = opened_at = None
                 if master is not None:
