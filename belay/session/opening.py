@@ -23,9 +23,7 @@ async def begin_on_board(
     :class:`SessionLimitError` when the board has no heap for it."""
     device = board.device
     reserve, each = session_reserve(device.capabilities)
-    pacing = device.transport.pacing
-    most = None if pacing is None else pacing.chunk_size
-    steps = calls.begin_steps(token, session_id, lease_ms, renew, reserve, each, most)
+    steps = calls.begin_steps(token, session_id, lease_ms, renew, reserve, each, _most(device))
     try:
         done = await device.call_each(steps)
     except DeviceExecError as error:
@@ -33,6 +31,12 @@ async def begin_on_board(
             raise
         raise no_room(error, board, reserve, each) from None
     return reaped_and_handle(done)
+
+
+def _most(device: Device) -> int | None:
+    """The most bytes one call of the steps may take: a paced line's write (else no limit)."""
+    pacing = device.transport.pacing
+    return None if pacing is None else pacing.chunk_size
 
 
 def no_room(error: DeviceExecError, board: Board, reserve: int, each: int) -> SessionLimitError:
@@ -69,12 +73,7 @@ async def end_on_board(board: Board, token: str, handle: int | None) -> Any:
     if handle is None:
         return await board.value(calls.end(token, 1000))
     device = board.device
-    pacing = device.transport.pacing
-    steps = calls.end_steps(
-        handle,
-        1000 if device.capabilities.threads else 0,
-        None if pacing is None else pacing.chunk_size,
-    )
+    steps = calls.end_steps(handle, 1000 if device.capabilities.threads else 0, _most(device))
     done = (await device.call_each(steps))[-1]
     return await read_value(done.output, truncated=done.output_truncated)
 
