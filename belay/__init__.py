@@ -4,63 +4,71 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from belay.errors import (
-    BelayError,
-    BoardFileError,
-    BoardOutOfMemoryError,
-    ConnectionLostError,
-    DeviceCapabilityError,
-    DeviceExecError,
-    DeviceTimeoutError,
-    DeviceValueError,
-    NotMicroPythonError,
-    PortBusyError,
-    PortNotFoundError,
-    ProtocolError,
-    RemoteFileExistsError,
-    RemoteFileNotFoundError,
-    RemoteFolderNotFoundError,
-    ResourceCleanupError,
-    SessionError,
-    SessionLimitError,
-    TransportError,
-)
+from belay import errors
+
+# The public surface, by the module each name lives in: the one table that ``__all__`` and the
+# lazy imports below are made from (tests/test_public_api.py holds the ``TYPE_CHECKING`` block,
+# which type checkers read, to it). Names are imported on first use, so that ``import belay.cli``
+# (a command's start-up) pays only for what the command needs.
+_PUBLIC: dict[str, tuple[str, ...]] = {
+    # sessions
+    "belay.blocking": ("BlockingSession", "connect"),
+    "belay.session.tracker": ("CallbackResource", "ResourceTracker", "SessionResource"),
+    "belay.session.session": ("DeviceSession",),
+    "belay.session.manager": ("DeviceSessionManager",),
+    "belay.session.state": ("ManagerState", "SessionState", "next_state"),
+    "belay.session.records": ("ResourceUsageStats", "SessionStats"),
+    "belay.session.functions.tasks": ("Timer",),
+    # devices and their records
+    "belay.board_info": ("Capabilities", "DeviceInfo"),
+    "belay.device": ("Device",),
+    # options
+    "belay.options": ("SessionOptions",),
+    # errors (also in belay.errors)
+    "belay.errors": tuple(errors.__all__),
+}
 
 if TYPE_CHECKING:
-    from belay.blocking import BlockingSession, connect
-    from belay.board_info import Capabilities, DeviceInfo
-    from belay.device import Device
-    from belay.options import SessionOptions
-    from belay.session.functions import Timer
-    from belay.session.manager import DeviceSessionManager
-    from belay.session.records import ResourceUsageStats, SessionStats
-    from belay.session.session import DeviceSession
-    from belay.session.state import ManagerState, SessionState, next_state
-    from belay.session.tracker import CallbackResource, ResourceTracker, SessionResource
+    from belay.blocking import BlockingSession as BlockingSession
+    from belay.blocking import connect as connect
+    from belay.board_info import Capabilities as Capabilities
+    from belay.board_info import DeviceInfo as DeviceInfo
+    from belay.device import Device as Device
+    from belay.errors import BelayError as BelayError
+    from belay.errors import BoardFileError as BoardFileError
+    from belay.errors import BoardOutOfMemoryError as BoardOutOfMemoryError
+    from belay.errors import ConnectionLostError as ConnectionLostError
+    from belay.errors import DeviceCapabilityError as DeviceCapabilityError
+    from belay.errors import DeviceExecError as DeviceExecError
+    from belay.errors import DeviceTimeoutError as DeviceTimeoutError
+    from belay.errors import DeviceValueError as DeviceValueError
+    from belay.errors import NotMicroPythonError as NotMicroPythonError
+    from belay.errors import PortBusyError as PortBusyError
+    from belay.errors import PortNotFoundError as PortNotFoundError
+    from belay.errors import ProtocolError as ProtocolError
+    from belay.errors import RemoteFileExistsError as RemoteFileExistsError
+    from belay.errors import RemoteFileNotFoundError as RemoteFileNotFoundError
+    from belay.errors import RemoteFolderNotFoundError as RemoteFolderNotFoundError
+    from belay.errors import ResourceCleanupError as ResourceCleanupError
+    from belay.errors import SessionError as SessionError
+    from belay.errors import SessionLimitError as SessionLimitError
+    from belay.errors import TransportError as TransportError
+    from belay.options import SessionOptions as SessionOptions
+    from belay.session.functions.tasks import Timer as Timer
+    from belay.session.manager import DeviceSessionManager as DeviceSessionManager
+    from belay.session.records import ResourceUsageStats as ResourceUsageStats
+    from belay.session.records import SessionStats as SessionStats
+    from belay.session.session import DeviceSession as DeviceSession
+    from belay.session.state import ManagerState as ManagerState
+    from belay.session.state import SessionState as SessionState
+    from belay.session.state import next_state as next_state
+    from belay.session.tracker import CallbackResource as CallbackResource
+    from belay.session.tracker import ResourceTracker as ResourceTracker
+    from belay.session.tracker import SessionResource as SessionResource
 
     __version__: str
 
-# Imported on first use, so that ``import belay.cli`` (a command's start-up) pays only for
-# what the command needs.
-_LAZY = {
-    "BlockingSession": "belay.blocking",
-    "connect": "belay.blocking",
-    "Capabilities": "belay.board_info",
-    "DeviceInfo": "belay.board_info",
-    "Device": "belay.device",
-    "SessionOptions": "belay.options",
-    "DeviceSessionManager": "belay.session.manager",
-    "ResourceUsageStats": "belay.session.records",
-    "SessionStats": "belay.session.records",
-    "DeviceSession": "belay.session.session",
-    "Timer": "belay.session.functions",
-    "ManagerState": "belay.session.state",
-    "SessionState": "belay.session.state",
-    "next_state": "belay.session.state",
-    "CallbackResource": "belay.session.tracker",
-    "ResourceTracker": "belay.session.tracker",
-    "SessionResource": "belay.session.tracker",
-}
+_LAZY = {name: module for module, names in _PUBLIC.items() for name in names}
 
 
 def _version() -> str:
@@ -103,46 +111,4 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-__all__ = [
-    # sessions
-    "BlockingSession",
-    "connect",
-    "CallbackResource",
-    "DeviceSession",
-    "DeviceSessionManager",
-    "ManagerState",
-    "ResourceTracker",
-    "ResourceUsageStats",
-    "SessionResource",
-    "SessionState",
-    "SessionStats",
-    "Timer",
-    "next_state",
-    # devices and their records
-    "Capabilities",
-    "Device",
-    "DeviceInfo",
-    # options
-    "SessionOptions",
-    # errors (also in belay.errors)
-    "BelayError",
-    "BoardFileError",
-    "BoardOutOfMemoryError",
-    "ConnectionLostError",
-    "DeviceCapabilityError",
-    "DeviceExecError",
-    "DeviceTimeoutError",
-    "DeviceValueError",
-    "NotMicroPythonError",
-    "PortBusyError",
-    "PortNotFoundError",
-    "ProtocolError",
-    "RemoteFileExistsError",
-    "RemoteFileNotFoundError",
-    "RemoteFolderNotFoundError",
-    "ResourceCleanupError",
-    "SessionError",
-    "SessionLimitError",
-    "TransportError",
-    "__version__",
-]
+__all__ = [*_LAZY, "__version__"]

@@ -23,8 +23,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from belay.link import OutputCallback
 from belay.options import SessionOptions
-from belay.session.functions import RemoteFunction
-from belay.session.generators import GeneratorTask
+from belay.session.functions.generators import GeneratorTask
+from belay.session.functions.tasks import RemoteFunction
 from belay.session.manager import DeviceSessionManager
 from belay.session.output import STDOUT
 from belay.session.session import DeviceSession

@@ -45,6 +45,11 @@ class Capabilities:
     mem_alloc: int
 
     @property
+    def heap(self) -> int:
+        """The board's whole heap in bytes (free and in use, as the probe found it)."""
+        return self.mem_free + self.mem_alloc
+
+    @property
     def native(self) -> bool:
         return "native" in self.emitters
 

@@ -23,10 +23,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from belay.options import SessionOptions
+from belay.options import ENV_PREFIX, SessionOptions, env_values
 
 FILE_NAME = "belay.toml"
-ENV_PREFIX = "BELAY_"
 OPTION_NAMES = frozenset(field.name for field in fields(SessionOptions))
 
 
@@ -74,9 +73,7 @@ def env_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The configuration ``BELAY_*`` variables give: ``BELAY_CALL_TIMEOUT`` and the other
     option names, and ``BELAY_PORT``."""
     env = os.environ if environ is None else environ
-    table: dict[str, Any] = {
-        name: env[ENV_PREFIX + name.upper()] for name in OPTION_NAMES if ENV_PREFIX + name.upper() in env
-    }
+    table: dict[str, Any] = dict(env_values(env))
     if env.get(ENV_PREFIX + "PORT"):
         table["port"] = env[ENV_PREFIX + "PORT"]
     return normalise(table, "the environment")

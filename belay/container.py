@@ -40,9 +40,12 @@ if TYPE_CHECKING:
 # what needs them: a command that opens no board (``belay ports``) pays for none of them.
 
 
-def _options(overrides: dict[str, Any] | None) -> SessionOptions:
-    """``BELAY_*`` variables first, then whatever the configuration sets explicitly."""
-    return SessionOptions.from_mapping(overrides or {}, base=SessionOptions.from_env())
+def _options(overrides: dict[str, Any] | None, environment_read: bool | None) -> SessionOptions:
+    """The options the configuration sets, over ``BELAY_*`` of the process's environment, unless
+    the configuration read an environment already (:func:`from_config` does: the one it was
+    given, which then wins)."""
+    base = SessionOptions() if environment_read else SessionOptions.from_env()
+    return SessionOptions.from_mapping(overrides or {}, base=base)
 
 
 def _session_manager(
@@ -118,7 +121,7 @@ class Container(containers.DeclarativeContainer):
 
     config = providers.Configuration()
 
-    options = providers.Singleton(_options, config.options)
+    options = providers.Singleton(_options, config.options, config.environment_read)
     port_aliases = providers.Callable(_aliases, config.ports)
     clock = providers.Object(time.monotonic)
     wall_clock = providers.Object(time.time)
@@ -155,7 +158,8 @@ def from_config(
     """A container configured by :func:`belay.config.load_config` (``values``, then the file
     found from ``start`` upwards, then ``BELAY_*``). Raises :class:`~belay.config.ConfigError`."""
     container = Container()
-    container.config.from_dict(load_config(values, start=start, environ=environ, use_file=use_file))
+    config = load_config(values, start=start, environ=environ, use_file=use_file)
+    container.config.from_dict({**config, "environment_read": True})
     return container
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import anyio
 from anyio.abc import AsyncResource
 
+from belay.agent.sources import minified_device_file
 from belay.board_info import Capabilities, DeviceInfo, parse_probe
 from belay.deadline import Deadline
-from belay.device_files import minified_device_file
 from belay.errors import (
     BoardOutOfMemoryError,
     ConnectionLostError,
@@ -29,7 +29,7 @@ from belay.errors import (
 )
 from belay.heap import FIT_CHECK_ABOVE, HEAP_QUERY, check_fits, heap_room
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
-from belay.payloads import encode_code, read_value, remote_error
+from belay.payloads import encode_code, read_last_line_value, remote_error
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
 
@@ -195,7 +195,7 @@ class Device(AsyncResource):
             await self.soft_reset()
         deadline = Deadline.after(2 * self.sync_timeout)
         result = await self.call(probe_code, raw_paste=True, timeout=2 * self.sync_timeout)
-        probe = await read_value(result, timeout=deadline.remaining())
+        probe = await read_last_line_value(result, timeout=deadline.remaining())
         raw_paste = bool(self._link.protocol.raw_paste_supported)
         self._info, self._capabilities = parse_probe(self.port, probe, raw_paste)
         logger.info("opened %s", self._info.describe())
@@ -254,13 +254,13 @@ class Device(AsyncResource):
             raise DeviceValueError(problem)
         deadline = self._deadline(timeout)
         result = await self.call(f"print(repr({expression}\n))", timeout=timeout)
-        return await read_value(result, timeout=deadline.remaining())
+        return await read_last_line_value(result, timeout=deadline.remaining())
 
     async def eval_code(self, code: str | bytes, *, timeout: float | None = None) -> Any:
         """Run statements that print one value with ``repr()``; return that value."""
         deadline = self._deadline(timeout)
         result = await self.call(code, timeout=timeout)
-        return await read_value(result, timeout=deadline.remaining())
+        return await read_last_line_value(result, timeout=deadline.remaining())
 
     async def soft_reset(self, *, timeout: float = 10.0) -> None:
         """Soft-reset the board: whatever it held in RAM is gone; its files stay."""

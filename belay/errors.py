@@ -206,7 +206,7 @@ class BoardFileError(DeviceExecError, OSError):
 
 class DeviceValueError(BelayError):
     """A value could not cross the wire: not a Python literal, or too large (in bytes, or in the
-    host memory it would take once read: see :data:`belay.literal_reader.MAX_MEMORY`).
+    host memory it would take once read: see :data:`belay.literals.reader.MAX_MEMORY`).
 
     Where a size limit refused it, ``limit`` is that limit in bytes and ``port`` the board's.
     """

@@ -1,5 +1,6 @@
-"""Whether a call's code fits the board's heap: the policy :class:`~belay.device.Device` applies
-before a long call in plain raw mode.
+"""A board's heap as belay decides by it: the thresholds, each named once with its purpose, and
+whether a call's code fits (the policy :class:`~belay.device.Device` applies before a long call
+in plain raw mode).
 
 In plain raw mode a board keeps all of a call's code in one growing heap block as it arrives;
 one that runs out there may halt (MicroPython 1.9 on the micro:bit) or exit (the unix port).
@@ -12,9 +13,47 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+from belay.board_info import Capabilities
 from belay.errors import DeviceValueError
 from belay.link import CallResult
 from belay.protocol.control import escape_code
+
+# --- thresholds on the whole heap (Capabilities.heap) -------------------------------------
+
+ROOMY_TRANSFERS_FROM = 32 * 1024
+"""Boards with at least this much heap get roomy file transfers: raw literals undone by
+``replace`` (copies of a chunk on the board), large chunks, ``deflate`` where the board has it,
+and the sha256 part of a tree walk; smaller ones get small chunks in literals the lexer decodes
+(no copies), and FNV-1a walks."""
+
+COLLECT_BEFORE_KEEPING_BELOW = 64 * 1024
+"""Boards with less heap than this collect garbage before a call that keeps something on the
+board (a deployed function, a proxied object), so it lands in the lowest free blocks instead of
+at the garbage's high-water mark (fragmentation)."""
+
+# --- thresholds on the free heap (Capabilities.mem_free) ----------------------------------
+
+ONE_CHUNK_AGENT_FREE_FROM = 512 * 1024
+"""A board with this much free heap (the unix port, boards with PSRAM) takes each agent file in
+one chunk: 12 calls to write the agent instead of 40."""
+
+WARM_UP_FREE_FROM = 64 * 1024
+"""The pytest plugin's warm-up sends the longest call a session's files make only to boards with
+this much free heap (the micro:bit has no ~0.9 KB to spare for the raw REPL's grown buffer)."""
+
+
+def roomy_for_transfers(capabilities: Capabilities) -> bool:
+    """Whether file transfers on a board with ``capabilities`` go the roomy way
+    (:data:`ROOMY_TRANSFERS_FROM`)."""
+    return capabilities.heap >= ROOMY_TRANSFERS_FROM
+
+
+def collects_before_keeping(capabilities: Capabilities) -> bool:
+    """Whether calls that keep something collect garbage first (:data:`COLLECT_BEFORE_KEEPING_BELOW`)."""
+    return capabilities.heap < COLLECT_BEFORE_KEEPING_BELOW
+
+
+# --- whether a call fits ------------------------------------------------------------------
 
 FIT_CHECK_ABOVE = 1024
 """Plain-raw-mode calls longer than this first ask the board how much heap it has free."""

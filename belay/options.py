@@ -9,7 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-_ENV_PREFIX = "BELAY_"
+ENV_PREFIX = "BELAY_"
+"""What the environment variables belay reads start with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +71,15 @@ class SessionOptions:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SessionOptions:
         """Options from ``BELAY_SESSION_TIMEOUT``, ``BELAY_CALL_TIMEOUT``, ... (others default)."""
-        env = os.environ if environ is None else environ
-        names = {field.name for field in fields(cls)}
-        values = {
-            name: env[_ENV_PREFIX + name.upper()] for name in names if _ENV_PREFIX + name.upper() in env
-        }
-        return cls.from_mapping(values)
+        return cls.from_mapping(env_values(environ))
+
+
+def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The option values ``BELAY_<NAME>`` variables of ``environ`` (default: the process's) set,
+    as text by option name: the one place belay reads options from the environment."""
+    env = os.environ if environ is None else environ
+    names = (field.name for field in fields(SessionOptions))
+    return {name: env[ENV_PREFIX + name.upper()] for name in names if ENV_PREFIX + name.upper() in env}
 
 
 def _convert(name: str, value: Any) -> Any:

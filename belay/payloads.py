@@ -24,15 +24,12 @@ def encode_code(code: str | bytes) -> bytes:
         ) from None
 
 
-def value_of(result: CallResult) -> Any:
-    """The Python literal on the last line a call printed (never evaluated as code); raises
-    :class:`DeviceValueError` when there is none, or it is not a literal or too large."""
-    return literals.loads(_last_line(result))
-
-
-async def read_value(result: CallResult, *, timeout: float | None = None) -> Any:
-    """:func:`value_of` within ``timeout`` seconds, a long value off the event loop; also raises
-    :class:`~belay.errors.DeviceTimeoutError` when reading it takes longer."""
+async def read_last_line_value(result: CallResult, *, timeout: float | None = None) -> Any:
+    """The Python literal on the last line a call printed (never evaluated as code), within
+    ``timeout`` seconds, a long value off the event loop. Raises :class:`DeviceValueError` when
+    there is none, or it is not a literal or too large, and
+    :class:`~belay.errors.DeviceTimeoutError` when reading it takes longer. (Values the agent
+    answers are marked and read by :mod:`belay.agent.answers` instead.)"""
     return await literals.aloads(_last_line(result), timeout=timeout)
 
 

@@ -50,8 +50,8 @@ from belay.session.board import Board
 from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
 from belay.testing import backend, identity, ports
+from belay.testing.blocking_session import SyncSession, in_worker_thread
 from belay.testing.leaks import LeakCheck, LeakReport, open_board
-from belay.testing.sync import SyncSession, in_worker_thread
 
 PLAN = pytest.StashKey[ports.PortPlan]()
 BOARD_FIXTURES = ("belay_session", "belay_sync_session", "belay_device_info")
@@ -240,7 +240,7 @@ async def belay_sync_session(
 ) -> AsyncIterator[SyncSession]:
     """``belay_session`` for plain ``def`` tests: the same session methods without ``await``.
 
-    The test runs in a worker thread while the event loop runs (see :mod:`belay.testing.sync`)."""
+    The test runs in a worker thread while the event loop runs (see :mod:`belay.testing.blocking_session`)."""
     check = _leak_checker(belay_manager, belay_port, request.config)
     session = await check.start()
     async with BlockingPortal() as portal:

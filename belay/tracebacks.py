@@ -25,17 +25,17 @@ host files through :mod:`linecache`.
 
 from __future__ import annotations
 
-import fnmatch
 import linecache
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from belay.agent import names
+
 __all__ = ["CodeOrigin", "add_source_lines", "is_agent_file", "map_traceback", "tidy"]
 
 _FRAME = re.compile(r'^(?P<indent>\s*)File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<name>.*))?$')
-_AGENT_FILES = ("belay_agent*.py", "belay_agent*.mpy")
 _STRING = "<string>"
 _STDIN = "<stdin>"
 _MODULE = "<module>"
@@ -80,8 +80,7 @@ def tidy(text: str) -> str:
 
 def is_agent_file(file: str) -> bool:
     """Whether ``file`` (as a board names it) is one of belay's agent modules."""
-    name = PurePosixPath(file).name
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _AGENT_FILES)
+    return names.is_agent_file(PurePosixPath(file).name)
 
 
 def _parse(line: str) -> _Frame | str:

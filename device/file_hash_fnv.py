@@ -1,6 +1,6 @@
 # belay file hashes where the board has no hashlib (sent before device/file_tree.py, then
 # deleted): FNV-1a 32, computed in 16-bit halves so that no long int is made and nothing is
-# allocated per byte. The host computes the same (belay/session/file_tree.py: fnv1a32).
+# allocated per byte. The host computes the same (belay/session/files/tree.py: fnv1a32).
 _ba_A="fnv1a32"
 def _ba_h():
     return [0x9DC5,0x811C]

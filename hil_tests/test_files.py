@@ -6,7 +6,7 @@ import pytest
 
 from belay import DeviceSession, DeviceSessionManager
 from belay.device import Device
-from belay.session.files import RemoteFileNotFoundError
+from belay.session.files.facade import RemoteFileNotFoundError
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from belay import DeviceExecError
-from belay.testing.sync import SyncSession
+from belay.testing.blocking_session import SyncSession
 
 
 def test_tasks_exec_and_eval(belay_sync_session: SyncSession) -> None:

@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from belay.container import Container, from_config
+from belay.options import SessionOptions
 from belay.session.state import SessionState
 from belay.transports import Transport, open_transport
 
@@ -82,3 +83,13 @@ def test_the_pytest_plugin_takes_the_projects_port_alias(pytester: pytest.Pytest
     )
     result = pytester.runpytest("--belay-port", "bench", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_an_injected_environment_wins_over_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BELAY_CALL_TIMEOUT", "7")
+    monkeypatch.setenv("BELAY_LEASE", "12")
+    assert from_config(environ={}, use_file=False).options().call_timeout is None
+    assert from_config(environ={}, use_file=False).options().lease == SessionOptions().lease
+    injected = from_config(environ={"BELAY_CALL_TIMEOUT": "3"}, use_file=False).options()
+    assert (injected.call_timeout, injected.lease) == (3.0, SessionOptions().lease)
+    assert from_config(use_file=False).options().call_timeout == 7.0  # no environment given: the process's

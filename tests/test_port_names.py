@@ -73,7 +73,7 @@ def test_no_suggestion_when_nothing_is_close() -> None:
 def test_ports_table_shows_ids_serial_numbers_and_the_legend() -> None:
     import io
 
-    from belay.cli_board import render_ports
+    from belay.cli.board import render_ports
 
     out = io.StringIO()
     render_ports([PICO, ESP, PortInfo("/dev/ttyS0", "n/a", None, None, False)], out)

@@ -17,22 +17,23 @@ from functools import cache
 
 from belay.agent import calls
 from belay.agent.answers import as_int, ask
+from belay.agent.names import AGENT_MODULES, CORE_MODULE, ON_DEMAND_MODULES, THREADS_MODULE, file_name
+from belay.agent.sources import device_file, minify
 from belay.device import Device
-from belay.device_files import device_file, minify
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
+from belay.heap import ONE_CHUNK_AGENT_FREE_FROM
 
 logger = logging.getLogger(__name__)
 
-CORE = "belay_agent.py"
-THREADS = "belay_agent_threads.py"
-ON_DEMAND = {"generators": "belay_agent_generators.py", "proxies": "belay_agent_proxies.py"}
+CORE = file_name(CORE_MODULE)
+THREADS = file_name(THREADS_MODULE)
+ON_DEMAND = {part: file_name(module) for part, module in ON_DEMAND_MODULES.items()}
 """Parts written with the agent and imported only when a session first needs them."""
-AGENT_FILES = (CORE, THREADS, *ON_DEMAND.values())
+AGENT_FILES = tuple(file_name(module) for module in AGENT_MODULES)
 """Every file the agent may have on a board."""
 WRITE_CHUNK = 256
-BIG_HEAP, BIG_WRITE_CHUNK = 512 * 1024, 8192
-"""A board with this much free heap (the unix port, boards with PSRAM) takes each agent file
-in one chunk: 12 calls to write the agent instead of 40."""
+BIG_WRITE_CHUNK = 8192
+"""The chunk of a board with :data:`~belay.heap.ONE_CHUNK_AGENT_FREE_FROM` free: a whole agent file."""
 MISSING, FOREIGN, NO_MEMORY = "missing", "foreign", "memory"
 """What :func:`loaded_version` answers instead of a version."""
 
@@ -108,7 +109,7 @@ async def loaded_version(device: Device) -> str:
 
 async def _write_agent(device: Device) -> int:
     sent = 0
-    size = BIG_WRITE_CHUNK if device.capabilities.mem_free >= BIG_HEAP else WRITE_CHUNK
+    size = BIG_WRITE_CHUNK if device.capabilities.mem_free >= ONE_CHUNK_AGENT_FREE_FROM else WRITE_CHUNK
     for name, body in agent_files(device.capabilities.threads).items():
         await device.exec(calls.write_file_open(name))
         try:

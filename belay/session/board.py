@@ -16,9 +16,10 @@ from anyio.abc import AsyncResource
 
 from belay.agent import calls
 from belay.agent.answers import ask
-from belay.agent.install import ON_DEMAND, AgentInstall, ensure_agent
+from belay.agent.install import AgentInstall, ensure_agent
+from belay.agent.names import ON_DEMAND_MODULES
 from belay.device import Device
-from belay.session.board_files import BoardFiles
+from belay.session.files.cache import FileCache
 from belay.session.records import ReapedSession, reaped_sessions
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Board(AsyncResource):
         self.device = device
         self.sessions: dict[str, BoardSession] = {}  # the sessions open on it, by id
         self.orphans = dict(orphans or {})
-        self.files = BoardFiles()
+        self.files = FileCache()
         self.last_install: AgentInstall | None = None
         self._agent_boot: int | None = None
         self._parts_boot: dict[str, int] = {}  # on-demand agent parts -> the boot they were sent in
@@ -68,7 +69,7 @@ class Board(AsyncResource):
             self.last_install = await ensure_agent(self.device)
             if self.device.capabilities.threads:
                 await self.device.exec(calls.start_threads())
-            self.files = BoardFiles(root=str(await self.value(calls.root())))
+            self.files = FileCache(root=str(await self.value(calls.root())))
             self._agent_boot = self.device.reboots
             return await self._end_orphans()
 
@@ -78,7 +79,7 @@ class Board(AsyncResource):
         if self._parts_boot.get(part) == self.device.reboots:
             return ""
         self._parts_boot[part] = self.device.reboots
-        return calls.load_part(ON_DEMAND[part].removesuffix(".py")) + "\n"
+        return calls.load_part(ON_DEMAND_MODULES[part]) + "\n"
 
     def unsure(self, part: str) -> None:
         """A call that may have installed ``part`` failed: send it again next time (harmless)."""

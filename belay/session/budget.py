@@ -27,13 +27,5 @@ CALLS_ROOM = 128
 def session_reserve(capabilities: Capabilities) -> tuple[int, int]:
     """``(reserve, each)``: bytes of heap that must be free after a session begins on a board
     with ``capabilities``, plus ``each`` per session already open there."""
-    heap = capabilities.mem_free + capabilities.mem_alloc
+    heap = capabilities.heap
     return max(RESERVE_MIN, min(RESERVE_MAX, heap // RESERVE_SHARE)), CALLS_ROOM
-
-
-SMALL_HEAP = 64 * 1024
-"""Below this, calls that keep something on the board collect garbage first (fragmentation)."""
-
-
-def is_small_heap(capabilities: Capabilities) -> bool:
-    return capabilities.mem_free + capabilities.mem_alloc < SMALL_HEAP

@@ -58,7 +58,14 @@ class SessionContext(Protocol):
     def release_later(self, code: str) -> None: ...
 
     async def run(
-        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
-    ) -> str: ...
+        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None,
+        kind: str = "exec", name: str | None = None,
+    ) -> str:  # fmt: skip
+        """Run agent-level ``code``; ``kind`` and ``name`` label the call in telemetry."""
+        ...
 
-    async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any: ...
+    async def run_value(
+        self, code: str, *, timeout: Timeout = DEFAULT, kind: str = "eval", name: str | None = None
+    ) -> Any:
+        """Run agent-level ``code`` that answers a value; ``kind`` and ``name`` label the call."""
+        ...

@@ -35,14 +35,21 @@ class LabelledCalls:
         return self._session.ref  # read on every call: not through __getattr__
 
     async def run(
-        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None
-    ) -> str:
-        run: Any = self._session.run
-        return str(await run(code, timeout=timeout, on_output=on_output, kind=self._kind, name=self._name))
+        self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None,
+        kind: str | None = None, name: str | None = None,
+    ) -> str:  # fmt: skip
+        """The session's ``run``, labelled as this view's calls (``kind``/``name`` given win)."""
+        return await self._session.run(
+            code, timeout=timeout, on_output=on_output, kind=kind or self._kind, name=name or self._name
+        )
 
-    async def run_value(self, code: str, *, timeout: Timeout = DEFAULT) -> Any:
-        run_value: Any = self._session.run_value
-        return await run_value(code, timeout=timeout, kind=self._kind, name=self._name)
+    async def run_value(
+        self, code: str, *, timeout: Timeout = DEFAULT, kind: str | None = None, name: str | None = None
+    ) -> Any:
+        """The session's ``run_value``, labelled as this view's calls."""
+        return await self._session.run_value(
+            code, timeout=timeout, kind=kind or self._kind, name=name or self._name
+        )
 
     def __repr__(self) -> str:
         return repr(self._session)

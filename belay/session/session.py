@@ -25,24 +25,24 @@ from belay.errors import (
     SessionError,
 )
 from belay.link import CallResult, OutputCallback
-from belay.literal_reader import INLINE_TEXT
+from belay.literals.reader import INLINE_TEXT
 from belay.log import SESSION_ID
 from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
-from belay.session.files import SessionFiles
-from belay.session.functions import RemoteFunction, Task, Thread, Timer, start_timer
+from belay.session.files.facade import SessionFiles
+from belay.session.functions.source import remote_code
+from belay.session.functions.tasks import RemoteFunction, Task, Thread, Timer, start_timer
 from belay.session.metered import LabelledCalls, MeteredTracker
 from belay.session.opening import begin_on_board, end_on_board, why_gone
 from belay.session.output import STDOUT
 from belay.session.records import ReapedSession, reaped_sessions
-from belay.session.remote_source import remote_code
 from belay.session.state import SessionEvent, SessionState, next_state
 from belay.session.tracker import ResourceTracker
 
 if TYPE_CHECKING:  # what only some sessions use is imported when they first use it
-    from belay.session.generators import GeneratorTask
+    from belay.session.functions.generators import GeneratorTask
     from belay.telemetry import SessionTelemetry
 
 logger = logging.getLogger(__name__)
@@ -338,8 +338,8 @@ class DeviceSession:
 
     async def proxy(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
         """Evaluate ``expression`` on the board and keep the object there: a
-        :class:`~belay.session.proxies.Proxy` of it (its value, when it is a literal)."""
-        from belay.session import proxies
+        :class:`~belay.session.functions.proxies.Proxy` of it (its value, when it is a literal)."""
+        from belay.session.functions import proxies
 
         return await proxies.evaluate(self, expression, timeout)
 
@@ -362,7 +362,7 @@ class DeviceSession:
         code = remote_code(function, source=source)
         calls_as = self if self.telemetry is None else LabelledCalls(self, "task", code.name)
         if code.is_generator:
-            from belay.session.generators import GeneratorTask
+            from belay.session.functions.generators import GeneratorTask
 
             return GeneratorTask(calls_as, function, code=code)
         return Task(calls_as, function, code=code)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from belay.agent import calls
 from belay.device import Device
 from belay.errors import DeviceExecError, ResourceCleanupError
+from belay.heap import WARM_UP_FREE_FROM
 from belay.session.board import Board
-from belay.session.files import CHUNK
+from belay.session.files.facade import CHUNK
 from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
 
@@ -49,10 +50,9 @@ _INTERNED_BYTES = re.compile(r"n_total_bytes=(\d+)")
 LONGEST_CALL_CODE = "#" + "-" * (4 * CHUNK + 128)
 """The raw REPL keeps its input buffer as large as the longest call so far (640 B more after a
 ``session.fs`` chunk of binary data, each byte sent as ``\\xNN``): the warm-up sends one that long
-on boards with :data:`ROOMY_HEAP`. The micro:bit has no ~0.9 KB to spare for it before the tests
-(its sessions then run out of memory), so there the first test that sends such a call is charged
-for the buffer's growth."""
-ROOMY_HEAP = 64 * 1024
+on boards with :data:`~belay.heap.WARM_UP_FREE_FROM` free. The micro:bit has no ~0.9 KB to spare
+for it before the tests (its sessions then run out of memory), so there the first test that sends
+such a call is charged for the buffer's growth."""
 
 HEAP_MARGINS = {"microbit": 256}
 """Heap (bytes) a test may leave less free, by board platform, before it counts as a leak: what
@@ -155,7 +155,7 @@ async def open_board(manager: DeviceSessionManager, port: str) -> Board:
                 await session.fs.rm(path)
         board = manager.board(port)
         assert board is not None
-        if board.device.capabilities.mem_free >= ROOMY_HEAP:
+        if board.device.capabilities.mem_free >= WARM_UP_FREE_FROM:
             await board.device.exec(LONGEST_CALL_CODE)
     return board
 

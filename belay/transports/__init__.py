@@ -14,15 +14,26 @@ from typing import TYPE_CHECKING, Any
 
 from belay.errors import PortNotFoundError
 from belay.transports.base import DEFAULT_LINES, ModemLines, Pacing, Transport
+from belay.transports.port_names import VIRTUAL_BOARDS
+
+# The transports imported on first use, by module: a command pays only for the kinds of port it
+# opens. The one table ``__all__`` and the lazy imports are made from (tests/test_public_api.py
+# holds the ``TYPE_CHECKING`` block to it).
+_LAZY_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "belay.transports.memory": ("BoardEnd", "MemoryTransport"),
+    "belay.transports.microbit_board": ("MicrobitBoard",),
+    "belay.transports.paced_line": ("PacedLine",),
+    "belay.transports.serial": ("SerialTransport",),
+    "belay.transports.unix_board": ("UnixBoard",),
+}
 
 if TYPE_CHECKING:
-    from belay.transports.memory import BoardEnd, MemoryTransport
-    from belay.transports.microbit_board import MicrobitBoard
-    from belay.transports.paced_line import PacedLine
-    from belay.transports.serial import SerialTransport
-    from belay.transports.unix_board import UnixBoard
-
-VIRTUAL_BOARDS = ("unix", "microbit")
+    from belay.transports.memory import BoardEnd as BoardEnd
+    from belay.transports.memory import MemoryTransport as MemoryTransport
+    from belay.transports.microbit_board import MicrobitBoard as MicrobitBoard
+    from belay.transports.paced_line import PacedLine as PacedLine
+    from belay.transports.serial import SerialTransport as SerialTransport
+    from belay.transports.unix_board import UnixBoard as UnixBoard
 
 TransportFactory = Callable[[str], Awaitable[Transport]]
 """What the device layer is given to open a port: ``await factory(port)``."""
@@ -78,15 +89,7 @@ def virtual_baud(port: str, query: str) -> int | None:
     return int(baud[0])
 
 
-# Imported on first use: a command pays only for the kinds of port it opens.
-_LAZY = {
-    "BoardEnd": "belay.transports.memory",
-    "MemoryTransport": "belay.transports.memory",
-    "MicrobitBoard": "belay.transports.microbit_board",
-    "PacedLine": "belay.transports.paced_line",
-    "SerialTransport": "belay.transports.serial",
-    "UnixBoard": "belay.transports.unix_board",
-}
+_LAZY = {name: module for module, names in _LAZY_BY_MODULE.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
@@ -102,16 +105,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "VIRTUAL_BOARDS",
-    "BoardEnd",
-    "MemoryTransport",
-    "MicrobitBoard",
     "ModemLines",
-    "PacedLine",
     "Pacing",
-    "SerialTransport",
     "Transport",
     "TransportFactory",
-    "UnixBoard",
     "open_transport",
     "with_lines",
+    *_LAZY,
 ]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from belay.transports.discovery import PortInfo
 
 VIRTUAL_BOARDS = ("unix", "microbit")
-"""The virtual boards' names (``belay.transports.VIRTUAL_BOARDS`` is the same)."""
+"""The virtual boards' names (also ``belay.transports.VIRTUAL_BOARDS``)."""
 
 _VID_PID = re.compile(r"^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$")
 _SHORTCUTS = {"a": "/dev/ttyACM", "u": "/dev/ttyUSB", "c": "COM"}

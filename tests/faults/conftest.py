@@ -15,7 +15,7 @@ import pytest
 
 from belay import DeviceSession, DeviceSessionManager, SessionOptions
 from belay.device import Device
-from belay.session.functions import Task
+from belay.session.functions.tasks import Task
 
 
 @pytest.fixture(scope="module")

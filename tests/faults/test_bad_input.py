@@ -16,7 +16,7 @@ import pytest
 
 from belay import DeviceExecError, DeviceSessionManager, DeviceValueError, SessionError
 from belay.device import Device
-from belay.session.functions import Task
+from belay.session.functions.tasks import Task
 
 from .conftest import Bystander, observer
 

@@ -19,7 +19,7 @@ import pytest
 from belay import BelayError, DeviceTimeoutError, DeviceValueError
 from belay.agent.answers import MARK, ask
 from belay.device import Device
-from belay.literal_reader import MAX_MEMORY
+from belay.literals.reader import MAX_MEMORY
 
 from .hostile_board import ALIVE, HostileBoard, Reply, hostile_pair, probe_with
 

@@ -16,7 +16,8 @@ import anyio.to_thread
 import pytest
 import serial
 
-from belay.cli import _with_line_levels, build_parser
+from belay.cli import build_parser
+from belay.cli.common import with_line_levels
 from belay.container import Container
 from belay.options import SessionOptions
 from belay.transports import ModemLines, modem_lines, open_transport, telnet, with_lines
@@ -125,7 +126,7 @@ def test_options_and_the_command_line_choose_the_lines() -> None:
         dtr=False, rts=True
     )
     args = build_parser().parse_args(["exec", "--dtr", "0", "--rts", "off", "pass"])
-    assert _with_line_levels(Container(), args).options().replace(
+    assert with_line_levels(Container(), args).options().replace(
         journal_path=None
     ) == SessionOptions.from_env({"BELAY_DTR": "0", "BELAY_RTS": "0"}).replace(journal_path=None)
     with pytest.raises(SystemExit):

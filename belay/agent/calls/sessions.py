@@ -1,0 +1,111 @@
+"""Calls that begin, renew, end and reap sessions, and read what the agent holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from belay.agent.names import Ref
+from belay.agent.sources import minified_device_file
+
+
+def begin(
+    token: str, session_id: str, lease_ms: int, renew: Iterable[str], reserve: int = 0, each: int = 0
+) -> str:
+    """Open a session (renewing ``renew``'s leases first, reaping what ran out) if the board
+    has ``reserve`` bytes of heap free plus ``each`` for every session already open, else a
+    ``MemoryError`` reading ``belay:full:<free>:<sessions open>``; answers the sessions reaped since a host
+    last asked."""
+    tokens = list(renew)
+    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{reserve},{each}" + (
+        f",{tokens!r})" if tokens else ")"
+    )
+
+
+def begin_steps(
+    token: str,
+    session_id: str,
+    lease_ms: int,
+    renew: Iterable[str],
+    reserve: int,
+    each: int,
+    most: int | None,
+) -> list[str]:
+    """:func:`begin`, then the session's handle (which names it in its calls while it is open):
+    the last two answers. As calls of at most ``most`` bytes each where a line is that short
+    (a small UART: several short calls, not a paced long one); run them with nothing between."""
+    whole = begin(token, session_id, lease_ms, renew, reserve, each)
+    if most is None or len(whole) + len(_HANDLE) + 2 <= most:
+        return [f"{whole}\n{_HANDLE}"]
+    tokens = list(renew)
+    numbers = f"{lease_ms},{reserve},{each}" + (f",{tokens!r}" if tokens else "")
+    return [  # the arguments ahead, in a list of the REPL's that begin takes and deletes
+        f"_ba_k=[{token!r}]",
+        f"_ba_k.append({session_id!r})",
+        f"_ba_k+=({numbers})",
+        "_ba.begin(*_ba_k)\ndel _ba_k",
+        _HANDLE,
+    ]
+
+
+_HANDLE = "_ba.v(_ba.G[9])"
+"""Answers the handle of the session that began last."""
+
+
+def end_steps(handle: int, wait_ms: int, most: int | None) -> list[str]:
+    """:func:`end` by the session's handle (refused saying why, as a token is, once it is gone)."""
+    return _joined_if_short([f"_ba.v(_ba._end({handle},{wait_ms},'ended'))"], most)
+
+
+def _joined_if_short(steps: list[str], most: int | None) -> list[str]:
+    """``steps`` as one call, or one call each where that is longer than ``most`` bytes."""
+    if most is None or sum(len(step) + 1 for step in steps) <= most:
+        return ["\n".join(steps)]
+    return steps
+
+
+def end(token: str, wait_ms: int) -> str:
+    """End a session: stop its threads (waiting ``wait_ms``), timers, remove its files and
+    namespace; answers what could not be removed."""
+    return f"_ba.v(_ba._end(_ba.get({token!r})and {token!r},{wait_ms},'ended'))"
+
+
+def renew(token: Ref) -> str:
+    return f"_ba.get({token!r})"
+
+
+def end_orphans(tokens: Iterable[str]) -> str:
+    """End the sessions a lost connection left (this host's own tokens); answers them."""
+    return (
+        f"_ba.v([(_ba.S[t][0],-1,_ba._end(t,200,'lost')) for t in {list(tokens)!r} if t in _ba.S])\n"
+        "__import__('gc').collect()"
+    )
+
+
+def reap_expired() -> str:
+    """End the sessions whose leases ran out, keeping their records for the next ``begin``
+    (short: it must compile on a board too full for anything else)."""
+    return "if '_ba' in globals():_ba.reap(0)"
+
+
+def reap(every: bool) -> str:
+    """Reap expired sessions (every session with ``every``); answers all reaped so far."""
+    return f"_ba.reap({int(every)})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
+
+
+def output(token: Ref) -> str:
+    """What the session's background code printed since the last look (then cleared); only
+    boards with threads have background code."""
+    return f"_ba.out({token!r})"
+
+
+def stats() -> str:
+    """The agent's whole record and the board's heap (sent on demand, leaves no names)."""
+    return minified_device_file("agent_stats.py").decode()
+
+
+def live_session_ids() -> str:
+    return "print(repr([r[0] for r in _ba.S.values()] if '_ba' in globals() else []))"
+
+
+def zombie_threads() -> str:
+    return "print(repr(list(_ba.zombies()) if '_ba' in globals() and getattr(_ba,'W',None) else []))"

@@ -1,0 +1,266 @@
+"""``session.fs.sync``: make a board folder hold what a local folder holds, sending only what differs.
+
+The comparison is by the board's own hashes, so changes made by other code or another host
+are seen. The host sends the digest it expects of every folder (:func:`folder_digest`, 16 hex
+digits each) with one walk (:func:`~belay.session.files.tree.walk`); the board answers a line
+per folder and lists the files only of the folders that differ. An unchanged tree of 50 files
+in 4 folders costs about a kilobyte both ways together, in one call.
+
+Files go up through ``session.fs.put``; folders are made first, what is gone from the local
+folder is removed only with ``delete=True``, and never the agent's own files or a live
+session's temporary files. ``exclude`` globs (``*.pyc``, ``__pycache__``, ``build/*``) match
+a path relative to the folder or any one name in it: such files are neither sent nor removed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+
+from belay.agent.names import FILE_PREFIX
+from belay.errors import DeviceCapabilityError, DeviceValueError
+from belay.session.context import DEFAULT, Timeout
+from belay.session.files.paths import check_path, join
+from belay.session.files.tree import (
+    FOLDER,
+    MISSING,
+    FileTree,
+    Walk,
+    expected_algorithm,
+    folder_digest,
+    local_hash,
+    parent_of,
+    walk,
+)
+
+DIGITS = 16
+"""Hex digits of the hashes and digests a sync compares (64 bits)."""
+
+
+Progress = Callable[[str, int, int], None]
+"""``progress(board_path, bytes_sent_so_far, bytes_to_send)``, after each file sent."""
+
+
+class Uploader(Protocol):
+    """What sync writes files with: ``session.fs``."""
+
+    async def put(self, source: bytes, remote_path: str, *, timeout: Timeout = DEFAULT) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a sync did (or, with ``dry_run``, would do); board paths, sorted."""
+
+    uploaded: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    folders_made: tuple[str, ...] = ()
+    bytes_sent: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()
+        }
+
+
+@dataclass
+class LocalTree:
+    """A local folder: its folders (``""`` for itself) and files, by path relative to it."""
+
+    folders: set[str] = field(default_factory=lambda: {""})
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def hashes(self, algorithm: str) -> dict[str, tuple[int, str]]:
+        return {path: (len(data), local_hash(data, algorithm)) for path, data in self.files.items()}
+
+
+def is_excluded(path: str, patterns: Iterable[str]) -> bool:
+    """Whether ``path`` (relative, ``/``-separated) or one of its names matches a pattern."""
+    names = path.split("/")
+    return any(fnmatch.fnmatchcase(path, pattern) or any(fnmatch.fnmatchcase(name, pattern) for name in names)
+               for pattern in patterns)  # fmt: skip
+
+
+def read_local_tree(local_dir: str | os.PathLike[str], exclude: Iterable[str]) -> LocalTree:
+    """The files under ``local_dir`` that are not excluded (blocking: run it in a thread)."""
+    root = Path(local_dir)
+    if not root.is_dir():
+        raise DeviceValueError(f"{os.fspath(local_dir)!r} is not a local folder")
+    patterns = tuple(exclude)
+    found = LocalTree()
+    for folder, subfolders, names in os.walk(root):
+        here = Path(folder).relative_to(root).as_posix().removeprefix(".").lstrip("/")
+        subfolders[:] = sorted(s for s in subfolders if not is_excluded(join(here, s), patterns))
+        found.folders.update(join(here, s) for s in subfolders)
+        for name in sorted(names):
+            path = join(here, name)
+            if not is_excluded(path, patterns):
+                found.files[path] = (Path(folder) / name).read_bytes()
+    return found
+
+
+def expected_digests(local: LocalTree, hashes: dict[str, tuple[int, str]], algorithm: str) -> dict[str, str]:
+    """The digest of every local folder's files, as the board computes it."""
+    by_folder: dict[str, list[tuple[str, int, str]]] = {folder: [] for folder in local.folders}
+    for path, (size, digest) in hashes.items():
+        by_folder[parent_of(path)].append((path.rpartition("/")[2], size, digest))
+    return {folder: folder_digest(files, algorithm, DIGITS) for folder, files in by_folder.items()}
+
+
+@dataclass
+class SyncPlan:
+    """What to do, by path relative to the synced folders."""
+
+    upload: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    make: list[str] = field(default_factory=list)
+    remove_files: list[str] = field(default_factory=list)
+    remove_folders: list[str] = field(default_factory=list)
+
+
+def plan_sync(local: LocalTree, hashes: dict[str, tuple[int, str]], found: Walk, *, delete: bool,
+              keep: Callable[[str], bool], compared: bool = True) -> SyncPlan:  # fmt: skip
+    """Compare the local tree with what the walk found; ``keep(path)``: never remove it.
+    ``compared``: the board compared the digests (it hashes as the host guessed), so the
+    folders it did not list hold what was expected."""
+    board_files = {path: (size, digest) for path, size, digest in found.files}
+    board_folders = set(found.folders)
+    listed = set(found.differ) | (board_folders - local.folders) if compared else board_folders
+    plan = SyncPlan(make=sorted(local.folders - board_folders, key=lambda f: (f.count("/"), f)))
+    for path, (size, digest) in sorted(hashes.items()):
+        on_board = board_files.get(path)
+        same_folder = parent_of(path) in board_folders and parent_of(path) not in listed
+        if same_folder or (on_board is not None and on_board == (size, digest[: len(on_board[1])])):
+            plan.unchanged.append(path)
+        else:
+            plan.upload.append(path)
+    if not delete:
+        _refuse_conflicts(local, board_files, board_folders)
+    else:
+        kept = {parent_of(path) for path in board_files if keep(path)}
+        kept = {ancestor for folder in kept for ancestor in _ancestors(folder)}
+        plan.remove_files = sorted(p for p in board_files if p not in hashes and not keep(p))
+        gone = (board_folders - local.folders) - kept
+        plan.remove_folders = sorted((f for f in gone if not keep(f)), key=lambda f: (-f.count("/"), f))
+    return plan
+
+
+def _refuse_conflicts(
+    local: LocalTree, board_files: dict[str, tuple[int, str]], board_folders: set[str]
+) -> None:
+    """A board file where a local folder is (or a folder where a file is) is removed with
+    ``delete``; without, it is refused before anything changes."""
+    for path in sorted(set(board_files) & local.folders):
+        raise DeviceValueError(
+            f"{path!r} is a file on the board but a folder here: remove it, or sync with delete=True"
+        )
+    for path in sorted(board_folders & set(local.files)):
+        raise DeviceValueError(
+            f"{path!r} is a folder on the board but a file here: remove it, or sync with delete=True"
+        )
+
+
+def _ancestors(folder: str) -> list[str]:
+    parts = folder.split("/") if folder else []
+    return ["", *("/".join(parts[: end + 1]) for end in range(len(parts)))]
+
+
+async def sync(
+    files: FileTree,
+    uploader: Uploader,
+    local_dir: str | os.PathLike[str],
+    remote_dir: str = "",
+    *,
+    delete: bool = False,
+    exclude: Iterable[str] = (),
+    dry_run: bool = False,
+    timeout: Timeout = DEFAULT,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Make board folder ``remote_dir`` (the root by default) hold what ``local_dir`` holds."""
+    base = check_path(remote_dir, allow_root=True)
+    patterns = tuple(exclude)
+    local = await anyio.to_thread.run_sync(read_local_tree, local_dir, patterns)
+    session, known = files.session, files.known
+    algorithm = expected_algorithm(session)
+    hashes = local.hashes(algorithm)
+    expect = expected_digests(local, hashes, algorithm)
+    async with known.lock:
+        found = await walk(session, known.on_board(base), expect=expect, algorithm=algorithm, digits=DIGITS,
+                           ignore="" if base else FILE_PREFIX, timeout=timeout)  # fmt: skip
+    _check_target(found, base, local, session.port)
+    if found.algorithm != algorithm:
+        hashes = local.hashes(found.algorithm)
+    keep = _keeper(files, base, patterns)
+    plan = plan_sync(local, hashes, found, delete=delete, keep=keep, compared=found.algorithm == algorithm)
+    sent = sum(len(local.files[path]) for path in plan.upload)
+    report = SyncReport(
+        uploaded=tuple(join(base, p) for p in plan.upload),
+        removed=tuple(join(base, p) for p in [*plan.remove_files, *plan.remove_folders]),
+        unchanged=tuple(join(base, p) for p in plan.unchanged),
+        folders_made=tuple(join(base, p) for p in plan.make if join(base, p)),
+        bytes_sent=sent,
+        dry_run=dry_run,
+    )
+    if not dry_run:
+        await _apply(files, uploader, local, plan, base, found.kind == MISSING, timeout, progress)
+    return report
+
+
+def _check_target(found: Walk, base: str, local: LocalTree, port: str) -> None:
+    """Refuse, before anything changes, a target that is a file, or folders on a flat board."""
+    if found.kind not in (MISSING, FOLDER):
+        raise DeviceValueError(f"{base!r} is a file on the board at {port}, not a folder to sync into")
+    nested = sorted(local.folders - {""})
+    if found.flat and (base or nested):
+        what = f"folder {base!r}" if base else f"the local folder {nested[0]!r}"
+        raise DeviceCapabilityError(
+            f"the board on {port} has a flat filesystem: folders are refused there ({what}); "
+            "sync a folder of files only, to the board's root",
+            capability="filesystem",
+        )
+
+
+def _keeper(files: FileTree, base: str, patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a board path (relative to ``base``) must never be removed: excluded, the
+    agent's own files, or a temporary file of a live session."""
+    known = files.known
+    known.prune_temps(files.session.board.sessions)
+
+    def keep(path: str) -> bool:
+        board_path = join(base, path)
+        agents = "/" not in board_path and board_path.startswith(FILE_PREFIX)  # never removed
+        return is_excluded(path, patterns) or agents or board_path in known.temps
+
+    return keep
+
+
+async def _apply(files: FileTree, uploader: Uploader, local: LocalTree, plan: SyncPlan, base: str,
+                 missing: bool, timeout: Timeout, progress: Progress | None) -> None:  # fmt: skip
+    """Remove, make folders, then send (removals first: a board file may stand where a folder goes)."""
+    known = files.known
+    if plan.remove_files or plan.remove_folders:
+        async with known.lock:
+            await files.remove([join(base, p) for p in plan.remove_files],
+                               [join(base, p) for p in plan.remove_folders], timeout=timeout)  # fmt: skip
+    chain = _ancestors(base)[1:] if missing else []
+    folders = [*chain, *(join(base, p) for p in plan.make if p)]
+    if folders:
+        async with known.lock:
+            await files.make_folders(folders, timeout=timeout)
+    total = sum(len(local.files[path]) for path in plan.upload)
+    done = 0
+    for path in plan.upload:
+        target = join(base, path)
+        known.changed(target)  # put must not skip it: the board's copy differs from what it wrote
+        await uploader.put(local.files[path], target, timeout=timeout)
+        done += len(local.files[path])
+        if progress is not None:
+            progress(target, done, total)
