@@ -222,11 +222,21 @@ async def do_df(args: argparse.Namespace, session: DeviceSession) -> int:
         return EXIT_OK
     if numbers["total"] is not None and usage.total:
         share = round(100 * usage.used / usage.total)
-        sys.stdout.write(f"{usage.total} B total, {usage.used} B used ({share}%), {usage.free} B free "
-                         f"on the board at {session.port}\n")  # fmt: skip
+        sys.stdout.write(f"{_human(usage.total)} total, {_human(usage.used)} used ({share}%), "
+                         f"{_human(usage.free)} free on the board at {session.port}\n")  # fmt: skip
     if note is not None:
         sys.stdout.write(f"{note}\n")
     return EXIT_OK
+
+
+def _human(size: int) -> str:
+    """``size`` bytes as people read them: ``812 B``, ``30.0 KiB``, ``3.9 GiB``."""
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024:
+            return f"{size} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TiB"
 
 
 # --- registration --------------------------------------------------------------------------
