@@ -101,8 +101,13 @@ def test_root_paths_as_mpremote_users_type_them(
     assert belay(capsys, "fs", "cat", ":/main.py", *port)[1] == "print('main')\n"
     code, out, err = belay(capsys, "fs", "ls", ":/", *port)  # before: "pass allow_outside=True"
     assert code == 0 and " main.py" in out, err
-    code, out, _ = belay(capsys, "sync", str(tmp_path / "app"), ":/", "--json", *port)
-    assert code == 0 and json.loads(out)["uploaded"] == ["util.py"]
+    (tmp_path / "app" / ".git").mkdir()  # and what people's folders hold besides
+    (tmp_path / "app" / ".git" / "HEAD").write_bytes(b"ref")
+    (tmp_path / "app" / "dangling.txt").symlink_to("nowhere")
+    code, out, err = belay(capsys, "sync", str(tmp_path / "app"), ":/", "--json", *port)
+    report = json.loads(out)
+    assert code == 0 and report["uploaded"] == ["util.py"], err
+    assert [entry["path"] for entry in report["skipped"]] == [".git", "dangling.txt"]
     assert belay(capsys, "fs", "rm", ":/util.py", *port)[0] == 0
     code, _, err = belay(capsys, "fs", "cat", ":/../etc/passwd", *port)
     assert code == 2 and "goes up with '..'" in err
