@@ -23,6 +23,7 @@ from belay.cli.common import EXIT_OK, EXIT_REMOTE, EXIT_USAGE, CliError, port_fo
 from belay.errors import (
     BoardFileError,
     DeviceCapabilityError,
+    DeviceTimeoutError,
     DeviceValueError,
     RemoteFileExistsError,
     RemoteFileNotFoundError,
@@ -59,6 +60,8 @@ def board_path(text: str) -> str:
 
 def exit_status(error: BaseException) -> int | None:
     """The exit status of a refusal (``None``: not one; ``main`` reports it)."""
+    if isinstance(error, DeviceTimeoutError):
+        return None
     if isinstance(error, BOARD_REFUSALS):
         return EXIT_REMOTE
     if isinstance(error, HOST_REFUSALS):
@@ -78,6 +81,8 @@ def run_in_session(args: argparse.Namespace, container: Container, operation: Op
 
     try:
         return anyio.run(main)
+    except DeviceTimeoutError:  # also a TimeoutError, so an OSError: exit 3, as for every command
+        raise
     except (*BOARD_REFUSALS, *HOST_REFUSALS) as error:
         sys.stderr.write(f"belay: error: {_message(error)}\n")
         return exit_status(error) or EXIT_USAGE

@@ -247,3 +247,12 @@ def test_a_single_file_copy_shows_progress_on_a_terminal(tmp_path: Path) -> None
         os.close(leader)
     assert done.returncode == 0
     assert b"sending data.bin" in shown
+
+
+def test_a_timeout_exits_3_as_for_every_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A timeout is also a ``TimeoutError``, so an ``OSError``: it is not a refusal (before: exit 1)."""
+    monkeypatch.setenv("BELAY_CALL_TIMEOUT", "0.0001")
+    code, _, err = belay(capsys, "fs", "ls", "--port", "unix")
+    assert code == 3 and err.startswith("belay: timeout: call on unix did not finish")
