@@ -93,6 +93,10 @@ def _walk(folder: Path, here: str, ignore: Ignore, found: LocalTree) -> None:
         return
     for entry in entries:
         path = join(here, entry.name)
+        if not _utf8(entry.name):
+            shown = join(here, os.fsencode(entry.name).decode("utf-8", "backslashreplace"))
+            found.skip(shown, "its name is not UTF-8, as a board's file names are", warn=True)
+            continue
         is_dir = _is_dir(entry)
         venv = is_dir and os.path.isfile(os.path.join(entry.path, VENV_MARK))
         why = ignore.why(path, is_dir, venv=venv)
@@ -105,6 +109,15 @@ def _walk(folder: Path, here: str, ignore: Ignore, found: LocalTree) -> None:
             _walk(Path(entry.path), path, ignore, found)
         elif kind == "file":
             _read(entry.path, path, found)
+
+
+def _utf8(name: str) -> bool:
+    """Whether ``name`` is text (not bytes the filesystem could not decode, kept as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -134,3 +134,13 @@ def test_a_compiled_cache_is_left_out(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(tmp_path)], check=True, timeout=60)
     local, _ = local_tree(tmp_path)
     assert list(local.files) == ["m.py"] and "__pycache__" in reasons(local.skipped)
+
+
+def test_a_name_that_is_not_utf8_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "ok.py").write_bytes(b"")
+    with open(os.fsencode(tmp_path) + b"/caf\xe9.py", "wb"):
+        pass  # before: a UnicodeEncodeError traceback from the sync
+    local, _ = local_tree(tmp_path)
+    assert list(local.files) == ["ok.py"]
+    assert reasons(local.skipped) == {"caf\\xe9.py": "its name is not UTF-8, as a board's file names are"}
+    assert "skipped caf\\xe9.py" in caplog.text
