@@ -55,6 +55,7 @@ COMMANDS: dict[str, str] = {
     "install": "belay.cli.install",
     "reset": "belay.cli.board",
     "ports": "belay.cli.board",
+    "lab": "belay.cli.lab",
 }
 """Every command (in ``belay --help``'s order) -> the module whose ``add_parser(commands, name)``
 registers it. A run imports the module of its own command alone."""
