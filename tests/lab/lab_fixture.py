@@ -42,6 +42,7 @@ class Lab:
     coordinator: str
     folder: Path
     places: dict[str, str] = field(default_factory=dict)
+    exporter: ExitStack = field(default_factory=ExitStack)
 
     def env(self, **more: str) -> dict[str, str]:
         """This process's environment, pointed at the lab (its client first on ``PATH``)."""
@@ -52,6 +53,19 @@ class Lab:
     def client(self, *arguments: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(self.bin / "labgrid-client"), *arguments], capture_output=True, text=True,
                               env=self.env(**env), timeout=60, check=check)  # fmt: skip
+
+    def start_exporter(self) -> None:
+        """Start the exporter (in :attr:`exporter`, ended with it) and wait until it has registered."""
+        command = [str(self.bin / "labgrid-exporter"), "-c", self.coordinator, "--hostname", "127.0.0.1",
+                   "-n", "exporter", str(self.folder / "exporter.yaml")]  # fmt: skip
+        self.exporter.enter_context(_process(command, self.folder / "exporter.log", self.env()))
+        _wait_for(lambda: "NetworkSerialPort" in self.client("resources").stdout, "exporter")
+
+    def restart_exporter(self) -> None:
+        """End the exporter (and the ser2net it started) and start it again, as an exporter
+        machine's service restart or a USB port coming back does."""
+        self.exporter.close()
+        self.start_exporter()
 
     def release_all(self) -> None:
         """Release every place, as the identity that holds it."""
@@ -108,10 +122,8 @@ def running_lab(folder: Path, boards: dict[str, str]) -> Iterator[Lab]:
             for place in boards
         )
         (folder / "exporter.yaml").write_text(config)
-        stack.enter_context(_process([str(found / "labgrid-exporter"), "-c", lab.coordinator, "--hostname",
-                                      "127.0.0.1", "-n", "exporter", str(folder / "exporter.yaml")],
-                                     folder / "exporter.log", lab.env()))  # fmt: skip
-        _wait_for(lambda: len(lab.client("resources").stdout.split()) >= len(boards), "exporter")
+        lab.exporter = stack.enter_context(ExitStack())
+        lab.start_exporter()
         for place, kind in boards.items():
             lab.client("-p", place, "create")
             lab.client("-p", place, "add-match", f"exporter/{place}/*")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from lab_fixture import Lab
 
-from belay import DeviceSessionManager, PortBusyError, SessionOptions
+from belay import BelayError, DeviceSessionManager, PortBusyError, SessionOptions
 
 BELAY = [sys.executable, "-m", "belay"]
 SLEEPER = "import time\nprint('in')\ntime.sleep(60)"
@@ -118,6 +118,24 @@ async def test_sessions_through_a_place_in_process(lab: Lab, monkeypatch: pytest
         with pytest.raises(PortBusyError, match="in use by belay process"):
             async with DeviceSessionManager() as other, other.session(f"labgrid:{taken.pop()}"):
                 pass
+    assert lab.holders() == {}
+
+
+async def test_after_the_exporter_restarts_the_next_session_finds_the_board_at_its_new_address(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in lab.env().items():
+        monkeypatch.setenv(name, value)
+    async with DeviceSessionManager(SessionOptions(call_timeout=30)) as manager:
+        async with manager.session("labgrid:bench-1") as session:
+            assert await session.eval("1 + 1") == 2
+            before = lab.client("-p", "bench-1", "show").stdout
+            lab.restart_exporter()
+            with pytest.raises(BelayError):
+                await session.eval("2 + 2")
+        assert lab.client("-p", "bench-1", "show").stdout != before
+        async with manager.session("labgrid:bench-1") as session:
+            assert await session.eval("3 + 3") == 6
     assert lab.holders() == {}
 
 
