@@ -23,12 +23,13 @@ from belay.cli.common import EXIT_OK, CliError, add_port_options, port_for
 
 if TYPE_CHECKING:
     from belay.container import Container
-    from belay.session.files.sync import SyncReport
     from belay.session.manager import DeviceSessionManager
     from belay.session.session import DeviceSession
 
-DEBOUNCE_MS = 150
+DEBOUNCE_MS = 50
 """Saves closer together than this are one change (an editor's write, rename and touch)."""
+STEP_MS = 20
+"""How long the watcher waits for another change of a burst."""
 FOLLOW_SECONDS = 0.1
 """How often a run's session is asked what its background code printed."""
 
@@ -91,8 +92,8 @@ async def changes(local: Path, stop: Any) -> AsyncIterator[list[str]]:
     from belay.session.files.local import read_ignore_file
 
     ignore = Ignore.build(read_ignore_file(local))
-    async for found in watchfiles.awatch(local, debounce=DEBOUNCE_MS, step=50, stop_event=stop, rust_timeout=500,
-                                         recursive=True):  # fmt: skip
+    watched = watchfiles.awatch(local, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop, rust_timeout=500)
+    async for found in watched:
         paths = sorted({Path(path).relative_to(local).as_posix() for _, path in found})
         kept = [path for path in paths if ignore.why(path, (local / path).is_dir()) is None]
         if kept:
@@ -107,17 +108,37 @@ class DevLoop:
         self.manager, self.port, self.local, self.remote = manager, port, local, remote
         self.entry, self.args, self.status, self.out = entry, args, status, out
         self.stale: list[str] = []
+        self.folders: set[str] | None = None  # the board folders the last whole sync left, relative to remote
 
-    async def sync(self) -> SyncReport:
+    async def sync(self, changed: list[str]) -> None:
+        """Send what changed: the ``changed`` files themselves where each is a file in a folder the
+        board has (one put each, no walk), else a whole sync by the board's hashes."""
         started = time.perf_counter()
         async with self.manager.session(self.port, on_output=None) as session:
-            report = await session.fs.sync(self.local, self.remote, exclude=self.args.exclude,
-                                           include=self.args.include, mpy=self.args.mpy)  # fmt: skip
-        sent = len(report.uploaded)
-        self.stale += list(report.uploaded)
+            direct = await self._put_changed(session, changed)
+            if direct is None:
+                report = await session.fs.sync(self.local, self.remote, exclude=self.args.exclude,
+                                               include=self.args.include, mpy=self.args.mpy)  # fmt: skip
+                self.folders = {path.rpartition("/")[0] for path in (*report.uploaded, *report.unchanged)}
+                direct = list(report.uploaded)
+        self.stale += direct
         took = (time.perf_counter() - started) * 1000
-        self.status.say(f"synced {sent} file{'s' if sent != 1 else ''} in {took:.0f} ms")
-        return report
+        self.status.say(f"synced {len(direct)} file{'s' if len(direct) != 1 else ''} in {took:.0f} ms")
+
+    async def _put_changed(self, session: DeviceSession, changed: list[str]) -> list[str] | None:
+        """The board paths of ``changed`` put one by one; ``None`` where a whole sync is needed
+        (a first sync, ``--mpy``, a new folder, a file gone or not a file)."""
+        from belay.session.files.paths import join
+
+        board = [join(self.remote, path) for path in changed]
+        if not changed or self.args.mpy or self.folders is None:
+            return None
+        if any(not (self.local / path).is_file() or path.rpartition("/")[0] not in self.folders
+               for path in changed):  # fmt: skip
+            return None
+        for path, target in zip(changed, board, strict=True):
+            await session.fs.put(str(self.local / path), target)
+        return board
 
     async def run(self) -> None:
         """Run the entry in a session of its own until it ends (or the loop cancels it)."""
@@ -201,7 +222,7 @@ async def dev(container: Container, port: str, args: argparse.Namespace, entry: 
                     status.say(f"not sent: {'; '.join(errors)}: waiting for changes")
                 else:
                     try:
-                        await loop.sync()
+                        await loop.sync(pending)
                     except BelayError as error:
                         status.say(f"sync failed: {error}: trying again on the next change")
                     else:
