@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "virtual-board": "belay.cli.board",
     "fs": "belay.cli.fs",
     "sync": "belay.cli.sync",
+    "dev": "belay.cli.dev",
     "df": "belay.cli.fs",
     "run": "belay.cli.run",
     "repl": "belay.cli.repl",

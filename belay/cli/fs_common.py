@@ -118,6 +118,7 @@ async def sync_with_progress(args: argparse.Namespace, session: DeviceSession, l
         "dry_run": dry_run,
         "exclude": getattr(args, "exclude", ()),
         "include": getattr(args, "include", ()),
+        "mpy": getattr(args, "mpy", False),
     }
     bar = progress_bar(args)
     if bar is None:

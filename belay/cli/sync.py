@@ -44,6 +44,8 @@ def add_parser(commands: Any, name: str) -> None:
     )
     sync.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     add_filter_options(sync)
+    sync.add_argument("--mpy", action="store_true", help="send modules compiled with mpy-cross for the "
+                      "board's .mpy version (main.py and boot.py stay source)")  # fmt: skip
     sync.add_argument("--json", action="store_true", help="print the report as JSON (with what was skipped)")
     add_port_options(sync)
     sync.set_defaults(handler=handler(do_sync))

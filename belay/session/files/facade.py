@@ -241,14 +241,18 @@ class SessionFiles:
 
     async def sync(self, local_dir: str | os.PathLike[str], remote_dir: str = "", *, delete: bool = False,
                    exclude: Iterable[str] = (), include: Iterable[str] = (), dry_run: bool = False,
-                   timeout: Timeout = DEFAULT, progress: Progress | None = None) -> SyncReport:  # fmt: skip
+                   timeout: Timeout = DEFAULT, progress: Progress | None = None, mpy: bool = False,
+                   ) -> SyncReport:  # fmt: skip
         """Make board folder ``remote_dir`` hold what ``local_dir`` holds, sending only what
         differs by the board's hashes; what no board wants is left out unless ``include``d
-        (see :mod:`belay.session.files.sync`)."""
+        (see :mod:`belay.session.files.sync`). With ``mpy``, modules go compiled for the board
+        (:mod:`belay.session.files.mpy`; :class:`~belay.errors.DeviceCapabilityError` where it
+        cannot load them)."""
         from belay.session.files.sync import sync
 
         return await sync(self._tree(), self, local_dir, remote_dir, delete=delete, exclude=exclude,
-                          include=include, dry_run=dry_run, timeout=timeout, progress=progress)  # fmt: skip
+                          include=include, dry_run=dry_run, timeout=timeout, progress=progress,
+                          mpy=mpy)  # fmt: skip
 
     def _moves(self) -> FileMoves:
         from belay.session.files.moves import FileMoves

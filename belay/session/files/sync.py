@@ -17,13 +17,14 @@ what is skipped is in the report.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import anyio
 
 from belay.agent.names import FILE_PREFIX
+from belay.board_info import Capabilities
 from belay.errors import DeviceCapabilityError, DeviceValueError, RemoteFileNotFoundError
 from belay.session.context import DEFAULT, Timeout
 from belay.session.files.ignore import Ignore, matches_glob
@@ -119,10 +120,12 @@ class SyncPlan:
 
 
 def plan_sync(local: LocalTree, hashes: dict[str, tuple[int, str]], found: Walk, *, delete: bool,
-              keep: Keep, compared: bool = True) -> SyncPlan:  # fmt: skip
+              keep: Keep, compared: bool = True,
+              twins: Mapping[str, str] | None = None) -> SyncPlan:  # fmt: skip
     """Compare the local tree with what the walk found; ``keep(path)``: never remove it.
     ``compared``: the board compared the digests (it hashes as the host guessed), so the
-    folders it did not list hold what was expected."""
+    folders it did not list hold what was expected. ``twins`` (``.mpy`` -> ``.py``): sources on
+    the board that a compiled file sent replaces (removed: the board would import them first)."""
     board_files = {path: (size, digest) for path, size, digest in found.files}
     board_folders = set(found.folders)
     listed = set(found.differ) | (board_folders - local.folders) if compared else board_folders
@@ -142,6 +145,8 @@ def plan_sync(local: LocalTree, hashes: dict[str, tuple[int, str]], found: Walk,
         plan.remove_files = sorted(p for p in board_files if p not in hashes and not keep(p))
         gone = (board_folders - local.folders) - kept
         plan.remove_folders = sorted((f for f in gone if not keep(f, True)), key=lambda f: (-f.count("/"), f))
+    shadowing = {source for source in (twins or {}).values() if source in board_files}
+    plan.remove_files = sorted(set(plan.remove_files) | shadowing)
     return plan
 
 
@@ -177,11 +182,16 @@ async def sync(
     dry_run: bool = False,
     timeout: Timeout = DEFAULT,
     progress: Progress | None = None,
+    mpy: bool = False,
 ) -> SyncReport:
-    """Make board folder ``remote_dir`` (the root by default) hold what ``local_dir`` holds."""
+    """Make board folder ``remote_dir`` (the root by default) hold what ``local_dir`` holds;
+    with ``mpy``, its ``.py`` files compiled (:mod:`belay.session.files.mpy`)."""
     base = check_path(remote_dir, allow_root=True)
     local, ignore = await anyio.to_thread.run_sync(local_tree, local_dir, tuple(exclude), tuple(include))
     session, known = files.session, files.known
+    twins: dict[str, str] = {}
+    if mpy:
+        local, twins = await _compiled(local, session.capabilities, session.port)
     algorithm = expected_algorithm(session)
     hashes = hashes_of(local, algorithm)
     expect = expected_digests(local, hashes, algorithm)
@@ -192,7 +202,8 @@ async def sync(
     if found.algorithm != algorithm:
         hashes = hashes_of(local, found.algorithm)
     keep = _keeper(files, base, ignore)
-    plan = plan_sync(local, hashes, found, delete=delete, keep=keep, compared=found.algorithm == algorithm)
+    plan = plan_sync(local, hashes, found, delete=delete, keep=keep, compared=found.algorithm == algorithm,
+                     twins=twins)  # fmt: skip
     sent = sum(len(local.files[path]) for path in plan.upload)
     made = await _missing_chain(files, base, timeout) if found.kind == MISSING else []
     made += [join(base, p) for p in plan.make if p]
@@ -208,6 +219,19 @@ async def sync(
     if not dry_run:
         await _apply(files, uploader, local, plan, base, made, timeout, progress)
     return report
+
+
+async def _compiled(
+    local: LocalTree, capabilities: Capabilities, port: str
+) -> tuple[LocalTree, dict[str, str]]:
+    """``local`` with its modules compiled for the board (refused before anything is written
+    where the board cannot load what mpy-cross writes)."""
+    from belay.session.files import mpy
+
+    compiler = mpy.find_mpy_cross()
+    emits = await anyio.to_thread.run_sync(mpy.emitted_version, compiler)
+    mpy.check_board(capabilities, emits, port)
+    return await anyio.to_thread.run_sync(mpy.compiled, local, compiler, emits)
 
 
 async def _missing_chain(files: FileTree, base: str, timeout: Timeout) -> list[str]:
