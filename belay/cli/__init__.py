@@ -69,12 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _build_parser(command: str | None) -> tuple[argparse.ArgumentParser, bool]:
     """The ``belay`` parser: every command's, or with ``command`` (a command or an alias), that
-    command's only; and whether ``command`` was one."""
+    command's only, or with ``""`` none (belay's own options); and whether ``command`` was one."""
     parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="log less (-qq: only critical)")
     parser.add_argument("--version", action=VersionAction, help="print belay's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command == "":  # belay's own options only (``--version``): no command's module is imported
+        return parser, True
     name = ALIASES.get(command, command) if command is not None else None
     for each in COMMANDS if name not in COMMANDS else (name,):
         importlib.import_module(COMMANDS[each]).add_parser(commands, each)
@@ -88,6 +90,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     every command."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    if command is None and "--version" in arguments:
+        command = ""  # answered by belay's own parser, before any command's is needed
     if command is not None:
         parser, found = _build_parser(command)
         if found:
