@@ -1,0 +1,151 @@
+"""What ``belay install`` would write, found before anything is written.
+
+mpremote's ``mip`` resolves a package (its ``package.json``, its dependencies) and joins
+``target + "/" + path`` with each path an index gives: a hostile or broken index could name
+``../../x.py``, or belay's agent, or ``main.py``. So ``mip`` first runs against a
+:class:`PlanningBoard`, which reads the board (its bytecode version, the hashes of files
+already there) but writes nothing: every file it would write is checked (inside the target,
+not belay's, not a startup file unless allowed) and kept, with the package that brings it.
+Only a plan that passes every check is written, by :func:`belay.cli.install.install`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from belay.agent.names import is_agent_file
+from belay.errors import DeviceValueError
+from belay.session.files.paths import check_path, join
+
+if TYPE_CHECKING:
+    from belay.session.session import DeviceSession
+
+STARTUP_FILES = ("boot.py", "main.py")
+"""Files a board runs at every boot: a package may write them only when the user allows it."""
+ROOT_FOLDERS = ("", "flash", "sd")
+"""The folders startup files run from: the filesystem's root (``/flash``, ``/sd`` on some ports)."""
+
+
+class Refused(Exception):
+    """A file a package brings that ``belay install`` will not write (nothing was written)."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file to write: its board ``path``, its ``data`` and the ``package`` that brings it."""
+
+    path: str
+    data: bytes
+    package: str
+
+
+def on_board(path: str) -> str:
+    """``path`` without leading ``./`` (mip joins a target of ``.`` as ``./name``)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return "" if path == "." else path
+
+
+class PlanningBoard:
+    """What :mod:`mpremote.mip` calls on its transport, reading through a belay session and
+    writing nothing: :attr:`files` is what it would write, :attr:`exists` what is there already.
+
+    Its methods are blocking: ``mip`` runs in a worker thread and each call is run on the
+    event loop (:func:`anyio.from_thread.run`).
+    """
+
+    def __init__(self, session: DeviceSession, target: str, *, allow_startup: bool = False) -> None:
+        self.session = session
+        self.target = target
+        self.allow_startup = allow_startup
+        self.package = "?"
+        """The package mip is installing now (set from what it prints, see :class:`MipOutput`)."""
+        self.files: list[PlannedFile] = []
+        self.exists: list[str] = []
+
+    def _run(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        import anyio.from_thread
+
+        async def call() -> Any:
+            return await function(*args, **kwargs)
+
+        return anyio.from_thread.run(call)
+
+    def exec(self, code: str) -> None:
+        self._run(self.session.exec, code)
+
+    def eval(self, expression: str) -> Any:
+        return self._run(self.session.eval, expression)
+
+    def fs_exists(self, path: str) -> bool:
+        return True  # only asked for the folders of a file about to be written: made later
+
+    def fs_mkdir(self, path: str) -> None:
+        pass
+
+    def fs_hashfile(self, path: str, algorithm: str) -> bytes:
+        """The digest of the file already at ``path``: the board's, or where it hashes otherwise
+        (no ``hashlib``, as on the micro:bit), the host's of the file read back."""
+        board = self.check(path)
+        kind, _, digest = self._run(self.session.fs.hash, board, allow_outside=True).partition(":")
+        if kind == algorithm:
+            return bytes.fromhex(digest)
+        data = self._run(self.session.fs.get, board, allow_outside=True)
+        return hashlib.new(algorithm, data).digest()
+
+    def fs_writefile(self, path: str, data: bytes, progress_callback: Any = None) -> None:
+        self.files.append(PlannedFile(self.check(path), bytes(data), self.package))
+
+    def check(self, path: str) -> str:
+        """The board path mip's ``path`` (``target + "/" + what the index says``) names;
+        raises :class:`Refused` for one outside the target, belay's own or a startup file."""
+        given = path.removeprefix(self.target + "/") if path.startswith(self.target + "/") else path
+        try:
+            inside = check_path(given) if given != path else None
+        except DeviceValueError:
+            inside = None
+        if inside is None:
+            outside = f"a path outside the target folder {self.target!r}"
+            raise Refused(f"{self.package} brings {given!r}, {outside}")
+        board = on_board(join(self.target, inside))
+        folder, _, name = board.rpartition("/")
+        if is_agent_file(name):
+            raise Refused(f"{self.package} brings {given!r}, which would overwrite belay's own file {name}")
+        if name in STARTUP_FILES and folder.strip("/") in ROOT_FOLDERS and not self.allow_startup:
+            raise Refused(
+                f"{self.package} brings {board!r}, which the board runs at every boot "
+                "(pass --allow-boot-files to let it)"
+            )
+        return board
+
+
+class MipOutput(io.TextIOBase):
+    """Where mip's ``print`` goes while it plans: read for the package being installed and the
+    files already there, not shown (the command says what it did itself)."""
+
+    def __init__(self, board: PlanningBoard) -> None:
+        self.board = board
+        self._line = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._line += text
+        while "\n" in self._line:
+            line, _, self._line = self._line.partition("\n")
+            self._read(line)
+        return len(text)
+
+    def _read(self, line: str) -> None:
+        if line.startswith(("Installing ", "Downloading ")):  # not "Installing: <file>"
+            self.board.package = line.split(" ")[1].removesuffix("/package.json")
+        elif line.startswith("Exists: "):
+            self.board.exists.append(on_board(line.removeprefix("Exists: ")))
+
+
+__all__ = ["MipOutput", "PlannedFile", "PlanningBoard", "Refused", "on_board"]
