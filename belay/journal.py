@@ -101,7 +101,7 @@ def _is_current(fd: int, path: Path) -> bool:
 
 def _read_events(path: Path) -> list[dict[str, Any]]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()  # a line torn mid-character
     except FileNotFoundError:
         return []
     found = []
@@ -125,7 +125,8 @@ def board_fields(info: Any) -> dict[str, str]:
 
 
 def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The events of the journal at ``path`` and its rotated file, oldest first."""
+    """The events of the journal at ``path`` and its rotated file, oldest first (none where
+    there is no file yet). Raises :class:`OSError` for a path it cannot read (a folder)."""
     return FileJournal(path).events()
 
 

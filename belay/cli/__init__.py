@@ -116,12 +116,15 @@ def _configured(args: argparse.Namespace) -> Container:
     """The container, configured from the project's file and ``BELAY_*``; ``args.port`` is
     the configured ``port`` where none was given (except for ``history``): its aliases are
     resolved, with the rest of the name, by :func:`~belay.cli.common.choose_port`.
+    Commands journal their sessions, by default to the journal ``belay history`` reads (a
+    ``journal_path`` of the file or ``$BELAY_JOURNAL_PATH`` wins; an empty one turns it off).
     Raises :class:`CliError` for an unusable configuration."""
     from belay.config import ConfigError
     from belay.container import from_config
+    from belay.journal import default_journal_path
 
     try:
-        container = from_config()
+        container = from_config({"journal_path": str(default_journal_path())})
     except ConfigError as error:
         raise CliError(str(error)) from None
     if getattr(args, "port", "") is None and args.command != "history":
