@@ -127,6 +127,20 @@ def test_the_cli_reports_a_bad_option_in_one_line_with_status_2(
     ]
 
 
+@pytest.mark.parametrize("command", ["exec", "run"])
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_a_timeout_flag_that_is_not_a_finite_positive_number_is_a_usage_error(
+    command: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from belay.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([command, "-p", "unix", "--timeout", value, "x.py" if command == "run" else "1"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.endswith(f"argument -t/--timeout: a finite number of seconds above 0, not '{value}'")
+
+
 def test_the_plugin_reports_a_bad_option_in_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_it(belay_container):\n    pass\n")
     pytester.makepyprojecttoml("[tool.belay]\njournal_path = 42\n")

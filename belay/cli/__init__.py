@@ -34,6 +34,7 @@ from belay.cli.common import (
     with_line_levels,
 )
 from belay.errors import BelayError, DeviceExecError, DeviceTimeoutError, ProtocolError, TransportError
+from belay.options import OptionError
 
 if TYPE_CHECKING:
     from belay.container import Container
@@ -100,7 +101,7 @@ def _report(error: BaseException) -> int:
     if isinstance(error, DeviceTimeoutError):
         err.write(f"belay: timeout: {_one_line(error)}\n")
         return EXIT_TIMEOUT
-    if isinstance(error, TransportError | ProtocolError | CliError):
+    if isinstance(error, TransportError | ProtocolError | CliError | OptionError):
         err.write(f"belay: error: {_one_line(error)}\n")
         return EXIT_PORT
     err.write(f"belay: error: {type(error).__name__}: {_one_line(error)}\n")
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")
         return EXIT_INTERRUPTED
-    except (BelayError, CliError) as error:
+    except (BelayError, CliError, OptionError) as error:
         return _report(error)
 
 
