@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from belay.cli.common import EXIT_OK, CliError, add_port_options, port_for
 from belay.cli.install_plan import MipOutput, PlannedFile, PlanningBoard, Refused
-from belay.errors import BelayError
+from belay.errors import BelayError, DeviceExecError, DeviceValueError
 
 if TYPE_CHECKING:
     from belay.container import Container
@@ -105,6 +105,8 @@ async def _plan(plan: PlanningBoard, package: str, index: str | None, mpy: bool)
         await anyio.to_thread.run_sync(run)
     except CommandError as error:
         raise _explained(error, package, index or DEFAULT_INDEX) from error
+    except (DeviceExecError, DeviceValueError) as error:  # reading a file there failed (a folder)
+        raise CliError(f"cannot install {package}: {error}; nothing was written") from None
 
 
 async def _write(session: DeviceSession, package: str, files: list[PlannedFile], say: Say) -> list[str]:

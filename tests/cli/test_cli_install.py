@@ -353,3 +353,16 @@ FILL_MICROBIT = (  # fill the flash behind belay's back, leaving ~1 KB
     "if 'filler.bin' in __import__('os').listdir():__import__('os').remove('filler.bin')\n"
     "f=open('filler.bin','wb')\nfor i in range(n//128-8): f.write(b)\nf.close()"
 )
+
+
+async def test_a_folder_where_a_file_goes_is_one_line_and_nothing_is_written(
+    session: DeviceSession, index: str
+) -> None:
+    target = f"{TARGET}_blocked"
+    await session.fs.mkdir(f"{target}/tiny.py", parents=True)
+    with anyio.fail_after(60), pytest.raises(CliError) as failed:
+        await install(session, "greet", index=index, target=target)
+    message = str(failed.value)
+    assert message.startswith("cannot install greet: ") and message.endswith("nothing was written")
+    assert "tiny.py" in message and "\n" not in message
+    assert not await session.eval(f"'greet' in __import__('os').listdir({target!r})")
