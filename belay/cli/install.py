@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from belay.cli.common import EXIT_OK, CliError, add_port_options, port_for
-from belay.cli.install_plan import MipOutput, PlannedFile, PlanningBoard, Refused
+from belay.cli.install_plan import MipOutput, PlannedFile, PlanningBoard, Refused, guard_mip
 from belay.errors import BelayError, DeviceExecError, DeviceValueError
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ async def install(session: DeviceSession, package: str, *, index: str | None = N
     """
     if target is None:
         target = await default_target(session)
-    plan = PlanningBoard(session, target, allow_startup=allow_boot_files)
+    plan = PlanningBoard(session, target, allow_startup=allow_boot_files, package=package)
     try:
         await _plan(plan, package, index, mpy)
     except Refused as error:
@@ -96,6 +96,8 @@ async def _plan(plan: PlanningBoard, package: str, index: str | None, mpy: bool)
     args = argparse.Namespace(
         command=["install"], packages=[package], index=index, target=plan.target, mpy=mpy
     )
+
+    guard_mip()
 
     def run() -> None:
         with contextlib.redirect_stdout(MipOutput(plan)):

@@ -58,8 +58,11 @@ class PlanningBoard:
     event loop (:func:`anyio.from_thread.run`).
     """
 
-    def __init__(self, session: DeviceSession, target: str, *, allow_startup: bool = False) -> None:
+    def __init__(self, session: DeviceSession, target: str, *, allow_startup: bool = False,
+                 package: str = "?") -> None:  # fmt: skip
         self.session = session
+        self.top = package.partition("@")[0]
+        """The package the user asked for (a dependency is any other)."""
         self.target = target
         self.allow_startup = allow_startup
         self.package = "?"
@@ -123,6 +126,37 @@ class PlanningBoard:
         return board
 
 
+URL_PREFIXES = ("http://", "https://", "github:", "gitlab:", "codeberg:")
+"""How a package mip fetches (rather than opens on the host) starts."""
+
+
+def on_host(package: str) -> bool:
+    """Whether mip would open ``package`` as a file on the host (a ``.json`` path, not a URL)."""
+    return package.endswith(".json") and not package.startswith(URL_PREFIXES)
+
+
+def guard_mip() -> None:
+    """Make mip refuse a dependency that names a file on the host, where the package the user
+    asked for does not: an index must not make the host read its own files (a ``package.json``
+    whose relative ``urls`` are then opened on the host and copied to the board). Done once,
+    by wrapping mip's ``_install_package``: it installs the package the user named and each
+    dependency, and the board it is given says which is which."""
+    from mpremote import mip
+
+    original: Any = getattr(mip, "_install_package", None)
+    if original is None or getattr(original, "belay_guarded", False):
+        return
+
+    def guarded(transport: Any, package: str, *args: Any, **kwargs: Any) -> Any:
+        planned = isinstance(transport, PlanningBoard) and package != transport.top
+        if planned and on_host(package) and not on_host(transport.top):
+            raise Refused(f"{transport.package} depends on {package!r}, a file on this host")
+        return original(transport, package, *args, **kwargs)
+
+    guarded.belay_guarded = True  # type: ignore[attr-defined]
+    mip._install_package = guarded
+
+
 class MipOutput(io.TextIOBase):
     """Where mip's ``print`` goes while it plans: read for the package being installed and the
     files already there, not shown (the command says what it did itself)."""
@@ -148,4 +182,4 @@ class MipOutput(io.TextIOBase):
             self.board.exists.append(on_board(line.removeprefix("Exists: ")))
 
 
-__all__ = ["MipOutput", "PlannedFile", "PlanningBoard", "Refused", "on_board"]
+__all__ = ["MipOutput", "PlannedFile", "PlanningBoard", "Refused", "guard_mip", "on_board", "on_host"]

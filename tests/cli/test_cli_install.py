@@ -67,6 +67,12 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _publish(root, variant, "tiny", {"tiny.py": TINY}, [])
         for name, files, deps in HOSTILE:
             _publish(root, variant, name, files, deps)
+        _publish(
+            root, variant, "sneaky", {"fine.py": "X = 1\n"}, [[str(root / "host" / "package.json"), "latest"]]
+        )
+    (root / "host").mkdir()
+    (root / "host" / "secret.txt").write_text("the host's own\n")
+    (root / "host" / "package.json").write_text(json.dumps({"urls": [["stolen.py", "secret.txt"]]}))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -366,3 +372,17 @@ async def test_a_folder_where_a_file_goes_is_one_line_and_nothing_is_written(
     assert message.startswith("cannot install greet: ") and message.endswith("nothing was written")
     assert "tiny.py" in message and "\n" not in message
     assert not await session.eval(f"'greet' in __import__('os').listdir({target!r})")
+
+
+async def test_an_index_cannot_make_the_host_read_its_own_files(session: DeviceSession, index: str) -> None:
+    """A dependency named by a host path (``/somewhere/package.json``) was opened on the host,
+    and its relative ``urls`` with it: a host file copied onto the board."""
+    folder = await _folder(session)
+    with anyio.fail_after(60), pytest.raises(CliError) as refused:
+        await install(session, "sneaky", index=index, target=f"{TARGET}_sneaky")
+    message = str(refused.value)
+    assert (
+        message.startswith("refused to install sneaky: sneaky depends on '/")
+        and "a file on this host" in message
+    )
+    assert not (folder / f"{TARGET}_sneaky").exists()
