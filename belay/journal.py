@@ -16,6 +16,7 @@ import fcntl
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -131,8 +132,13 @@ def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def default_journal_path() -> Path:
-    """The journal the CLI uses when none is named: in the user's state directory."""
-    import platformdirs  # only where no journal path is configured
+    """The journal the CLI uses when none is named: in the user's state directory
+    (``$XDG_STATE_HOME/belay``, else ``~/.local/state/belay`` on Linux, as platformdirs says,
+    without importing it on every command)."""
+    if sys.platform.startswith("linux"):
+        state = os.environ.get("XDG_STATE_HOME", "").strip() or os.path.expanduser("~/.local/state")
+        return Path(state) / "belay" / "journal.jsonl"
+    import platformdirs
 
     return platformdirs.user_state_path("belay") / "journal.jsonl"
 

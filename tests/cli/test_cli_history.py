@@ -134,6 +134,22 @@ def test_the_cli_journals_its_sessions_where_history_reads(
     assert _history(capsys)["ports"]["unix"]["sessions"] == 1  # type: ignore[index]
 
 
+@pytest.mark.parametrize("state", [None, "", "/srv/state"])
+def test_the_default_journal_is_where_platformdirs_says(
+    monkeypatch: pytest.MonkeyPatch, state: str | None
+) -> None:
+    """Worked out without importing platformdirs (a command's start-up does not pay for it)."""
+    import platformdirs
+
+    from belay.journal import default_journal_path
+
+    if state is None:
+        monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", state)
+    assert default_journal_path() == platformdirs.user_state_path("belay") / "journal.jsonl"
+
+
 def test_history_piped_is_not_cut_at_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "journal.jsonl"
     port = "rfc2217://bench-rack-7.lab.example.com:4000"
