@@ -72,10 +72,13 @@ async def install(session: DeviceSession, package: str, *, index: str | None = N
     if target is None:
         target = await default_target(session)
     plan = PlanningBoard(session, target, allow_startup=allow_boot_files, package=package)
+    nothing = f"nothing was written to the board at {session.port}"
     try:
         await _plan(plan, package, index, mpy)
     except Refused as error:
-        raise CliError(f"refused to install {package}: {error}; nothing was written") from None
+        raise CliError(f"refused to install {package}: {error}; {nothing}") from None
+    except CliError as error:
+        raise CliError(f"{error}; {nothing}") from error.__cause__
     tell = say or (lambda line: None)
     tell(f"Install {package} into {target}")
     for path in plan.exists:
@@ -108,7 +111,7 @@ async def _plan(plan: PlanningBoard, package: str, index: str | None, mpy: bool)
     except CommandError as error:
         raise _explained(error, package, index or DEFAULT_INDEX) from error
     except (DeviceExecError, DeviceValueError) as error:  # reading a file there failed (a folder)
-        raise CliError(f"cannot install {package}: {error}; nothing was written") from None
+        raise CliError(f"cannot install {package}: {error}") from None
 
 
 async def _write(session: DeviceSession, package: str, files: list[PlannedFile], say: Say) -> list[str]:
@@ -124,7 +127,7 @@ async def _write(session: DeviceSession, package: str, files: list[PlannedFile],
         try:
             await session.fs.put(file.data, file.path, allow_outside=True)
         except (BelayError, OSError) as error:
-            done = f"written before it: {', '.join(written)}" if written else "nothing was written"
+            done = f"written before it: {', '.join(written)}" if written else "nothing was written before it"
             stopped = f"installing {package} stopped at {file.path} ({file.package})"
             raise CliError(f"{stopped}: {error}; {done}") from None
         written.append(file.path)
@@ -143,10 +146,9 @@ def _explained(error: Exception, package: str, index: str) -> CliError:
         where = f"the package index {index}" if url.startswith(index) else url
         return CliError(
             f"cannot reach {where}: {cause.reason} (the host downloads the package, then copies it "
-            f"to the board: check the host's network{' or --index' if url.startswith(index) else ''}); "
-            "nothing was written"
+            f"to the board: check the host's network{' or --index' if url.startswith(index) else ''})"
         )
-    return CliError(f"cannot install {package}: {text}; nothing was written")
+    return CliError(f"cannot install {package}: {text}")
 
 
 def cmd_install(args: argparse.Namespace, container: Container) -> int:
