@@ -69,6 +69,9 @@ async def install(session: DeviceSession, package: str, *, index: str | None = N
     ``allow_boot_files``) on ``boot.py``/``main.py``: then nothing was written. A write that
     fails (a full filesystem) says what was written before it.
     """
+    name, _, version = package.partition("@")
+    if not name.strip() or "@" in version:
+        raise CliError(f"{package!r} is not a package: give NAME, NAME@VERSION, a URL or github:ORG/REPO")
     if target is None:
         target = await default_target(session)
     plan = PlanningBoard(session, target, allow_startup=allow_boot_files, package=package)

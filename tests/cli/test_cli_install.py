@@ -185,6 +185,12 @@ async def test_an_index_that_cannot_be_reached_is_a_clear_error(session: DeviceS
         await install(session, "greet", index=index, target=TARGET)
 
 
+@pytest.mark.parametrize("package", ["a@1@2", "", "@1.0"])
+async def test_a_malformed_package_is_a_clear_error(session: DeviceSession, index: str, package: str) -> None:
+    with pytest.raises(CliError, match="is not a package: give NAME, NAME@VERSION"):
+        await install(session, package, index=index, target=TARGET)
+
+
 async def test_a_package_not_in_the_index_is_a_clear_error(session: DeviceSession, index: str) -> None:
     with anyio.fail_after(30), pytest.raises(CliError, match="Package not found"):
         await install(session, "nothing-of-the-kind", index=index, target=TARGET)
