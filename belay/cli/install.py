@@ -13,6 +13,7 @@ host has to reach the index.
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 DEFAULT_INDEX = "https://micropython.org/pi/v2"
 """mpremote's default package index."""
+INDEX_TIMEOUT = 30.0
+"""Seconds a package index may stay silent (connecting, or between bytes) before install fails."""
 Say = Callable[[str], None]
 
 
@@ -106,8 +109,14 @@ async def _plan(plan: PlanningBoard, package: str, index: str | None, mpy: bool)
     guard_mip()
 
     def run() -> None:
-        with contextlib.redirect_stdout(MipOutput(plan)):
-            do_mip(_State(plan), args)
+        # mip gives urllib no timeout: a server that accepts and never answers would hang it.
+        silent = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(INDEX_TIMEOUT if silent is None else silent)
+        try:
+            with contextlib.redirect_stdout(MipOutput(plan)):
+                do_mip(_State(plan), args)
+        finally:
+            socket.setdefaulttimeout(silent)
 
     try:
         await anyio.to_thread.run_sync(run)
@@ -115,6 +124,11 @@ async def _plan(plan: PlanningBoard, package: str, index: str | None, mpy: bool)
         raise _explained(error, package, index or DEFAULT_INDEX) from error
     except (DeviceExecError, DeviceValueError) as error:  # reading a file there failed (a folder)
         raise CliError(f"cannot install {package}: {error}") from None
+    except TimeoutError:
+        raise CliError(
+            f"cannot install {package}: the package index {index or DEFAULT_INDEX} (or a URL it "
+            f"named) sent nothing for {INDEX_TIMEOUT:g} s"
+        ) from None
 
 
 async def _write(session: DeviceSession, package: str, files: list[PlannedFile], say: Say) -> list[str]:

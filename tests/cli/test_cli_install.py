@@ -185,6 +185,26 @@ async def test_an_index_that_cannot_be_reached_is_a_clear_error(session: DeviceS
         await install(session, "greet", index=index, target=TARGET)
 
 
+async def test_an_index_that_never_answers_is_a_clear_error_not_a_hang(
+    session: DeviceSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mip gives urllib no timeout: a server that takes the connection and says nothing hung it."""
+    import belay.cli.install
+
+    monkeypatch.setattr(belay.cli.install, "INDEX_TIMEOUT", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # connections complete in the backlog; nothing is ever read or sent
+        index = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with anyio.fail_after(30), pytest.raises(CliError) as failed:
+            await install(session, "greet", index=index, target=TARGET)
+    assert str(failed.value) == (
+        f"cannot install greet: the package index {index} (or a URL it named) sent nothing for 0.5 s; "
+        "nothing was written to the board at unix"
+    )
+    assert socket.getdefaulttimeout() is None  # as it was
+
+
 @pytest.mark.parametrize("package", ["a@1@2", "", "@1.0"])
 async def test_a_malformed_package_is_a_clear_error(session: DeviceSession, index: str, package: str) -> None:
     with pytest.raises(CliError, match="is not a package: give NAME, NAME@VERSION"):
