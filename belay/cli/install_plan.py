@@ -69,6 +69,8 @@ class PlanningBoard:
         """The package mip is installing now (set from what it prints, see :class:`MipOutput`)."""
         self.files: list[PlannedFile] = []
         self.exists: list[str] = []
+        self.seen: set[str] = set()
+        """The packages (with version, index, target) planned already."""
 
     def _run(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         import anyio.from_thread
@@ -138,9 +140,10 @@ def on_host(package: str) -> bool:
 def guard_mip() -> None:
     """Make mip refuse a dependency that names a file on the host, where the package the user
     asked for does not: an index must not make the host read its own files (a ``package.json``
-    whose relative ``urls`` are then opened on the host and copied to the board). Done once,
-    by wrapping mip's ``_install_package``: it installs the package the user named and each
-    dependency, and the board it is given says which is which."""
+    whose relative ``urls`` are then opened on the host and copied to the board); and plan
+    each package once, so that dependencies in a cycle (a needs b needs a) do not recurse until
+    Python's stack runs out. Done once, by wrapping mip's ``_install_package``: it installs the
+    package the user named and each dependency, and the board it is given says which is which."""
     from mpremote import mip
 
     original: Any = getattr(mip, "_install_package", None)
@@ -148,13 +151,27 @@ def guard_mip() -> None:
         return
 
     def guarded(transport: Any, package: str, *args: Any, **kwargs: Any) -> Any:
-        planned = isinstance(transport, PlanningBoard) and package != transport.top
-        if planned and on_host(package) and not on_host(transport.top):
+        if not isinstance(transport, PlanningBoard):
+            return original(transport, package, *args, **kwargs)
+        if package != transport.top and on_host(package) and not on_host(transport.top):
             raise Refused(f"{transport.package} depends on {package!r}, a file on this host")
+        key = _planned_key(package, args, kwargs)
+        if key in transport.seen:  # a dependency met again: a diamond, or a cycle mip would loop on
+            return None
+        transport.seen.add(key)
         return original(transport, package, *args, **kwargs)
 
     guarded.belay_guarded = True  # type: ignore[attr-defined]
     mip._install_package = guarded
+
+
+def _planned_key(package: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """What makes a package the same one again: its name and mip's other arguments (index,
+    target, version, mpy), a version of ``None`` being mip's ``latest``."""
+    given = list(args)
+    if len(given) > 2 and not given[2]:
+        given[2] = "latest"
+    return repr((package, given, sorted(kwargs.items())))
 
 
 class MipOutput(io.TextIOBase):

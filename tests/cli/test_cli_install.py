@@ -32,6 +32,8 @@ HOSTILE: list[tuple[str, dict[str, str], list[list[str]]]] = [
     ("needs-escape", {"nice.py": "X = 1\n"}, [["escape", "latest"]]),
     ("agent", {"belay_agent.py": "def hijacked(): pass\n"}, []),
     ("startup", {"main.py": "print('took over')\n"}, []),
+    ("loop-a", {"loop_a.py": "A = 1\n"}, [["loop-b", "latest"], ["tiny", "latest"]]),
+    ("loop-b", {"loop_b.py": "B = 1\n"}, [["loop-a", "latest"], ["tiny", "latest"]]),
 ]
 GREET = "import tiny\nVARIANT = {variant!r}\ndef hello():\n    return 'hi from greet %d' % tiny.VALUE\n"
 TINY = "VALUE = 42\n"
@@ -203,6 +205,14 @@ async def test_an_index_that_never_answers_is_a_clear_error_not_a_hang(
         "nothing was written to the board at unix"
     )
     assert socket.getdefaulttimeout() is None  # as it was
+
+
+async def test_dependencies_in_a_cycle_are_planned_once(session: DeviceSession, index: str) -> None:
+    """loop-a needs loop-b needs loop-a (and both need tiny): mip alone recursed until Python's
+    stack ran out; each package is planned, and each file written, once."""
+    with anyio.fail_after(60):
+        written = await install(session, "loop-a", index=index, target=f"{TARGET}_loop")
+    assert written == [f"{TARGET}_loop/loop_a.py", f"{TARGET}_loop/loop_b.py", f"{TARGET}_loop/tiny.py"]
 
 
 @pytest.mark.parametrize("package", ["a@1@2", "", "@1.0"])
