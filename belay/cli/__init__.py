@@ -4,9 +4,9 @@
 code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board;
 ``belay reap`` ends the sessions whose hosts went silent, and journals them.
 
-Exit status: 0 success; 1 the code raised on the board (its traceback on stderr);
-2 the port or board could not be used (one line on stderr); 3 a call timed out;
-130 interrupted.
+Exit status: 0 success; 1 the code raised on the board (its traceback on stderr), or the
+board refused a file operation; 2 a usage error or a refusal decided on the host, or the port
+or board could not be used (one line on stderr); 3 a call timed out; 130 interrupted.
 
 Start-up is part of every command's time: only the module of the command being run is
 imported and only its parser built, and the modules import what a command needs inside the
@@ -46,7 +46,8 @@ COMMANDS: dict[str, str] = {
     "clean": "belay.cli.agent",
     "virtual-board": "belay.cli.board",
     "fs": "belay.cli.fs",
-    "sync": "belay.cli.fs",
+    "sync": "belay.cli.sync",
+    "df": "belay.cli.fs",
     "run": "belay.cli.run",
     "repl": "belay.cli.repl",
     "info": "belay.cli.info",
@@ -55,6 +56,7 @@ COMMANDS: dict[str, str] = {
     "install": "belay.cli.install",
     "reset": "belay.cli.board",
     "ports": "belay.cli.board",
+    "lab": "belay.cli.lab",
 }
 """Every command (in ``belay --help``'s order) -> the module whose ``add_parser(commands, name)``
 registers it. A run imports the module of its own command alone."""
