@@ -53,9 +53,13 @@ class FileJournal:
     """Appends events as JSON lines to ``path`` (created readable by its owner only), keeping at
     most ``max_bytes`` in it and one rotated file, ``<path>.1``, before it."""
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES, *,
+                 quiet: bool = False) -> None:  # fmt: skip
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.quiet = quiet
+        """Whether a write that fails is logged at debug level only (the journal nobody named)."""
+        self._warned = False
 
     @property
     def rotated_path(self) -> Path:
@@ -65,8 +69,10 @@ class FileJournal:
         line = json.dumps({"time": timestamp(), "pid": os.getpid(), "event": event, **fields}, default=str)
         try:
             self._append((line + "\n").encode("utf-8"))
-        except OSError as error:
-            logger.warning("could not write to the journal %s: %s", self.path, error)
+        except OSError as error:  # a warning the first time, then (or where quiet) debug only
+            level = logging.DEBUG if self.quiet or self._warned else logging.WARNING
+            self._warned = True
+            logger.log(level, "could not write to the journal %s: %s", self.path, error)
 
     def _append(self, data: bytes) -> None:
         """Write ``data`` at the end of the current file, under an exclusive lock on it; rotate
@@ -144,8 +150,11 @@ def default_journal_path() -> Path:
 
 
 def open_journal(path: str | os.PathLike[str] | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Journal:
-    """A :class:`FileJournal` at ``path``, or a :class:`NullJournal` when ``path`` is ``None``."""
-    return NullJournal() if path is None else FileJournal(path, max_bytes)
+    """A :class:`FileJournal` at ``path``, or a :class:`NullJournal` when ``path`` is ``None``.
+    The default journal (the CLI's, when none is configured) is best effort: quiet."""
+    if path is None:
+        return NullJournal()
+    return FileJournal(path, max_bytes, quiet=Path(path) == default_journal_path())
 
 
 __all__ = [

@@ -150,6 +150,27 @@ def test_the_default_journal_is_where_platformdirs_says(
     assert default_journal_path() == platformdirs.user_state_path("belay") / "journal.jsonl"
 
 
+def test_a_journal_that_cannot_be_written_warns_once_and_the_default_one_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every command journals now: a disk that refuses the journal must not add a warning per
+    event to each command's one-line error (nor any, for the journal nobody named)."""
+    from belay.journal import default_journal_path, open_journal
+
+    (tmp_path / "a-file").write_text("")
+    caplog.set_level(logging.DEBUG, logger="belay.journal")
+    named = open_journal(tmp_path / "a-file" / "journal.jsonl")  # its folder is a file
+    for _ in range(3):
+        named.record("begin", port="unix", session_id="s")
+    levels = [record.levelno for record in caplog.records]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    caplog.clear()
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "a-file"))
+    default = open_journal(default_journal_path())
+    default.record("begin", port="unix", session_id="s")
+    assert [record.levelno for record in caplog.records] == [logging.DEBUG]
+
+
 def test_history_piped_is_not_cut_at_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "journal.jsonl"
     port = "rfc2217://bench-rack-7.lab.example.com:4000"
