@@ -23,7 +23,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from belay.options import ENV_PREFIX, SessionOptions, env_values
+from belay.options import ENV_PREFIX, OptionError, SessionOptions, env_values
 
 FILE_NAME = "belay.toml"
 OPTION_NAMES = frozenset(field.name for field in fields(SessionOptions))
@@ -95,6 +95,18 @@ def normalise(table: Mapping[str, Any], source: str) -> dict[str, Any]:
     return config
 
 
+def check_options(options: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`ConfigError` in one line, naming ``source`` (a file; for the environment,
+    the variable), where an option of ``options`` cannot be used."""
+    try:
+        SessionOptions.from_mapping(options)
+    except OptionError as error:
+        where = f"{ENV_PREFIX}{error.name.upper()}" if source == "the environment" else source
+        raise ConfigError(f"{where}: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
 def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
     """Normalised configurations combined, each later one over the ones before it."""
     merged: dict[str, Any] = {"options": {}, "ports": {}}
@@ -119,21 +131,23 @@ def load_config(
     Raises :class:`ConfigError` for an unusable file, key or option value.
     """
     layers = [normalise(values or {}, "the given settings")]
+    sources = ["the given settings"]
     found = find_config_file(start) if use_file else None
     if found is not None:
         layers.append(read_config_file(found))
+        sources.append(str(found))
     layers.append(env_config(environ))
+    sources.append("the environment")
+    for layer, source in zip(layers, sources, strict=True):
+        check_options(layer["options"], source)
     config = merge(*layers)
-    try:
-        SessionOptions.from_mapping(config["options"])
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"belay settings: {error}") from None
     config["file"] = None if found is None else str(found)
     return config
 
 
 __all__ = [
     "ConfigError",
+    "check_options",
     "env_config",
     "find_config_file",
     "load_config",

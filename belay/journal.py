@@ -16,6 +16,7 @@ import fcntl
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,9 +53,13 @@ class FileJournal:
     """Appends events as JSON lines to ``path`` (created readable by its owner only), keeping at
     most ``max_bytes`` in it and one rotated file, ``<path>.1``, before it."""
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES, *,
+                 quiet: bool = False) -> None:  # fmt: skip
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.quiet = quiet
+        """Whether a write that fails is logged at debug level only (the journal nobody named)."""
+        self._warned = False
 
     @property
     def rotated_path(self) -> Path:
@@ -64,8 +69,10 @@ class FileJournal:
         line = json.dumps({"time": timestamp(), "pid": os.getpid(), "event": event, **fields}, default=str)
         try:
             self._append((line + "\n").encode("utf-8"))
-        except OSError as error:
-            logger.warning("could not write to the journal %s: %s", self.path, error)
+        except OSError as error:  # a warning the first time, then (or where quiet) debug only
+            level = logging.DEBUG if self.quiet or self._warned else logging.WARNING
+            self._warned = True
+            logger.log(level, "could not write to the journal %s: %s", self.path, error)
 
     def _append(self, data: bytes) -> None:
         """Write ``data`` at the end of the current file, under an exclusive lock on it; rotate
@@ -101,7 +108,7 @@ def _is_current(fd: int, path: Path) -> bool:
 
 def _read_events(path: Path) -> list[dict[str, Any]]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()  # a line torn mid-character
     except FileNotFoundError:
         return []
     found = []
@@ -125,20 +132,29 @@ def board_fields(info: Any) -> dict[str, str]:
 
 
 def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The events of the journal at ``path`` and its rotated file, oldest first."""
+    """The events of the journal at ``path`` and its rotated file, oldest first (none where
+    there is no file yet). Raises :class:`OSError` for a path it cannot read (a folder)."""
     return FileJournal(path).events()
 
 
 def default_journal_path() -> Path:
-    """The journal the CLI uses when none is named: in the user's state directory."""
-    import platformdirs  # only where no journal path is configured
+    """The journal the CLI uses when none is named: in the user's state directory
+    (``$XDG_STATE_HOME/belay``, else ``~/.local/state/belay`` on Linux, as platformdirs says,
+    without importing it on every command)."""
+    if sys.platform.startswith("linux"):
+        state = os.environ.get("XDG_STATE_HOME", "").strip() or os.path.expanduser("~/.local/state")
+        return Path(state) / "belay" / "journal.jsonl"
+    import platformdirs
 
     return platformdirs.user_state_path("belay") / "journal.jsonl"
 
 
 def open_journal(path: str | os.PathLike[str] | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Journal:
-    """A :class:`FileJournal` at ``path``, or a :class:`NullJournal` when ``path`` is ``None``."""
-    return NullJournal() if path is None else FileJournal(path, max_bytes)
+    """A :class:`FileJournal` at ``path``, or a :class:`NullJournal` when ``path`` is ``None``.
+    The default journal (the CLI's, when none is configured) is best effort: quiet."""
+    if path is None:
+        return NullJournal()
+    return FileJournal(path, max_bytes, quiet=Path(path) == default_journal_path())
 
 
 __all__ = [

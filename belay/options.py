@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -11,6 +12,31 @@ from typing import Any
 
 ENV_PREFIX = "BELAY_"
 """What the environment variables belay reads start with."""
+
+_SECONDS = ("session_timeout", "cleanup_timeout", "call_timeout", "sync_timeout", "lease")
+_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts")
+
+
+class OptionError(ValueError):
+    """An option value that cannot be used; ``name`` is the option's (``lease``)."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name} {problem}")
+        self.name = name
+
+
+def _check_seconds(name: str, value: Any, *, none_allowed: bool) -> None:
+    if value is None and none_allowed:
+        return
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        also = " (or none)" if none_allowed else ""
+        raise OptionError(name, f"must be a finite number of seconds above 0{also}, not {value!r}")
+
+
+def _check_int(name: str, value: Any, least: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise OptionError(name, f"must be a whole number of at least {least}, not {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +69,20 @@ class SessionOptions:
     rts: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("session_timeout", "cleanup_timeout", "sync_timeout", "lease"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
-        if self.call_timeout is not None and self.call_timeout <= 0:
-            raise ValueError(f"call_timeout must be positive or None, not {self.call_timeout!r}")
-        if self.max_concurrent_sessions < 1:
-            raise ValueError("max_concurrent_sessions must be at least 1")
-        if self.journal_max_bytes < 1024:
-            raise ValueError(f"journal_max_bytes must be at least 1024, not {self.journal_max_bytes!r}")
+        """Every value checked once, here, whoever made the record (code, ``BELAY_*``, a file):
+        raises :class:`OptionError` naming the option, what it must be, and the value."""
+        for name in _SECONDS:
+            _check_seconds(name, getattr(self, name), none_allowed=name == "call_timeout")
+        _check_int("max_concurrent_sessions", self.max_concurrent_sessions, 1)
+        _check_int("journal_max_bytes", self.journal_max_bytes, 1024)
+        for name in _FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise OptionError(name, f"must be true or false, not {getattr(self, name)!r}")
+        journal = self.journal_path
+        if journal is not None:
+            if not isinstance(journal, str | os.PathLike) or not os.fspath(journal):
+                raise OptionError("journal_path", f"must be a file path (text), not {journal!r}")
+            object.__setattr__(self, "journal_path", Path(journal))
 
     def replace(self, **changes: Any) -> SessionOptions:
         """A copy with ``changes`` applied (validated again)."""
@@ -88,10 +119,13 @@ def _convert(name: str, value: Any) -> Any:
     text = value.strip()
     if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts"):
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-            raise ValueError(f"{name}: expected a boolean, got {value!r}")
+            raise OptionError(name, f"must be true or false, not {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
     if name in ("max_concurrent_sessions", "journal_max_bytes"):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            raise OptionError(name, f"must be a whole number, not {value!r}") from None
     if name == "journal_path":
         return Path(text) if text else None
     if name == "call_timeout" and text.lower() in ("", "none"):
@@ -99,4 +133,4 @@ def _convert(name: str, value: Any) -> Any:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"{name}: expected a number of seconds, got {value!r}") from None
+        raise OptionError(name, f"must be a number of seconds, not {value!r}") from None

@@ -44,6 +44,7 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from belay.board_info import DeviceInfo
+from belay.config import ConfigError
 from belay.container import Container, from_config, resolve_alias
 from belay.errors import BelayError
 from belay.session.board import Board
@@ -158,7 +159,10 @@ def belay_container() -> Container:
     """What the plugin builds its objects from: configured by the project's ``[tool.belay]`` or
     ``belay.toml`` and ``BELAY_*``; override its providers (in a session fixture of a
     ``conftest.py``) to swap a part, such as the transport factory or the meter."""
-    return from_config()
+    try:
+        return from_config()
+    except ConfigError as error:  # one line, not a traceback per test
+        pytest.fail(f"belay configuration: {error}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,7 @@ def test_no_file_anywhere_means_the_dict_and_environment_only(tmp_path: Path) ->
     ("text", "message"),
     [
         ("[tool.belay]\ncall_timout = 1\n", "unknown belay settings: call_timout"),
-        ("[tool.belay]\ncall_timeout = -1\n", "call_timeout must be positive"),
+        ("[tool.belay]\ncall_timeout = -1\n", "pyproject.toml: call_timeout must be a finite number"),
         ("[tool.belay.ports]\nlab = 4000\n", "ports must map alias names to port strings"),
         ("[tool.belay\n", "not valid TOML"),
     ],
@@ -84,5 +84,67 @@ def test_a_bad_file_is_refused_naming_it(tmp_path: Path, text: str, message: str
 
 
 def test_a_bad_environment_value_is_refused() -> None:
-    with pytest.raises(ConfigError, match="enable_metrics: expected a boolean"):
+    with pytest.raises(ConfigError, match="BELAY_ENABLE_METRICS: enable_metrics must be true or false"):
         load_config(environ={"BELAY_ENABLE_METRICS": "perhaps"}, use_file=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("BELAY_CALL_TIMEOUT", "nan"), ("BELAY_LEASE", "inf"), ("BELAY_SYNC_TIMEOUT", "nan"),
+     ("BELAY_CLEANUP_TIMEOUT", "nan"), ("BELAY_SESSION_TIMEOUT", "-inf")],
+)  # fmt: skip
+def test_a_time_that_is_not_finite_is_refused_naming_the_variable(name: str, value: str) -> None:
+    """NaN passed every ``<= 0`` check (so no deadline at all); inf overflowed much later."""
+    option = name.removeprefix("BELAY_").lower()
+    with pytest.raises(ConfigError, match=f"^{name}: {option} must be a finite number of seconds above 0"):
+        load_config(environ={name: value}, use_file=False)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("journal_path = 42", "journal_path must be a file path"),
+     ("call_timeout = nan", "call_timeout must be"), ("lease = true", "lease must be"),
+     ("max_concurrent_sessions = 2.5", "max_concurrent_sessions must"),
+     ("dtr = 1", "dtr must be true or false")],
+)  # fmt: skip
+def test_a_value_of_the_wrong_type_in_the_file_is_refused_naming_the_file(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.belay]\n{line}\n")
+    with pytest.raises(ConfigError, match=f"^{tmp_path / 'pyproject.toml'}: {message}"):
+        load_config(start=tmp_path, environ={})
+
+
+def test_the_cli_reports_a_bad_option_in_one_line_with_status_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from belay.cli import main
+
+    monkeypatch.setenv("BELAY_LEASE", "inf")
+    assert main(["history"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "belay: error: BELAY_LEASE: lease must be a finite number of seconds above 0, not inf"
+    ]
+
+
+@pytest.mark.parametrize("command", ["exec", "run"])
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_a_timeout_flag_that_is_not_a_finite_positive_number_is_a_usage_error(
+    command: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from belay.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([command, "-p", "unix", "--timeout", value, "x.py" if command == "run" else "1"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.endswith(f"argument -t/--timeout: a finite number of seconds above 0, not '{value}'")
+
+
+def test_the_plugin_reports_a_bad_option_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_it(belay_container):\n    pass\n")
+    pytester.makepyprojecttoml("[tool.belay]\njournal_path = 42\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*belay configuration: *pyproject.toml: journal_path must be a file path*"])
+    assert "Traceback" not in result.stdout.str() and "raise ConfigError" not in result.stdout.str()

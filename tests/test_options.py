@@ -27,6 +27,30 @@ def test_non_positive_times_are_refused(field: str) -> None:
         SessionOptions(**{field: 0})
 
 
+TIMES = ["session_timeout", "cleanup_timeout", "sync_timeout", "lease", "call_timeout"]
+
+
+@pytest.mark.parametrize("field", TIMES)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "5", True])
+def test_times_that_are_not_finite_numbers_are_refused(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be a finite number of seconds above 0"):
+        SessionOptions(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("journal_path", 42), ("journal_path", ""), ("max_concurrent_sessions", 2.5),
+     ("journal_max_bytes", True), ("dtr", 1), ("enable_metrics", "yes")],
+)  # fmt: skip
+def test_values_of_the_wrong_type_are_refused(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        SessionOptions(**{field: value})
+
+
+def test_a_journal_path_given_as_text_is_a_path() -> None:
+    assert SessionOptions(journal_path="j.jsonl").journal_path == Path("j.jsonl")  # type: ignore[arg-type]
+
+
 def test_from_env_reads_belay_variables() -> None:
     options = SessionOptions.from_env(
         {"BELAY_CALL_TIMEOUT": "2.5", "BELAY_MAX_CONCURRENT_SESSIONS": "3",

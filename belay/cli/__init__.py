@@ -34,6 +34,7 @@ from belay.cli.common import (
     with_line_levels,
 )
 from belay.errors import BelayError, DeviceExecError, DeviceTimeoutError, ProtocolError, TransportError
+from belay.options import OptionError
 
 if TYPE_CHECKING:
     from belay.container import Container
@@ -107,7 +108,7 @@ def _report(error: BaseException) -> int:
     if isinstance(error, DeviceTimeoutError):
         err.write(f"belay: timeout: {_one_line(error)}\n")
         return EXIT_TIMEOUT
-    if isinstance(error, TransportError | ProtocolError | CliError):
+    if isinstance(error, TransportError | ProtocolError | CliError | OptionError):
         err.write(f"belay: error: {_one_line(error)}\n")
         return EXIT_PORT
     err.write(f"belay: error: {type(error).__name__}: {_one_line(error)}\n")
@@ -123,12 +124,15 @@ def _configured(args: argparse.Namespace) -> Container:
     """The container, configured from the project's file and ``BELAY_*``; ``args.port`` is
     the configured ``port`` where none was given (except for ``history``): its aliases are
     resolved, with the rest of the name, by :func:`~belay.cli.common.choose_port`.
+    Commands journal their sessions, by default to the journal ``belay history`` reads (a
+    ``journal_path`` of the file or ``$BELAY_JOURNAL_PATH`` wins; an empty one turns it off).
     Raises :class:`CliError` for an unusable configuration."""
     from belay.config import ConfigError
     from belay.container import from_config
+    from belay.journal import default_journal_path
 
     try:
-        container = from_config()
+        container = from_config({"journal_path": str(default_journal_path())})
     except ConfigError as error:
         raise CliError(str(error)) from None
     if getattr(args, "port", "") is None and args.command != "history":
@@ -152,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")
         return EXIT_INTERRUPTED
-    except (BelayError, CliError) as error:
+    except (BelayError, CliError, OptionError) as error:
         return _report(error)
 
 

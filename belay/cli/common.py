@@ -63,6 +63,19 @@ def _line_level(text: str) -> bool:
     return levels[text.lower()]
 
 
+def seconds(text: str) -> float:
+    """A ``--timeout``: a finite number of seconds above 0 (``nan`` would mean no deadline)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a finite number of seconds above 0, not {text!r}")
+    return value
+
+
 def add_port_options(parser: argparse.ArgumentParser) -> None:
     """``-p/--port`` and the ``--dtr``/``--rts`` levels, as every command that opens a board takes them."""
     parser.add_argument("-p", "--port", action=PortAction, help="board: a serial path, a pyserial URL, "
@@ -78,7 +91,7 @@ def add_run_options(parser: argparse.ArgumentParser, what: str, keep_help: str) 
     """``--port`` and its lines, ``-t/--timeout`` and ``-k/--keep``: what ``exec`` and ``run``
     both take (``what`` is what runs: "the code", "the script")."""
     add_port_options(parser)
-    parser.add_argument("-t", "--timeout", type=float, help=f"interrupt {what} after this many seconds")
+    parser.add_argument("-t", "--timeout", type=seconds, help=f"interrupt {what} after this many seconds")
     parser.add_argument("-k", "--keep", action="store_true", help=keep_help)
 
 

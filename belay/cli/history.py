@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from belay.cli.common import CliError
+
 if TYPE_CHECKING:
     from belay.container import Container
 
@@ -90,7 +92,9 @@ def render(summary: dict[str, dict[str, Any]], journal: Path, out: Any) -> None:
     from rich.table import Table
 
     if not summary:
-        out.print(f"no sessions in the journal {journal}")
+        out.print(f"no sessions in the journal {journal} (belay commands journal theirs there "
+                  "unless journal_path or $BELAY_JOURNAL_PATH names another; from Python, pass "
+                  "journal_path)")  # fmt: skip
         return
     out.print(f"belay history of {journal}")
     table = Table()
@@ -116,11 +120,15 @@ def cmd_history(args: argparse.Namespace, container: Container) -> int:
     configured = container.options().journal_path
     journal = Path(args.journal) if args.journal else configured or default_journal_path()
     port = container.port_aliases().get(args.port, args.port) if args.port else None
-    summary = summarise(read_journal(journal), port)
+    try:
+        events = read_journal(journal)
+    except OSError as error:  # a folder, a file it may not read
+        raise CliError(f"cannot read the journal {journal}: {error.strerror or error}") from None
+    summary = summarise(events, port)
     if args.json:
         sys.stdout.write(json.dumps({"journal": str(journal), "ports": summary}, indent=2) + "\n")
-    else:
-        render(summary, journal, Console(file=sys.stdout))
+    else:  # piped, the table is as wide as it needs (rich would cut it at 80 columns)
+        render(summary, journal, Console(file=sys.stdout, width=None if sys.stdout.isatty() else 1000))
     return 0
 
 
@@ -131,5 +139,6 @@ def add_parser(commands: Any, name: str) -> None:
     history.add_argument("-p", "--port", help="only this board (a port, or an alias)")
     history.add_argument("--json", action="store_true", help="print the summary as JSON")
     history.add_argument("--journal", help="journal file (default: $BELAY_JOURNAL_PATH, the config's "
-                         "journal_path, else in the user's state directory)")  # fmt: skip
+                         "journal_path, else the one in the user's state directory, where belay "
+                         "commands journal their sessions)")  # fmt: skip
     history.set_defaults(handler=cmd_history)

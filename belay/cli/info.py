@@ -27,6 +27,12 @@ FREE_FLASH = (
     "  return None\nprint(repr(_bp()))\ndel _bp\n"
 )
 """Free bytes on the board's filesystem, or ``None`` where it cannot tell (no ``statvfs``)."""
+MPY_ARCHITECTURES = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+                     "xtensa", "xtensawin", "rv32imc", "rv64imc")  # fmt: skip
+"""The native-code architecture in bits 10 and up of ``sys.implementation._mpy`` (mpy-cross's
+``-march`` names)."""
+HOST_PLATFORMS = ("linux", "darwin", "freebsd", "win32")
+"""``sys.platform`` of MicroPython's unix and windows ports: their filesystem is the host's."""
 NOP_TASK = "def belay_latency():\n    pass\n"
 QUERY_TIMEOUT = 10.0
 """Seconds any one of these calls may take: a board that stops answering is an error, not a hang."""
@@ -62,29 +68,67 @@ async def read_info(container: Container, port: str, how: str) -> dict[str, Any]
         free_flash = await device.eval_code(FREE_FLASH, timeout=QUERY_TIMEOUT)
         agent = await agent_state(device)
     agent["host_version"] = agent_version()
+    caps = asdict(capabilities)
+    # What session.timer needs: machine.Timer, or a thread belay runs the timer on.
+    caps["timer"] = capabilities.timer or capabilities.threads
+    caps["timer_by"] = "machine.Timer" if capabilities.timer else "a thread" if capabilities.threads else None
     return {
         "port": port,
         "chosen_by": how,
         **{key: value for key, value in asdict(info).items() if key != "port"},
         "version": info.version_text,
-        "capabilities": asdict(capabilities),
+        "capabilities": caps,
+        "mpy": mpy_format(capabilities.mpy_version),
         "mem_free": capabilities.mem_free,
         "flash_free": free_flash,
+        "flash_is_host_disk": info.platform in HOST_PLATFORMS,
         "agent": agent,
     }
+
+
+def mpy_format(value: int | None) -> dict[str, Any] | None:
+    """``sys.implementation._mpy`` decoded: the ``.mpy`` version (low byte), its sub-version
+    (bits 8-9) and the architecture native code is built for (bits 10 and up; none: no native
+    code in ``.mpy`` files)."""
+    if value is None:
+        return None
+    arch = value >> 10
+    return {
+        "version": value & 0xFF,
+        "sub_version": value >> 8 & 3,
+        "arch": MPY_ARCHITECTURES[arch] if arch < len(MPY_ARCHITECTURES) else f"unknown ({arch})",
+    }
+
+
+def _mpy_text(found: dict[str, Any]) -> str:
+    mpy, raw = found["mpy"], found["capabilities"]["mpy_version"]
+    if mpy is None:
+        return "- (the firmware does not say: sys.implementation has no _mpy)"
+    arch = f"native code for {mpy['arch']}" if mpy["arch"] else "no native code"
+    return f"v{mpy['version']}.{mpy['sub_version']}, {arch} (sys.implementation._mpy = {raw})"
+
+
+def _flash_text(found: dict[str, Any]) -> str:
+    flash = found["flash_free"]
+    if flash is None:
+        return "unknown (the board has no os.statvfs)"
+    if found["flash_is_host_disk"]:
+        return f"{flash} B (the host's disk: this board's filesystem is a folder on the host)"
+    return f"{flash} B"
 
 
 def render_info(found: dict[str, Any], out: Any) -> None:
     """``found`` as aligned ``name: value`` lines."""
     caps = found["capabilities"]
     features = [name for name in ("threads", "timer", "schedule", "filesystem", "raw_paste") if caps[name]]
+    if caps["timer_by"] == "a thread":
+        features[features.index("timer")] = "timer (on a thread)"
     agent = found["agent"]
     agent_text = agent["state"]
     if agent["state"] == "loaded":
         host = agent["host_version"]
         same = "this belay's" if agent["version"] == host else f"this belay has {host}"
         agent_text = f"loaded, version {agent['version']} ({same}), {agent['sessions']} live session(s)"
-    flash = found["flash_free"]
     lines = [
         ("port", f"{found['port']} (chosen by {found['chosen_by']})"),
         ("implementation", f"{found['implementation']} {found['version']}"),
@@ -92,9 +136,9 @@ def render_info(found: dict[str, Any], out: Any) -> None:
         ("machine", found["machine"] or "-"),
         ("capabilities", ", ".join(features) or "-"),
         ("emitters", ", ".join(caps["emitters"]) or "-"),
-        ("mpy version", str(caps["mpy_version"]) if caps["mpy_version"] is not None else "-"),
+        ("mpy version", _mpy_text(found)),
         ("free heap", f"{found['mem_free']} B ({caps['mem_alloc']} B in use)"),
-        ("free flash", f"{flash} B" if flash is not None else "unknown (the board has no os.statvfs)"),
+        ("free flash", _flash_text(found)),
         ("agent", agent_text),
     ]
     width = max(len(name) for name, _ in lines)

@@ -100,7 +100,10 @@ class UnixBoard(Transport):
         its stream is used by others only once it is ready."""
         master, slave = open_raw_pty()
         try:
-            self._process = spawn_on_pty([self.executable], slave, cwd=self.filesystem)
+            # HOME is the board's folder: its sys.path's ~/.micropython/lib (where `belay install`
+            # writes) is then the board's own, not the host user's, and goes with the board.
+            home = {**os.environ, "HOME": self.filesystem}
+            self._process = spawn_on_pty([self.executable], slave, env=home, cwd=self.filesystem)
         except OSError as error:
             os.close(master)
             raise TransportError(f"cannot start {self.executable}: {error}", port=self.port) from error

@@ -108,6 +108,83 @@ def test_history_of_real_sessions_as_a_table(tmp_path: Path, capsys: pytest.Capt
     assert "no sessions in the journal" in capsys.readouterr().out
 
 
+def test_a_journal_that_is_a_folder_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["history", "--journal", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"belay: error: cannot read the journal {tmp_path}: Is a directory\n"
+
+
+def test_the_cli_journals_its_sessions_where_history_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the user's state directory
+    monkeypatch.delenv("BELAY_JOURNAL_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)  # no configuration file
+    assert main(["exec", "-p", "unix", "print(6 * 7)"]) == 0
+    capsys.readouterr()
+    summary = _history(capsys)
+    assert summary["journal"] == str(tmp_path / "state" / "belay" / "journal.jsonl")
+    unix = summary["ports"]["unix"]  # type: ignore[index]
+    assert unix["sessions"] == 1 and unix["ended"]["closed"] == 1
+    monkeypatch.setenv("BELAY_JOURNAL_PATH", "")  # an empty journal_path turns it off
+    assert main(["exec", "-p", "unix", "print(1)"]) == 0
+    capsys.readouterr()
+    monkeypatch.delenv("BELAY_JOURNAL_PATH")
+    assert _history(capsys)["ports"]["unix"]["sessions"] == 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize("state", [None, "", "/srv/state"])
+def test_the_default_journal_is_where_platformdirs_says(
+    monkeypatch: pytest.MonkeyPatch, state: str | None
+) -> None:
+    """Worked out without importing platformdirs (a command's start-up does not pay for it)."""
+    import platformdirs
+
+    from belay.journal import default_journal_path
+
+    if state is None:
+        monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", state)
+    assert default_journal_path() == platformdirs.user_state_path("belay") / "journal.jsonl"
+
+
+def test_a_journal_that_cannot_be_written_warns_once_and_the_default_one_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every command journals now: a disk that refuses the journal must not add a warning per
+    event to each command's one-line error (nor any, for the journal nobody named)."""
+    from belay.journal import default_journal_path, open_journal
+
+    (tmp_path / "a-file").write_text("")
+    caplog.set_level(logging.DEBUG, logger="belay.journal")
+    named = open_journal(tmp_path / "a-file" / "journal.jsonl")  # its folder is a file
+    for _ in range(3):
+        named.record("begin", port="unix", session_id="s")
+    levels = [record.levelno for record in caplog.records]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    caplog.clear()
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "a-file"))
+    default = open_journal(default_journal_path())
+    default.record("begin", port="unix", session_id="s")
+    assert [record.levelno for record in caplog.records] == [logging.DEBUG]
+
+
+def test_history_piped_is_not_cut_at_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "journal.jsonl"
+    port = "rfc2217://bench-rack-7.lab.example.com:4000"
+    board = {**BOARD, "platform": "rp2 Raspberry Pi Pico W with RP2040"}
+    journal = FileJournal(path)
+    journal.record("begin", port=port, session_id="s", board=board)
+    journal.record("end", port=port, session_id="s", outcome="closed", board=board, duration_s=1.25)
+    assert main(["history", "--journal", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("median/max s" in line for line in lines)  # every column, its header whole
+    row = next(line for line in lines if port in line)  # each cell on one line
+    assert "micropython 1.29.0 on rp2 Raspberry Pi Pico W with RP2040" in row and "1.25/1.25" in row
+
+
 # --- logging ----------------------------------------------------------------------------------
 
 

@@ -40,6 +40,37 @@ def test_info_json_says_what_the_board_is(kind: str, platform: str, threads: boo
     assert flash is None if kind == "microbit" else flash > 0
 
 
+@pytest.mark.parametrize("kind", ["unix", MICROBIT])
+def test_info_decodes_the_mpy_version_and_says_what_timer_and_flash_are(kind: str) -> None:
+    found = json.loads(belay_cli("info", "--json", "-p", kind).stdout)
+    text = dict(line.split(":", 1) for line in belay_cli("info", "-p", kind).stdout.splitlines())
+    if kind == "microbit":  # MicroPython 1.9: no _mpy, no machine.Timer nor _thread, no statvfs
+        assert found["mpy"] is None and text["mpy version"].strip().startswith("- (the firmware does not say")
+        assert (found["capabilities"]["timer"], found["capabilities"]["timer_by"]) == (False, None)
+        assert found["flash_is_host_disk"] is False
+        return
+    assert found["capabilities"]["mpy_version"] == 2822  # 6 | 3 << 8 | 2 << 10
+    assert found["mpy"] == {"version": 6, "sub_version": 3, "arch": "x64"}
+    assert text["mpy version"].strip() == "v6.3, native code for x64 (sys.implementation._mpy = 2822)"
+    # session.timer runs on a thread there: the JSON says it works, and how.
+    assert (found["capabilities"]["timer"], found["capabilities"]["timer_by"]) == (True, "a thread")
+    assert "timer (on a thread)" in text["capabilities"]
+    assert found["flash_is_host_disk"] is True and "the host's disk" in text["free flash"]
+
+
+@pytest.mark.parametrize(
+    ("value", "decoded"),
+    [(6 | 2 << 8 | 10 << 10, {"version": 6, "sub_version": 2, "arch": "xtensawin"}),
+     (6 | 3 << 8 | 4 << 10, {"version": 6, "sub_version": 3, "arch": "armv6m"}),
+     (6, {"version": 6, "sub_version": 0, "arch": None}), (5 | 31 << 10, {"version": 5, "sub_version": 0,
+                                                                           "arch": "unknown (31)"})],
+)  # fmt: skip
+def test_the_mpy_field_decodes_as_mpremote_documents_it(value: int, decoded: dict[str, object]) -> None:
+    from belay.cli.info import mpy_format
+
+    assert mpy_format(value) == decoded
+
+
 def test_info_shows_the_agent_a_board_holds(served_board: str) -> None:
     assert belay_cli("exec", "-p", served_board, "pass").returncode == 0  # loads the agent
     result = belay_cli("info", "-p", served_board)

@@ -371,7 +371,9 @@ async def test_a_full_filesystem_is_a_clear_error_and_leaves_the_old_file(small_
     "second_put",
     [
         False,
-        pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
+        # Not strict: whether the corruption shows depends on where the firmware's allocator
+        # puts each chunk, which the size of every file before (the agent's too) moves.
+        pytest.param(True, marks=pytest.mark.xfail(strict=False, reason=(
             "known: the micro:bit firmware's filesystem, once a write filled it, corrupts other "
             "files on the next one that fills it (here the old file's second chunk reads as "
             "erased flash): belay must keep a board without statvfs from filling its flash"
