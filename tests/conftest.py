@@ -150,6 +150,19 @@ def board_processes() -> Callable[[], set[int]]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def state_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite's journals (every CLI command journals its sessions) go to a folder of the run's,
+    not to the user's state folder: ``XDG_STATE_HOME`` for this process and what it starts."""
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_board_process_left_behind() -> Iterator[None]:
     """Fail the run loudly if a micropython or qemu-system-arm child outlives the tests."""
     yield
