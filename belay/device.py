@@ -376,6 +376,12 @@ class Device(AsyncResource):
             self._on_lost(error)
             finished = True
             raise
+        except ProtocolError as error:  # garbled framing: boot noise of a board that reset?
+            reboots, finished = link.reboots, True
+            await self._recover()
+            if link.reboots != reboots:
+                raise link.rebooted_error() from error
+            raise
         finally:
             if not finished:
                 await self._recover()

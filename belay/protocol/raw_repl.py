@@ -12,7 +12,10 @@ The framing, after code and ``\\x04`` (plain) or a raw-paste exchange::
 A board that soft-reboots (``sys.exit()``, ``machine.soft_reset()``, a reset between calls)
 ends the framing with ``MPY: soft reboot`` instead of ``>`` and comes back to its raw prompt
 by itself: the machine reports :class:`~belay.protocol.events.Rebooted` and awaits the banner.
-The same line between calls (or before a call's ``OK``) is a reboot too.
+The same line between calls (or before a call's ``OK``) is a reboot too. Once the machine has
+met the board's raw prompt, a hard reset is one as well, told by what the board prints as it
+boots (:mod:`belay.protocol.boot`): the firmware's banner and friendly prompt in any state,
+or a bare friendly prompt where a call's ``OK`` or a raw-paste answer was expected.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import struct
 
 from belay.errors import ProtocolError
 from belay.protocol import control
+from belay.protocol.boot import BootWatch
 from belay.protocol.events import (
     CallComplete,
     Event,
@@ -51,6 +55,8 @@ class State(enum.Enum):
 
 
 _IN_CALL = frozenset(State) - {State.UNSYNCED, State.SYNCING, State.IDLE}
+_AWAITING_RAW_ANSWER = frozenset({State.AWAIT_OK, State.PASTE_REQUESTED})
+"""Where only the raw REPL's own answer may come: a friendly prompt there means the board reset."""
 
 
 class RawRepl:
@@ -70,6 +76,9 @@ class RawRepl:
         self._window_step = 0
         self._pending_plain = b""
         self._reboot_scan = bytearray()  # the tail of the last unsolicited bytes
+        self._boot = BootWatch()
+        self._met = False  # the raw prompt was reached once: a boot banner now means a reset
+        self._quiet = False  # a reboot was reported (or asked for): its banner is no news
         self.discarded = bytearray()
         """The last bytes skipped while syncing, for error messages (bounded)."""
         self.out_of_step = False
@@ -94,6 +103,7 @@ class RawRepl:
             raise ProtocolError(f"cannot soft-reset in state {self.state.value}")
         self._outbox += control.EOT
         self._enter_syncing()
+        self._quiet = True
 
     def await_banner(self) -> None:
         """Await the raw-REPL banner without asking for it (a board coming back by itself)."""
@@ -108,6 +118,7 @@ class RawRepl:
         if self.state is not State.IDLE:
             raise ProtocolError(f"cannot start a call in state {self.state.value}")
         payload = control.escape_code(code)
+        self._boot.clear()
         self._error.clear()
         self._error_truncated = False
         if raw_paste and self.raw_paste_supported is not False:
@@ -176,6 +187,7 @@ class RawRepl:
         if end_out > start:
             self._events.append(Output(bytes(data[start:end_out])))
         self._reboot_scan.clear()
+        self._boot.clear()
         self.state = State.IDLE
         self._events.append(CallComplete(bytes(data[end_out + 1 : end_err])))
         return True
@@ -212,6 +224,8 @@ class RawRepl:
         self._discard(self._inbox[:start])
         del self._inbox[:end]
         self.state = State.IDLE
+        self._met, self._quiet = True, False
+        self._boot.clear()
         self._events.append(Ready())
         return True
 
@@ -264,7 +278,7 @@ class RawRepl:
             self._outbox += control.EOT
             self.state = State.STDOUT
         else:
-            raise ProtocolError("unexpected byte during raw-paste", received=bytes([byte]))
+            self._garbled("unexpected byte during raw-paste", byte)
         return True
 
     def _paste_ending(self) -> bool:
@@ -273,8 +287,15 @@ class RawRepl:
         if byte == control.EOT[0]:
             self.state = State.STDOUT
         elif byte != control.WINDOW_ACK:
-            raise ProtocolError("unexpected byte ending raw-paste", received=bytes([byte]))
+            self._garbled("unexpected byte ending raw-paste", byte)
         return True
+
+    def _garbled(self, what: str, byte: int) -> None:
+        """A raw-paste exchange broken off: raise, awaiting a banner with what came after the
+        byte kept, so a board that reset (and now prints its boot banner) is told as one."""
+        self._enter_syncing()
+        self._discard(bytes([byte]))
+        raise ProtocolError(what, received=bytes([byte]))
 
     def _await_ok(self) -> bool:
         index = self._inbox.find(b"OK")
@@ -293,30 +314,49 @@ class RawRepl:
         soft-rebooted (reported up to that line's end; the machine then awaits the banner)."""
         seen = self._reboot_scan + self._inbox[:count]
         end = control.soft_reboot_end(seen)
-        if end is not None:
-            count = end - (len(seen) - count)
+        soft = None if end is None else end - (len(seen) - count)
+        booted = self._booted(self._inbox[: max(count, 0)])
+        if booted is not None and (soft is None or booted[1] <= soft):
+            said, count = booted
+        elif soft is not None:
+            count, said = soft, b""
         else:
             self._reboot_scan = seen[-control.SOFT_REBOOT_TAIL :]
         if count > 0:
             self._events.append(Unsolicited(bytes(self._inbox[:count])))
             del self._inbox[:count]
-        if end is None:
+        if soft is None and booted is None:
             return False
-        self._reboot()
+        self._reboot(said)
         return True
 
-    def _reboot(self) -> None:
-        self._events.append(Rebooted())
+    def _booted(self, data: bytes | bytearray) -> tuple[bytes, int] | None:
+        """What the board printed as it booted and where in ``data`` that ends, if ``data`` ends
+        a boot (a hard reset); where the raw REPL had to answer, a bare friendly prompt counts."""
+        if not self._met or not data:
+            return None
+        return self._boot.feed(data, prompt=self.state in _AWAITING_RAW_ANSWER)
+
+    def _reboot(self, seen: bytes = b"") -> None:
+        self._events.append(Rebooted(seen))
         self._enter_syncing()
+        self._quiet = True
+        self._boot.clear()
 
     def _stdout(self) -> bool:
         index = self._inbox.find(control.EOT)
+        part = bytes(self._inbox if index < 0 else self._inbox[:index])
+        booted = self._booted(part)
+        if booted is not None:  # the board reset while the call ran: its framing never ends
+            self._events.append(Output(part[: booted[1]]))
+            del self._inbox[: booted[1]]
+            self._reboot(booted[0])
+            return True
+        if part:
+            self._events.append(Output(part))
         if index < 0:
-            self._events.append(Output(bytes(self._inbox)))
             self._inbox.clear()
             return False
-        if index:
-            self._events.append(Output(bytes(self._inbox[:index])))
         del self._inbox[: index + 1]
         self.state = State.STDERR
         return True
@@ -324,6 +364,11 @@ class RawRepl:
     def _stderr(self) -> bool:
         index = self._inbox.find(control.EOT)
         part = self._inbox if index < 0 else self._inbox[:index]
+        booted = self._booted(part)
+        if booted is not None:
+            del self._inbox[: booted[1]]
+            self._reboot(booted[0])
+            return True
         room = MAX_ERROR_BYTES - len(self._error)
         self._error += part[:room]
         self._error_truncated |= len(part) > room
@@ -373,6 +418,14 @@ class RawRepl:
         self._pending_plain = b""
 
     def _discard(self, data: bytes | bytearray) -> None:
+        """Skip ``data`` while syncing; a boot banner among it is a reset (unless one was told)."""
+        if self._met and not self._quiet:
+            scan = self._reboot_scan + data
+            booted = self._boot.feed(data)
+            if booted is not None or control.soft_reboot_end(scan) is not None:
+                self._quiet = True
+                self._events.append(Rebooted(b"" if booted is None else booted[0]))
+            self._reboot_scan = scan[-control.SOFT_REBOOT_TAIL :]
         self.discarded += data
         del self.discarded[: max(0, len(self.discarded) - 256)]
 

@@ -7,7 +7,9 @@ it, its startup banner not shown) and the stream says ``MPY: soft reboot`` then 
 REPL's banner, or the friendly banner and prompt. Bytes sent while it reboots are lost, as
 a UART's are. An exit by a SIGINT it did not catch, which may cut a call's framing short,
 is a reboot too, also reported as ``ConnectionLostError(rebooted=True)``. When the
-interpreter is killed, the board is lost.
+interpreter is killed, the board is lost; with ``restart_when_killed`` (what ``belay
+virtual-board`` serves) it is hard-reset instead, as a board whose watchdog fired: a fresh
+interpreter at the friendly REPL, and the stream says only its firmware banner and ``>>> ``.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class UnixBoard(Transport):
         self.port = "unix"
         self.executable = executable
         self.startup_timeout = startup_timeout
+        self.restart_when_killed = False
+        """Whether an interpreter killed by a signal is restarted as a hard reset (else lost)."""
         self._process: subprocess.Popen[bytes] | None = None
         self._locks: tuple[int, ...] | None = None  # the interpreter's, found at its first interrupt
         self._stream: FdStream | None = None
@@ -224,6 +228,8 @@ class UnixBoard(Transport):
         cut_short = status == -signal.SIGINT
         if cut_short:
             logger.warning("unix board's interpreter ended by an uncaught SIGINT: rebooting it")
+        elif status is not None and status < 0 and self.restart_when_killed:
+            return await self._hard_reset(last_words, -status)
         elif status is None or status < 0:
             how = "did not exit" if status is None else f"was killed by signal {-status}"
             return self._lose(f"the unix board's interpreter {how}")
@@ -237,6 +243,18 @@ class UnixBoard(Transport):
         self._said += last_words + self._mode.reboot_text()
         if cut_short:
             return ConnectionLostError("the unix board rebooted", port=self.port, rebooted=True)
+        return None
+
+    async def _hard_reset(self, last_words: bytes, signum: int) -> ConnectionLostError | None:
+        """Start a fresh interpreter at the friendly REPL, saying only what it prints as it
+        starts (its firmware banner and prompt), as a board that reset says."""
+        self._restarts += 1
+        logger.warning("unix board's interpreter killed by signal %d: resetting the board", signum)
+        try:
+            await self._boot()
+        except (TransportError, ConnectionLostError) as error:
+            return self._lose(f"the unix board did not come back from a hard reset: {error}")
+        self._said += last_words + self._mode.friendly_banner
         return None
 
     def _drain(self) -> bytes:
