@@ -60,6 +60,36 @@ def find_micropython(environ: dict[str, str] | None = None) -> str:
     return candidate
 
 
+FLASH_PREFIX = "belay-unix-board-"
+"""The temporary folders that hold unix boards' filesystems: ``belay-unix-board-<host pid>-*``."""
+
+
+def sweep_stale_flash(folder: str | None = None) -> list[str]:
+    """Remove the unix boards' folders whose host process is gone (killed before it could);
+    returns their paths."""
+    root = tempfile.gettempdir() if folder is None else folder
+    swept = []
+    for name in os.listdir(root):
+        pid = name[len(FLASH_PREFIX) :].partition("-")[0]
+        if not name.startswith(FLASH_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(root, name)
+        shutil.rmtree(path, ignore_errors=True)
+        swept.append(path)
+        logger.info("removed %s, left by host process %s", path, pid)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class UnixBoard(Transport):
     """A MicroPython unix-port process on a pty, restarted when it exits by itself."""
 
@@ -77,7 +107,8 @@ class UnixBoard(Transport):
         self._mode = ReplMode(b"")
         self._said = bytearray()  # what the board says that no interpreter printed: its reboots
         self._exit_lock = anyio.Lock()
-        self._flash = tempfile.TemporaryDirectory(prefix="belay-unix-board-")
+        sweep_stale_flash()
+        self._flash = tempfile.TemporaryDirectory(prefix=f"{FLASH_PREFIX}{os.getpid()}-")
         self.filesystem = self._flash.name
         """The board's own filesystem (its working directory); kept across reboots."""
 
