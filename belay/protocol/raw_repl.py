@@ -20,7 +20,6 @@ or a bare friendly prompt where a call's ``OK`` or a raw-paste answer was expect
 
 from __future__ import annotations
 
-import enum
 import struct
 
 from belay.errors import ProtocolError
@@ -35,28 +34,10 @@ from belay.protocol.events import (
     Rebooted,
     Unsolicited,
 )
+from belay.protocol.states import AWAITING_RAW_ANSWER, IN_CALL, PASTE_STATES, State
 
 MAX_ERROR_BYTES = 64 * 1024
 """Stderr kept per call; the rest is dropped and the call marked truncated."""
-
-
-class State(enum.Enum):
-    UNSYNCED = "unsynced"  # nothing known; bytes are unsolicited
-    SYNCING = "syncing"  # waiting for the raw-REPL banner
-    IDLE = "idle"  # at the raw prompt
-    PASTE_REQUESTED = "paste-requested"  # sent ctrl-E A ctrl-A, waiting for R\x00/R\x01/banner
-    PASTE_WINDOW = "paste-window"  # got R\x01, waiting for the 2-byte window size
-    PASTING = "pasting"  # sending code within the window
-    PASTE_ENDING = "paste-ending"  # sent ctrl-D, waiting for the board's ctrl-D
-    AWAIT_OK = "await-ok"  # plain raw mode: sent code + ctrl-D, waiting for OK
-    STDOUT = "stdout"
-    STDERR = "stderr"
-    AWAIT_PROMPT = "await-prompt"
-
-
-_IN_CALL = frozenset(State) - {State.UNSYNCED, State.SYNCING, State.IDLE}
-_AWAITING_RAW_ANSWER = frozenset({State.AWAIT_OK, State.PASTE_REQUESTED})
-"""Where only the raw REPL's own answer may come: a friendly prompt there means the board reset."""
 
 
 class RawRepl:
@@ -77,6 +58,7 @@ class RawRepl:
         self._pending_plain = b""
         self._reboot_scan = bytearray()  # the tail of the last unsolicited bytes
         self._boot = BootWatch()
+        self._paste_cut = False  # interrupted mid raw-paste: send no more of it
         self._met = False  # the raw prompt was reached once: a boot banner now means a reset
         self._quiet = False  # a reboot was reported (or asked for): its banner is no news
         self.discarded = bytearray()
@@ -90,7 +72,7 @@ class RawRepl:
 
     @property
     def in_call(self) -> bool:
-        return self.state in _IN_CALL
+        return self.state in IN_CALL
 
     def sync(self) -> None:
         """Get to a fresh raw prompt from any state: stop the call, enter raw mode, await banner."""
@@ -110,14 +92,23 @@ class RawRepl:
         self._enter_syncing()
 
     def interrupt(self) -> None:
-        """Ask the board to raise KeyboardInterrupt in the running call."""
+        """Ask the board to raise KeyboardInterrupt in the running call.
+
+        Mid raw-paste the Ctrl-C ends the paste on the board: no more of the code goes out,
+        nor the ``\x04`` that ends (or acknowledges the end of) a paste, which would reach
+        the board's empty raw prompt after the interrupt and soft-reset it."""
         self._outbox += control.INTERRUPT
+        if self.state in PASTE_STATES:
+            self._paste = memoryview(b"")
+            self._pending_plain = b""
+            self._paste_cut = True
 
     def start_call(self, code: bytes, *, raw_paste: bool = False) -> None:
         """Send ``code`` for execution; its framing bytes are escaped first."""
         if self.state is not State.IDLE:
             raise ProtocolError(f"cannot start a call in state {self.state.value}")
         payload = control.escape_code(code)
+        self._paste_cut = False
         self._boot.clear()
         self._error.clear()
         self._error_truncated = False
@@ -137,7 +128,7 @@ class RawRepl:
             self._paste = self._paste[len(chunk) :]
             self._window -= len(chunk)
             self._outbox += chunk
-        if self.state is State.PASTING and not self._paste:
+        if self.state is State.PASTING and not self._paste and not self._paste_cut:
             self._outbox += control.EOT
             self.state = State.PASTE_ENDING
         out = bytes(self._outbox)
@@ -149,7 +140,7 @@ class RawRepl:
     @property
     def has_data_to_send(self) -> bool:
         """Whether :meth:`data_to_send` would return anything now."""
-        return bool(self._outbox) or self.state is State.PASTING
+        return bool(self._outbox) or (self.state is State.PASTING and not self._paste_cut)
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the board; may raise :class:`ProtocolError`."""
@@ -251,6 +242,9 @@ class RawRepl:
     def _fall_back_to_plain(self) -> bool:
         self.raw_paste_supported = False
         self._events.append(RawPasteRefused())
+        if self._paste_cut:  # interrupted before it began: nothing of it is sent
+            self.state = State.AWAIT_OK
+            return True
         self._outbox += self._pending_plain + control.EOT
         self._pending_plain = b""
         self._paste = memoryview(b"")
@@ -275,7 +269,8 @@ class RawRepl:
             self._window += self._window_step
         elif byte == control.EOT[0]:  # the board ends the paste early (e.g. a syntax error)
             self._paste = memoryview(b"")
-            self._outbox += control.EOT
+            if not self._paste_cut:  # after an interrupt the board waits for no acknowledgement
+                self._outbox += control.EOT
             self.state = State.STDOUT
         else:
             self._garbled("unexpected byte during raw-paste", byte)
@@ -335,7 +330,7 @@ class RawRepl:
         a boot (a hard reset); where the raw REPL had to answer, a bare friendly prompt counts."""
         if not self._met or not data:
             return None
-        return self._boot.feed(data, prompt=self.state in _AWAITING_RAW_ANSWER)
+        return self._boot.feed(data, prompt=self.state in AWAITING_RAW_ANSWER)
 
     def _reboot(self, seen: bytes = b"") -> None:
         self._events.append(Rebooted(seen))

@@ -175,7 +175,7 @@ class UnixBoard(Transport):
         try:
             if self._process is None or self._process.poll() is not None:  # a pty takes bytes for nobody
                 raise ConnectionLostError("the unix board's interpreter ended", port=self.port)
-            await stream.write(data)
+            await stream.write(data, alive=self._running)
         except ConnectionLostError:
             await self._after_exit(stream)
             logger.debug("unix board rebooting: %d bytes sent meanwhile are lost", len(data))
@@ -187,6 +187,9 @@ class UnixBoard(Transport):
             pid = self._process.pid
             locks = self._locks if self._locks is not None else await self._find_locks(pid)
             await interrupt_if_caught(pid, locks)
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     async def _find_locks(self, pid: int) -> tuple[int, ...]:
         """The interpreter's lock addresses, read from its file once per interpreter (shielded:

@@ -116,7 +116,7 @@ async def kill_soon(pid: int, delay: float) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize("what", ["generator", "thread", "calls"])
+@pytest.mark.parametrize("what", ["put", "generator", "thread", "calls"])
 async def test_a_unix_board_reset_under_work_loses_the_session_not_the_manager(what: str) -> None:
     async with manager() as sessions:
         session = await sessions.create_session("unix")
