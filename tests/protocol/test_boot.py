@@ -126,3 +126,30 @@ def test_the_watch_keeps_a_bounded_tail_and_any_split_agrees(data: bytes, cuts: 
     found_many = any([many.feed(piece) is not None for piece in pieces(data, cuts)])
     assert found_one == found_many
     assert len(many._tail) <= 384
+
+
+def test_an_interrupt_mid_paste_sends_nothing_more_of_it_nor_a_ctrl_d() -> None:
+    """The Ctrl-C ends the paste on the board; a Ctrl-D after it (the paste's end, or the
+    acknowledgement of the board's) would reach its empty raw prompt and soft-reset it."""
+    proto = idle_repl()
+    proto.start_call(b"x = 1\n" * 100, raw_paste=True)
+    proto.data_to_send()
+    proto.receive_data(b"R\x01\x80\x00")
+    assert len(proto.data_to_send()) == 128  # one window out
+    proto.interrupt()
+    proto.receive_data(b"\x01")  # the board acknowledges the window: room for more
+    assert proto.data_to_send() == b"\x03"
+    assert not proto.has_data_to_send
+    proto.receive_data(b"\x04")  # the board ends the paste (its reader took the Ctrl-C)
+    assert proto.data_to_send() == b""  # no acknowledgement
+    proto.receive_data(b"\x04Traceback...\r\nKeyboardInterrupt: \r\n\x04>")
+    assert proto.state is State.IDLE
+
+
+def test_an_interrupt_before_the_board_answers_a_paste_request_sends_no_code() -> None:
+    proto = idle_repl()
+    proto.start_call(b"print(1)", raw_paste=True)
+    proto.data_to_send()
+    proto.interrupt()
+    proto.receive_data(b"R\x00")  # refused: a plain call would follow, but it was interrupted
+    assert proto.data_to_send() == b"\x03"
