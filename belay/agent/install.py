@@ -21,7 +21,7 @@ from belay.agent.names import AGENT_MODULES, CORE_MODULE, ON_DEMAND_MODULES, THR
 from belay.agent.sources import device_file, minify
 from belay.device import Device
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
-from belay.heap import ONE_CHUNK_AGENT_FREE_FROM
+from belay.heap import ONE_CHUNK_AGENT_FREE_FROM, ROOMY_TRANSFERS_FROM
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,9 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
             raise _full(device, error, force) from error
         await device.soft_reset()  # out of memory: only a reset frees it (and ends its sessions)
         await device.call(calls.remove_agent(AGENT_FILES))
+        await ask(
+            device, calls.sweep_parts(every=True, roomy=device.capabilities.heap >= ROOMY_TRANSFERS_FROM)
+        )
         return CleanReport(-1, True)
     if isinstance(live, int) and live > 0 and not force:
         raise SessionError(
@@ -155,6 +158,9 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
             "or pass --force to end them now"
         )
     ended = await ask(device, calls.remove_agent(AGENT_FILES))
+    await ask(
+        device, calls.sweep_parts(every=True, roomy=device.capabilities.heap >= ROOMY_TRANSFERS_FROM)
+    )  # the partial files of every put cut short
     must_reset = reset and not device.capabilities.has_module_registry and live != -1
     if must_reset:
         await device.soft_reset()

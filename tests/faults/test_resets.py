@@ -68,6 +68,7 @@ async def test_a_hard_reset_during_a_call_fails_it_at_once_and_the_next_session_
             await first.exec(RESET[board])
         assert_hard_reset(caught.value, board)
         assert first.state is SessionState.LOST
+        assert other.state is SessionState.LOST  # at once, not at its next call
         with anyio.fail_after(GUARD), pytest.raises(SessionError, match="rebooted"):
             await other.eval("1")
         assert other.state is SessionState.LOST
@@ -180,3 +181,29 @@ async def test_a_device_call_after_a_hard_reset_finds_the_raw_repl_again(board: 
         assert device.reboots == 1 and not device.is_lost
         with anyio.fail_after(GUARD):
             assert await device.eval("2 + 3") == 5
+
+
+STALE = ".belay-0123456789ab-1.part"
+"""A partial file of a put by a session no board holds (its host was killed, or the board reset)."""
+
+
+def make_file(name: str) -> str:
+    return f"f=open({name!r},'w')\nf.write('x')\nf.close()\ndel f"
+
+
+async def test_after_a_reset_the_next_session_removes_every_partial_file(board: str) -> None:
+    async with manager() as sessions:
+        live = await sessions.create_session(board)
+        board_of = sessions.board(board)
+        assert board_of is not None
+        device = board_of.device
+        own = f".belay-{live.session_id}-1.part"
+        for name in (STALE, own):
+            await device.exec(make_file(name))
+        with anyio.fail_after(GUARD), pytest.raises(ConnectionLostError):
+            await device.exec(RESET[board])  # the agent is loaded again by the next session
+        with anyio.fail_after(GUARD):
+            async with sessions.session(board):
+                names = await device.eval("__import__('os').listdir()")
+        assert STALE not in names and own not in names  # the board holds neither session now
+        await sessions.end_session(live.session_id)

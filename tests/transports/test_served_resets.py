@@ -4,6 +4,8 @@ board (``belay virtual-board``) whose interpreter is killed: it resets, and is s
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +71,53 @@ async def test_a_served_unix_board_whose_interpreter_is_killed_resets_and_is_ser
         with anyio.fail_after(GUARD):
             async with manager.session(unix_pty) as again:
                 assert await again.eval("6 * 7") == 42
+
+
+STALE = ".belay-0123456789ab-1.part"
+"""A partial file of a put by a session no board holds (its host was killed, or the board reset)."""
+
+HOST = """
+import sys, anyio
+from belay import DeviceSessionManager
+async def main():
+    async with DeviceSessionManager() as manager:
+        session = await manager.create_session(sys.argv[1])
+        device = manager.board(sys.argv[1]).device
+        await device.exec("import os\\ntry:\\n os.mkdir('lib')\\nexcept OSError:\\n pass")
+        for name in (sys.argv[2], f".belay-{session.session_id}-1.part", "lib/" + sys.argv[2]):
+            await device.exec(f"f=open({name!r},'w')\\nf.write('x')\\nf.close()\\ndel f")
+        print(session.session_id, flush=True)
+        await anyio.sleep(60)
+anyio.run(main)
+"""
+
+
+def killed_host_session(path: str) -> str:
+    """A host that opens a session on ``path``, leaves partial files, and is SIGKILLed: the id
+    of its session, which the board holds until its lease runs out."""
+    host = subprocess.Popen([sys.executable, "-c", HOST, path, STALE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout is not None
+        return host.stdout.readline().strip()
+    finally:
+        host.kill()
+        host.wait(timeout=10)
+        if host.stdout is not None:
+            host.stdout.close()
+
+
+async def test_a_new_host_removes_stale_partial_files_keeps_live_ones_and_clean_removes_all(
+    unix_pty: str,
+) -> None:
+    from belay.agent.install import remove_agent
+
+    own = f".belay-{killed_host_session(unix_pty)}-1.part"
+    async with DeviceSessionManager() as manager:
+        async with manager.session(unix_pty):
+            device = manager.board(unix_pty).device  # type: ignore[union-attr]
+            names = await device.eval("__import__('os').listdir()")
+            in_lib = await device.eval("__import__('os').listdir('lib')")
+        assert STALE not in names and STALE not in in_lib
+        assert own in names  # its session is still held: its lease has not run out
+        await remove_agent(device, force=True)  # belay clean --force
+        assert own not in await device.eval("__import__('os').listdir()")
