@@ -14,6 +14,7 @@ interpreter at the friendly REPL, and the stream says only its firmware banner a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -80,6 +81,27 @@ def sweep_stale_flash(folder: str | None = None) -> list[str]:
     return swept
 
 
+_FOLDERS: set[str] = set()
+"""The folders of this process's open unix boards, for the SIGTERM handler (a signal handler is
+the process's, not an object's: it cannot be injected)."""
+
+
+def _remove_on_sigterm(folder: str) -> None:
+    """Have ``folder`` removed if the process is ended by SIGTERM while its handler is the
+    default one (a handler of the host's own is left alone: its cleanup closes the board)."""
+    _FOLDERS.add(folder)
+    with contextlib.suppress(ValueError):  # not the main thread: the next start sweeps it
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:  # pragma: no cover - ends the process
+    for folder in list(_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # then end as SIGTERM would have
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -110,6 +132,7 @@ class UnixBoard(Transport):
         sweep_stale_flash()
         self._flash = tempfile.TemporaryDirectory(prefix=f"{FLASH_PREFIX}{os.getpid()}-")
         self.filesystem = self._flash.name
+        _remove_on_sigterm(self.filesystem)
         """The board's own filesystem (its working directory); kept across reboots."""
 
     @classmethod
@@ -324,4 +347,5 @@ class UnixBoard(Transport):
         if self._process is not None:
             kill_process_group(self._process)
         self._close_stream()
+        _FOLDERS.discard(self.filesystem)
         self._flash.cleanup()

@@ -39,8 +39,9 @@ GUARD = 30
 
 async def resetting_transport(port: str) -> Transport:
     transport = await open_transport(port)
-    if isinstance(transport, UnixBoard):
-        transport.restart_when_killed = True
+    board = getattr(transport, "inner", transport)  # behind a simulated line
+    if isinstance(board, UnixBoard):
+        board.restart_when_killed = True
     return transport
 
 
@@ -173,11 +174,12 @@ async def test_a_unix_board_reset_under_work_loses_the_session_not_the_manager(w
                 assert await again.eval("6 * 7") == 42
 
 
-async def test_a_device_call_after_a_hard_reset_finds_the_raw_repl_again(board: str) -> None:
-    async with await Device.open(board, transport_factory=resetting_transport) as device:
+@pytest.mark.parametrize("line", ["", "?baud=115200"], ids=["direct", "115200-baud"])
+async def test_a_device_call_after_a_hard_reset_finds_the_raw_repl_again(board: str, line: str) -> None:
+    async with await Device.open(board + line, transport_factory=resetting_transport) as device:
         with anyio.fail_after(GUARD), pytest.raises(ConnectionLostError) as caught:
             await device.exec(RESET[board])
-        assert_hard_reset(caught.value, board)
+        assert_hard_reset(caught.value, board + line)
         assert device.reboots == 1 and not device.is_lost
         with anyio.fail_after(GUARD):
             assert await device.eval("2 + 3") == 5

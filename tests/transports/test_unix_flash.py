@@ -29,16 +29,16 @@ HOST = textwrap.dedent(
 )
 
 
-def folder_of_a_killed_host() -> str:
-    """Start a host that starts a unix board, SIGKILL it: the folder it leaves behind."""
+def folder_of_a_killed_host(signum: int = signal.SIGKILL) -> str:
+    """Start a host that starts a unix board, end it by ``signum``: the folder it had."""
     host = subprocess.Popen([sys.executable, "-c", HOST], stdout=subprocess.PIPE, text=True)
     try:
         assert host.stdout is not None
         left = host.stdout.readline().strip()
         assert os.path.isdir(left)
     finally:
-        os.kill(host.pid, signal.SIGKILL)  # no cleanup of any kind runs in the host
-        host.wait(timeout=10)
+        os.kill(host.pid, signum)  # SIGKILL: no cleanup of any kind runs in the host
+        assert host.wait(timeout=10) == -signum
         if host.stdout is not None:
             host.stdout.close()
     return left
@@ -54,3 +54,7 @@ async def test_a_folder_left_by_a_killed_host_is_swept_at_the_next_start() -> No
     finally:
         await board.aclose()
     assert not os.path.exists(board.filesystem)
+
+
+def test_a_host_ended_by_sigterm_removes_its_folder() -> None:
+    assert not os.path.exists(folder_of_a_killed_host(signal.SIGTERM))
