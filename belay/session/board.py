@@ -61,7 +61,7 @@ class Board(AsyncResource):
 
     def _rebooted(self, how: str) -> None:
         """The board rebooted: every session on it is LOST at once (it holds nothing of them)."""
-        logger.warning("%s: its %d session(s) here are lost", how, len(self.sessions))
+        logger.info("%s: its %d session(s) here are lost", how, len(self.sessions))
         for session in list(self.sessions.values()):
             session.board_rebooted()
 
