@@ -211,7 +211,7 @@ class DeviceSession:
             self.state = next_state(self.state, SessionEvent.LOSE)
 
     def _lost(self, error: ConnectionLostError, failures: list[tuple[str, BaseException]]) -> None:
-        self.state = next_state(self.state, SessionEvent.LOSE)
+        self.mark_lost()  # (the failed call may have made it LOST already)
         if not error.rebooted:  # after a reboot nothing of the session is left on the board
             failures.append(("board", error))
 

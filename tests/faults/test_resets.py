@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from functools import partial
 
 import anyio
@@ -209,3 +210,36 @@ async def test_after_a_reset_the_next_session_removes_every_partial_file(board: 
                 names = await device.eval("__import__('os').listdir()")
         assert STALE not in names and own not in names  # the board holds neither session now
         await sessions.end_session(live.session_id)
+
+
+def resetting_teardown(board: str) -> Callable[[], None]:
+    """A teardown that hard-resets ``board`` (run on the board as the session ends)."""
+    if board == "unix":
+
+        def bye() -> None:
+            import os
+            import time
+
+            os.system("kill -9 $PPID")
+            time.sleep(5)
+
+        return bye
+
+    def bye_microbit() -> None:
+        import microbit  # type: ignore[import-not-found]
+
+        microbit.reset()
+
+    return bye_microbit
+
+
+async def test_a_hard_reset_during_a_session_s_end_ends_it_lost_without_a_hang(board: str) -> None:
+    async with manager() as sessions:
+        with anyio.fail_after(GUARD):
+            async with sessions.session(board) as session:
+                session.teardown(resetting_teardown(board))
+                await session.exec("x = 1")
+        assert session.state is SessionState.LOST  # nothing of it is left on the board
+        with anyio.fail_after(GUARD):
+            async with sessions.session(board) as again:
+                assert await again.eval("'x' in globals()") is False
