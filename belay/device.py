@@ -89,6 +89,8 @@ class Device(AsyncResource):
         self.recover_timeout = recover_timeout
         self._lost: ConnectionLostError | None = None
         self._closed = False
+        self.reboot_listeners: list[Callable[[str], None]] = []
+        """Told (with what the reboot looked like) as soon as a call finds the board rebooted."""
         self._info: DeviceInfo | None = None
         self._capabilities: Capabilities | None = None
 
@@ -170,6 +172,11 @@ class Device(AsyncResource):
     def reboots(self) -> int:
         """Reboots seen since the device opened (what a board held is gone after each)."""
         return self._link.reboots
+
+    @property
+    def last_reboot(self) -> str:
+        """What the last reboot looked like (``""`` before any): for messages."""
+        return self._link.last_reboot
 
     async def detect(
         self, *, reset_if_full: bool = False, make_room: RoomMaker | None = None
@@ -376,6 +383,12 @@ class Device(AsyncResource):
             self._on_lost(error)
             finished = True
             raise
+        except ProtocolError as error:  # garbled framing: boot noise of a board that reset?
+            reboots, finished = link.reboots, True
+            await self._recover()
+            if link.reboots != reboots:
+                raise link.rebooted_error() from error
+            raise
         finally:
             if not finished:
                 await self._recover()
@@ -407,6 +420,8 @@ class Device(AsyncResource):
     def _on_lost(self, error: ConnectionLostError) -> None:
         if error.rebooted:  # the link has counted it and starts the conversation over
             logger.warning("board on %s rebooted", self.port)
+            for listener in list(self.reboot_listeners):
+                listener(str(error))
         else:
             self._lost = error
             logger.warning("board on %s lost: %s", self.port, error)

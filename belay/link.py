@@ -22,7 +22,7 @@ import anyio
 
 from belay.errors import ConnectionLostError, DeviceTimeoutError, NotMicroPythonError, ProtocolError
 from belay.link_text import SENT_EXCERPT as SENT_EXCERPT  # what errors quote, as tests read it
-from belay.link_text import what_it_sent
+from belay.link_text import what_it_booted, what_it_sent
 from belay.protocol import CallComplete, Output, RawRepl, Ready, Rebooted, State, Unsolicited, control
 from belay.protocol.events import Event
 from belay.transports.base import Transport
@@ -97,6 +97,8 @@ class Link:
         self.max_output = max_output
         self.reboots = 0
         """Reboots of the board seen since the link opened."""
+        self.last_reboot = ""
+        """What the last of them looked like, said for an error (bounded, escaped)."""
         self.received = 0
         """Bytes received from the board since the link opened."""
 
@@ -360,14 +362,29 @@ class Link:
             elif isinstance(event, Unsolicited) and self.on_unsolicited is not None:
                 self.on_unsolicited(event.data)
             elif isinstance(event, Rebooted):
-                self.reboots += 1
+                self._count_reboot(event)
                 rebooted = rebooted or found is None
             elif wanted is not None and isinstance(event, wanted) and not rebooted:
                 found = event
         if rebooted:
-            port = self.transport.port
-            raise ConnectionLostError(f"the board on {port} soft-rebooted", port=port, rebooted=True)
+            raise self.rebooted_error()
         return found
+
+    def _count_reboot(self, event: Rebooted) -> None:
+        self.reboots += 1
+        port = self.transport.port
+        if event.seen:
+            self.last_reboot = f"the board on {port} rebooted (a hard reset){what_it_booted(event.seen)}"
+        else:
+            self.last_reboot = f"the board on {port} soft-rebooted"
+        logger.warning("%s", self.last_reboot)
+
+    def rebooted_error(self) -> ConnectionLostError:
+        """The error that tells a call the board rebooted under it (what it printed, bounded)."""
+        port = self.transport.port
+        return ConnectionLostError(
+            self.last_reboot or f"the board on {port} rebooted", port=port, rebooted=True
+        )
 
     async def _receive(self) -> bytes:
         try:
@@ -388,6 +405,7 @@ class Link:
     def _count_reported(self, error: ConnectionLostError) -> None:
         if error.rebooted:
             self.reboots += 1
+            self.last_reboot = str(error)
             self.reset()
 
     async def _flush(self) -> None:

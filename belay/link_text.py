@@ -22,3 +22,12 @@ def what_it_sent(seen: bytes | bytearray) -> str:
             "be selecting it (try --dtr/--rts, or press its reset button)"
         )
     return text
+
+
+def what_it_booted(seen: bytes) -> str:
+    """`` (it printed b'MicroPython v... >>> ')``: a boot's banner (the noise before it left out
+    where the banner alone fills the excerpt), escaped and bounded."""
+    start = seen.rfind(b"MicroPython ")
+    excerpt = seen[start:] if start >= 0 else seen
+    excerpt = excerpt[: SENT_EXCERPT + 40]
+    return f" (it printed {'... ' if len(excerpt) < len(seen) else ''}{excerpt!r})"

@@ -215,10 +215,17 @@ def _leak_checker(manager: DeviceSessionManager, port: str, config: pytest.Confi
     return LeakCheck(manager, port, enabled=_leak_check(config), margin=margin)
 
 
+_CALL_FAILED = pytest.StashKey[bool]()
+"""Set on a test whose call failed."""
+
+
 def _judge(report: LeakReport, check: LeakCheck, request: pytest.FixtureRequest) -> None:
-    """Fail the test (at teardown) naming every leak, when the leak check is on."""
+    """Fail the test (at teardown) naming every leak, when the leak check is on; a test that
+    failed already, its board rebooted during it, fails once (its own error says so)."""
     if report.heap_change is not None:
         request.node.user_properties.append(("belay_heap_change", str(report.heap_change)))
+    if report.rebooted and request.node.stash.get(_CALL_FAILED, False):
+        return
     if report.leaks and check.enabled:
         lines = "\n".join(f"  - {leak}" for leak in report.leaks)
         pytest.fail(
@@ -337,4 +344,7 @@ def pytest_runtest_makereport(
     excinfo = call.excinfo
     if excinfo is not None and excinfo.errisinstance(BelayError) and not item.config.getoption("fulltrace"):
         _prune(excinfo)
-    return (yield)
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report

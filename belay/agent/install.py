@@ -21,7 +21,7 @@ from belay.agent.names import AGENT_MODULES, CORE_MODULE, ON_DEMAND_MODULES, THR
 from belay.agent.sources import device_file, minify
 from belay.device import Device
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
-from belay.heap import ONE_CHUNK_AGENT_FREE_FROM
+from belay.heap import ONE_CHUNK_AGENT_FREE_FROM, ROOMY_TRANSFERS_FROM
 
 logger = logging.getLogger(__name__)
 
@@ -148,18 +148,25 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
             raise _full(device, error, force) from error
         await device.soft_reset()  # out of memory: only a reset frees it (and ends its sessions)
         await device.call(calls.remove_agent(AGENT_FILES))
+        await _sweep_every_part(device)
         return CleanReport(-1, True)
     if isinstance(live, int) and live > 0 and not force:
         raise SessionError(
             f"the board on {device.port} holds {live} live belay session(s): end them first, "
             "or pass --force to end them now"
         )
-    ended = await ask(device, calls.remove_agent(AGENT_FILES))
+    ended = as_int(await ask(device, calls.remove_agent(AGENT_FILES)), "the sessions it ended")
+    await _sweep_every_part(device)
     must_reset = reset and not device.capabilities.has_module_registry and live != -1
     if must_reset:
         await device.soft_reset()
     logger.info("belay agent removed from %s (%s sessions ended)", device.port, ended)
-    return CleanReport(as_int(ended, "the sessions it ended"), must_reset)
+    return CleanReport(ended, must_reset)
+
+
+async def _sweep_every_part(device: Device) -> None:
+    """Remove the partial files of every put cut short (no session is left to own one)."""
+    await ask(device, calls.sweep_parts(every=True, roomy=device.capabilities.heap >= ROOMY_TRANSFERS_FROM))
 
 
 def _full(device: Device, error: DeviceExecError, force: bool) -> BelayError:

@@ -108,6 +108,9 @@ async def serve_virtual_board(container: Container, kind: str, out: TextIO) -> N
     from belay.transports.pty_server import serve_on_pty
 
     transport = await container.transport_factory()(kind)
+    board = getattr(transport, "inner", transport)  # a virtual board behind a simulated line
+    if hasattr(board, "restart_when_killed"):  # a killed interpreter: the board resets, served on
+        board.restart_when_killed = True
     async with transport, serve_on_pty(transport) as path:
         out.write(f"{path}\n")
         out.flush()

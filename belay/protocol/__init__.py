@@ -9,7 +9,8 @@ from belay.protocol.events import (
     Rebooted,
     Unsolicited,
 )
-from belay.protocol.raw_repl import RawRepl, State
+from belay.protocol.raw_repl import RawRepl
+from belay.protocol.states import State
 
 __all__ = [
     "CallComplete",

@@ -39,9 +39,15 @@ class RawPasteRefused:
 
 @dataclass(frozen=True, slots=True)
 class Rebooted:
-    """The board said it soft-rebooted (``MPY: soft reboot``): whatever it held in RAM is gone,
-    and a call in flight ended with it. The machine awaits the raw-REPL banner the board
-    prints by itself when it comes back."""
+    """The board rebooted: whatever it held in RAM is gone, and a call in flight ended with it.
+
+    A soft reboot (``MPY: soft reboot``; ``seen`` is empty) comes back to the raw prompt by
+    itself, and the machine awaits its banner. A hard reset (a reset button, a watchdog, a
+    brown-out) is told by the firmware's banner and friendly prompt (``seen`` quotes them and
+    the boot noise before, bounded): the board is at its friendly REPL, and only a
+    :meth:`~belay.protocol.RawRepl.sync` brings it back to the raw one."""
+
+    seen: bytes = b""
 
 
 Event = Ready | Output | Unsolicited | CallComplete | RawPasteRefused | Rebooted

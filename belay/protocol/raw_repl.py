@@ -12,16 +12,19 @@ The framing, after code and ``\\x04`` (plain) or a raw-paste exchange::
 A board that soft-reboots (``sys.exit()``, ``machine.soft_reset()``, a reset between calls)
 ends the framing with ``MPY: soft reboot`` instead of ``>`` and comes back to its raw prompt
 by itself: the machine reports :class:`~belay.protocol.events.Rebooted` and awaits the banner.
-The same line between calls (or before a call's ``OK``) is a reboot too.
+The same line between calls (or before a call's ``OK``) is a reboot too. Once the machine has
+met the board's raw prompt, a hard reset is one as well, told by what the board prints as it
+boots (:mod:`belay.protocol.boot`): the firmware's banner and friendly prompt in any state,
+or a bare friendly prompt where a call's ``OK`` or a raw-paste answer was expected.
 """
 
 from __future__ import annotations
 
-import enum
 import struct
 
 from belay.errors import ProtocolError
 from belay.protocol import control
+from belay.protocol.boot import BootWatch
 from belay.protocol.events import (
     CallComplete,
     Event,
@@ -31,26 +34,10 @@ from belay.protocol.events import (
     Rebooted,
     Unsolicited,
 )
+from belay.protocol.states import AWAITING_RAW_ANSWER, IN_CALL, PASTE_STATES, State
 
 MAX_ERROR_BYTES = 64 * 1024
 """Stderr kept per call; the rest is dropped and the call marked truncated."""
-
-
-class State(enum.Enum):
-    UNSYNCED = "unsynced"  # nothing known; bytes are unsolicited
-    SYNCING = "syncing"  # waiting for the raw-REPL banner
-    IDLE = "idle"  # at the raw prompt
-    PASTE_REQUESTED = "paste-requested"  # sent ctrl-E A ctrl-A, waiting for R\x00/R\x01/banner
-    PASTE_WINDOW = "paste-window"  # got R\x01, waiting for the 2-byte window size
-    PASTING = "pasting"  # sending code within the window
-    PASTE_ENDING = "paste-ending"  # sent ctrl-D, waiting for the board's ctrl-D
-    AWAIT_OK = "await-ok"  # plain raw mode: sent code + ctrl-D, waiting for OK
-    STDOUT = "stdout"
-    STDERR = "stderr"
-    AWAIT_PROMPT = "await-prompt"
-
-
-_IN_CALL = frozenset(State) - {State.UNSYNCED, State.SYNCING, State.IDLE}
 
 
 class RawRepl:
@@ -70,6 +57,10 @@ class RawRepl:
         self._window_step = 0
         self._pending_plain = b""
         self._reboot_scan = bytearray()  # the tail of the last unsolicited bytes
+        self._boot = BootWatch()
+        self._paste_cut = False  # interrupted mid raw-paste: send no more of it
+        self._met = False  # the raw prompt was reached once: a boot banner now means a reset
+        self._quiet = False  # a reboot was reported (or asked for): its banner is no news
         self.discarded = bytearray()
         """The last bytes skipped while syncing, for error messages (bounded)."""
         self.out_of_step = False
@@ -81,7 +72,7 @@ class RawRepl:
 
     @property
     def in_call(self) -> bool:
-        return self.state in _IN_CALL
+        return self.state in IN_CALL
 
     def sync(self) -> None:
         """Get to a fresh raw prompt from any state: stop the call, enter raw mode, await banner."""
@@ -94,20 +85,31 @@ class RawRepl:
             raise ProtocolError(f"cannot soft-reset in state {self.state.value}")
         self._outbox += control.EOT
         self._enter_syncing()
+        self._quiet = True
 
     def await_banner(self) -> None:
         """Await the raw-REPL banner without asking for it (a board coming back by itself)."""
         self._enter_syncing()
 
     def interrupt(self) -> None:
-        """Ask the board to raise KeyboardInterrupt in the running call."""
+        """Ask the board to raise KeyboardInterrupt in the running call.
+
+        Mid raw-paste the Ctrl-C ends the paste on the board: no more of the code goes out,
+        nor the ``\x04`` that ends (or acknowledges the end of) a paste, which would reach
+        the board's empty raw prompt after the interrupt and soft-reset it."""
         self._outbox += control.INTERRUPT
+        if self.state in PASTE_STATES:
+            self._paste = memoryview(b"")
+            self._pending_plain = b""
+            self._paste_cut = True
 
     def start_call(self, code: bytes, *, raw_paste: bool = False) -> None:
         """Send ``code`` for execution; its framing bytes are escaped first."""
         if self.state is not State.IDLE:
             raise ProtocolError(f"cannot start a call in state {self.state.value}")
         payload = control.escape_code(code)
+        self._paste_cut = False
+        self._boot.clear()
         self._error.clear()
         self._error_truncated = False
         if raw_paste and self.raw_paste_supported is not False:
@@ -126,7 +128,7 @@ class RawRepl:
             self._paste = self._paste[len(chunk) :]
             self._window -= len(chunk)
             self._outbox += chunk
-        if self.state is State.PASTING and not self._paste:
+        if self.state is State.PASTING and not self._paste and not self._paste_cut:
             self._outbox += control.EOT
             self.state = State.PASTE_ENDING
         out = bytes(self._outbox)
@@ -138,7 +140,7 @@ class RawRepl:
     @property
     def has_data_to_send(self) -> bool:
         """Whether :meth:`data_to_send` would return anything now."""
-        return bool(self._outbox) or self.state is State.PASTING
+        return bool(self._outbox) or (self.state is State.PASTING and not self._paste_cut)
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the board; may raise :class:`ProtocolError`."""
@@ -176,6 +178,7 @@ class RawRepl:
         if end_out > start:
             self._events.append(Output(bytes(data[start:end_out])))
         self._reboot_scan.clear()
+        self._boot.clear()
         self.state = State.IDLE
         self._events.append(CallComplete(bytes(data[end_out + 1 : end_err])))
         return True
@@ -212,6 +215,8 @@ class RawRepl:
         self._discard(self._inbox[:start])
         del self._inbox[:end]
         self.state = State.IDLE
+        self._met, self._quiet = True, False
+        self._boot.clear()
         self._events.append(Ready())
         return True
 
@@ -237,6 +242,9 @@ class RawRepl:
     def _fall_back_to_plain(self) -> bool:
         self.raw_paste_supported = False
         self._events.append(RawPasteRefused())
+        if self._paste_cut:  # interrupted before it began: nothing of it is sent
+            self.state = State.AWAIT_OK
+            return True
         self._outbox += self._pending_plain + control.EOT
         self._pending_plain = b""
         self._paste = memoryview(b"")
@@ -261,10 +269,11 @@ class RawRepl:
             self._window += self._window_step
         elif byte == control.EOT[0]:  # the board ends the paste early (e.g. a syntax error)
             self._paste = memoryview(b"")
-            self._outbox += control.EOT
+            if not self._paste_cut:  # after an interrupt the board waits for no acknowledgement
+                self._outbox += control.EOT
             self.state = State.STDOUT
         else:
-            raise ProtocolError("unexpected byte during raw-paste", received=bytes([byte]))
+            self._garbled("unexpected byte during raw-paste", byte)
         return True
 
     def _paste_ending(self) -> bool:
@@ -273,8 +282,15 @@ class RawRepl:
         if byte == control.EOT[0]:
             self.state = State.STDOUT
         elif byte != control.WINDOW_ACK:
-            raise ProtocolError("unexpected byte ending raw-paste", received=bytes([byte]))
+            self._garbled("unexpected byte ending raw-paste", byte)
         return True
+
+    def _garbled(self, what: str, byte: int) -> None:
+        """A raw-paste exchange broken off: raise, awaiting a banner with what came after the
+        byte kept, so a board that reset (and now prints its boot banner) is told as one."""
+        self._enter_syncing()
+        self._discard(bytes([byte]))
+        raise ProtocolError(what, received=bytes([byte]))
 
     def _await_ok(self) -> bool:
         index = self._inbox.find(b"OK")
@@ -293,30 +309,49 @@ class RawRepl:
         soft-rebooted (reported up to that line's end; the machine then awaits the banner)."""
         seen = self._reboot_scan + self._inbox[:count]
         end = control.soft_reboot_end(seen)
-        if end is not None:
-            count = end - (len(seen) - count)
+        soft = None if end is None else end - (len(seen) - count)
+        booted = self._booted(self._inbox[: max(count, 0)])
+        if booted is not None and (soft is None or booted[1] <= soft):
+            said, count = booted
+        elif soft is not None:
+            count, said = soft, b""
         else:
             self._reboot_scan = seen[-control.SOFT_REBOOT_TAIL :]
         if count > 0:
             self._events.append(Unsolicited(bytes(self._inbox[:count])))
             del self._inbox[:count]
-        if end is None:
+        if soft is None and booted is None:
             return False
-        self._reboot()
+        self._reboot(said)
         return True
 
-    def _reboot(self) -> None:
-        self._events.append(Rebooted())
+    def _booted(self, data: bytes | bytearray) -> tuple[bytes, int] | None:
+        """What the board printed as it booted and where in ``data`` that ends, if ``data`` ends
+        a boot (a hard reset); where the raw REPL had to answer, a bare friendly prompt counts."""
+        if not self._met or not data:
+            return None
+        return self._boot.feed(data, prompt=self.state in AWAITING_RAW_ANSWER)
+
+    def _reboot(self, seen: bytes = b"") -> None:
+        self._events.append(Rebooted(seen))
         self._enter_syncing()
+        self._quiet = True
+        self._boot.clear()
 
     def _stdout(self) -> bool:
         index = self._inbox.find(control.EOT)
+        part = bytes(self._inbox if index < 0 else self._inbox[:index])
+        booted = self._booted(part)
+        if booted is not None:  # the board reset while the call ran: its framing never ends
+            self._events.append(Output(part[: booted[1]]))
+            del self._inbox[: booted[1]]
+            self._reboot(booted[0])
+            return True
+        if part:
+            self._events.append(Output(part))
         if index < 0:
-            self._events.append(Output(bytes(self._inbox)))
             self._inbox.clear()
             return False
-        if index:
-            self._events.append(Output(bytes(self._inbox[:index])))
         del self._inbox[: index + 1]
         self.state = State.STDERR
         return True
@@ -324,6 +359,11 @@ class RawRepl:
     def _stderr(self) -> bool:
         index = self._inbox.find(control.EOT)
         part = self._inbox if index < 0 else self._inbox[:index]
+        booted = self._booted(part)
+        if booted is not None:
+            del self._inbox[: booted[1]]
+            self._reboot(booted[0])
+            return True
         room = MAX_ERROR_BYTES - len(self._error)
         self._error += part[:room]
         self._error_truncated |= len(part) > room
@@ -373,6 +413,14 @@ class RawRepl:
         self._pending_plain = b""
 
     def _discard(self, data: bytes | bytearray) -> None:
+        """Skip ``data`` while syncing; a boot banner among it is a reset (unless one was told)."""
+        if self._met and not self._quiet:
+            scan = self._reboot_scan + data
+            booted = self._boot.feed(data)
+            if booted is not None or control.soft_reboot_end(scan) is not None:
+                self._quiet = True
+                self._events.append(Rebooted(b"" if booted is None else booted[0]))
+            self._reboot_scan = scan[-control.SOFT_REBOOT_TAIL :]
         self.discarded += data
         del self.discarded[: max(0, len(self.discarded) - 256)]
 

@@ -19,6 +19,8 @@ from belay.agent.answers import ask
 from belay.agent.install import AgentInstall, ensure_agent
 from belay.agent.names import ON_DEMAND_MODULES
 from belay.device import Device
+from belay.errors import DeviceExecError, DeviceValueError
+from belay.heap import ROOMY_TRANSFERS_FROM
 from belay.session.files.cache import FileCache
 from belay.session.records import ReapedSession, reaped_sessions
 
@@ -34,6 +36,8 @@ class BoardSession(Protocol):
 
     @property
     def lease(self) -> float: ...
+
+    def board_rebooted(self) -> None: ...
 
 
 class Board(AsyncResource):
@@ -53,10 +57,22 @@ class Board(AsyncResource):
         self._agent_boot: int | None = None
         self._parts_boot: dict[str, int] = {}  # on-demand agent parts -> the boot they were sent in
         self._lock = anyio.Lock()
+        device.reboot_listeners.append(self._rebooted)
+
+    def _rebooted(self, how: str) -> None:
+        """The board rebooted: every session on it is LOST at once (it holds nothing of them)."""
+        logger.info("%s: its %d session(s) here are lost", how, len(self.sessions))
+        for session in list(self.sessions.values()):
+            session.board_rebooted()
 
     @property
     def port(self) -> str:
         return self.device.port
+
+    @property
+    def agent_loaded(self) -> bool:
+        """Whether the agent was loaded since the board's last boot (no reboot since)."""
+        return self._agent_boot == self.device.reboots
 
     async def ensure_agent(self) -> list[ReapedSession]:
         """Load the agent unless it is known loaded since the board's last boot (sends nothing);
@@ -66,12 +82,28 @@ class Board(AsyncResource):
         async with self._lock:
             if self._agent_boot == self.device.reboots:
                 return []
+            roomy = self.device.capabilities.heap >= ROOMY_TRANSFERS_FROM
+            if not roomy:  # a small heap: swept before the agent loads, if the board booted since
+                await self._sweep_parts(calls.sweep_parts(roomy=False, unless_loaded=True))
             self.last_install = await ensure_agent(self.device)
             if self.device.capabilities.threads:
                 await self.device.exec(calls.start_threads())
             self.files = FileCache(root=str(await self.value(calls.root())))
             self._agent_boot = self.device.reboots
+            if roomy:
+                await self._sweep_parts(calls.sweep_parts())
             return await self._end_orphans()
+
+    async def _sweep_parts(self, code: str) -> None:
+        """Remove the partial files of puts by sessions the board no longer holds (a reboot or a
+        killed host cut them short); best effort: a board that cannot is left as it is."""
+        try:
+            removed = await self.value(code)
+        except (DeviceExecError, DeviceValueError) as error:
+            logger.warning("could not sweep partial files on %s: %s", self.port, error)
+            return
+        if removed:
+            logger.info("removed %s partial file(s) of ended sessions on %s", removed, self.port)
 
     def once_per_boot(self, part: str) -> str:
         """The code that installs an on-demand part of the agent (``"generators"``,

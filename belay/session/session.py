@@ -200,13 +200,18 @@ class DeviceSession:
     async def _why(self, error: DeviceExecError) -> DeviceExecError:
         return await why_gone(self._board.device, self.token, self.handle, error)
 
+    def board_rebooted(self) -> None:
+        """The board rebooted under this open session: it is LOST (its calls say why)."""
+        if self.state is SessionState.ACTIVE:
+            self.state = next_state(self.state, SessionEvent.LOSE)
+
     def mark_lost(self) -> None:
         """The board went away under this session: it is LOST, and no call is made any more."""
         if self.state in (SessionState.CREATED, SessionState.ACTIVE, SessionState.CLOSING):
             self.state = next_state(self.state, SessionEvent.LOSE)
 
     def _lost(self, error: ConnectionLostError, failures: list[tuple[str, BaseException]]) -> None:
-        self.state = next_state(self.state, SessionEvent.LOSE)
+        self.mark_lost()  # (the failed call may have made it LOST already)
         if not error.rebooted:  # after a reboot nothing of the session is left on the board
             failures.append(("board", error))
 
@@ -294,7 +299,7 @@ class DeviceSession:
         try:
             result = await call(self._board.device)
         except ConnectionLostError:
-            self.state = next_state(self.state, SessionEvent.LOSE)
+            self.mark_lost()  # (a reboot may have made it LOST already)
             raise
         except DeviceExecError as error:
             raise self._lost_if_gone(self._errors.explain(await self._why(error))) from None
@@ -417,8 +422,11 @@ class DeviceSession:
         if self._board.device.is_lost and self.state in (SessionState.ACTIVE, SessionState.CLOSING):
             self.state = next_state(self.state, SessionEvent.LOSE)
             raise ConnectionLostError(f"the board on {self.port} is gone", port=self.port)
-        if self._board.device.reboots != self._boot and self.state is SessionState.ACTIVE:
-            self.state = next_state(self.state, SessionEvent.LOSE)
+        if self._board.device.reboots != self._boot and self.state in (
+            SessionState.ACTIVE,
+            SessionState.LOST,
+        ):
+            self.mark_lost()
             raise self._errors.rebooted()
         if self.state is not SessionState.ACTIVE and not (
             self.state is SessionState.CLOSING and self._teardowns

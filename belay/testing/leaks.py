@@ -140,12 +140,13 @@ def _merge(cleanup: list[str], found: list[str]) -> list[str]:
 
 
 async def open_board(manager: DeviceSessionManager, port: str) -> Board:
-    """The board on ``port``, opened (again, if it was lost), the agent loaded and warmed up, so
+    """The board on ``port``, opened (again, if it was lost), the agent loaded (again, if the
+    board rebooted) and warmed up, so
     what a board allocates for good on first use is not charged to the first test that uses it:
     a file written, read and removed (the micro:bit keeps 176 B after its first file write), and,
     on a board with room for it, one call as long as the longest ``session.fs`` sends."""
     board = manager.board(port)
-    if board is None or board.device.is_lost:
+    if board is None or board.device.is_lost or not board.agent_loaded:  # new, or rebooted since
         async with manager.session(port) as session:
             if session.capabilities.filesystem:
                 path = f"belay-warm-up-{session.session_id}"
@@ -160,6 +161,15 @@ async def open_board(manager: DeviceSessionManager, port: str) -> Board:
     return board
 
 
+def rebooted_during(board: Board) -> str:
+    """The leak line of a test during which its board rebooted."""
+    how = board.device.last_reboot or f"the board on {board.port} rebooted"
+    return (
+        f"the board rebooted during this test ({how}): everything on it is gone, so nothing was "
+        "compared; the next test starts from a fresh baseline"
+    )
+
+
 @dataclass
 class LeakReport:
     """The outcome of one test's session: what leaked, and how the free heap changed."""
@@ -168,6 +178,8 @@ class LeakReport:
     heap_change: int | None = None
     """Free heap after minus before in bytes, not counting new interned names (``None``: not measured)."""
     margin: int | None = None
+    rebooted: bool = False
+    """The board rebooted during the test: ``leaks`` says so, and nothing was compared."""
 
 
 class LeakCheck:
@@ -207,8 +219,11 @@ class LeakCheck:
     async def _compare(self, report: LeakReport) -> None:
         board = self.manager.board(self.port)
         before = self._before
-        if board is None or before is None or board.device.is_lost or board.device.reboots != before.reboots:
-            logger.info("board on %s lost or rebooted during the test: nothing of it is left", self.port)
+        if board is not None and before is not None and board.device.reboots != before.reboots:
+            report.leaks, report.rebooted = [rebooted_during(board)], True  # nothing left to compare
+            return
+        if board is None or before is None or board.device.is_lost:
+            logger.info("board on %s lost during the test: nothing of it is left", self.port)
             return
         after = await snapshot(board.device)
         report.margin = heap_margin(board.device.info.platform, self.margin_override)

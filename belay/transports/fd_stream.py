@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+from collections.abc import Callable
 
 import anyio
 
@@ -58,7 +59,9 @@ class FdStream:
         except (anyio.ClosedResourceError, OSError) as error:
             raise self._lost(error) from error
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, *, alive: Callable[[], bool] | None = None) -> None:
+        """Write all of ``data``; ``alive`` (if given) is asked whenever the fd makes the writer
+        wait: a pty whose process died stays "writable" (hung up) and full for good."""
         view = memoryview(data)
         while view:
             self._check_open()
@@ -75,6 +78,8 @@ class FdStream:
                     await anyio.wait_writable(self.fd)
                 except (anyio.ClosedResourceError, OSError) as error:
                     raise self._lost(error) from error
+                if alive is not None and not alive():
+                    raise self._lost(None)
 
     def hung_up(self) -> bool:
         """Whether the other end has hung up (a USB board unplugged, a pty's board gone), told

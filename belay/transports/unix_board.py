@@ -7,11 +7,14 @@ it, its startup banner not shown) and the stream says ``MPY: soft reboot`` then 
 REPL's banner, or the friendly banner and prompt. Bytes sent while it reboots are lost, as
 a UART's are. An exit by a SIGINT it did not catch, which may cut a call's framing short,
 is a reboot too, also reported as ``ConnectionLostError(rebooted=True)``. When the
-interpreter is killed, the board is lost.
+interpreter is killed, the board is lost; with ``restart_when_killed`` (what ``belay
+virtual-board`` serves) it is hard-reset instead, as a board whose watchdog fired: a fresh
+interpreter at the friendly REPL, and the stream says only its firmware banner and ``>>> ``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -58,6 +61,57 @@ def find_micropython(environ: dict[str, str] | None = None) -> str:
     return candidate
 
 
+FLASH_PREFIX = "belay-unix-board-"
+"""The temporary folders that hold unix boards' filesystems: ``belay-unix-board-<host pid>-*``."""
+
+
+def sweep_stale_flash(folder: str | None = None) -> list[str]:
+    """Remove the unix boards' folders whose host process is gone (killed before it could);
+    returns their paths."""
+    root = tempfile.gettempdir() if folder is None else folder
+    swept = []
+    for name in os.listdir(root):
+        pid = name[len(FLASH_PREFIX) :].partition("-")[0]
+        if not name.startswith(FLASH_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(root, name)
+        shutil.rmtree(path, ignore_errors=True)
+        swept.append(path)
+        logger.info("removed %s, left by host process %s", path, pid)
+    return swept
+
+
+_FOLDERS: set[str] = set()
+"""The folders of this process's open unix boards, for the SIGTERM handler (a signal handler is
+the process's, not an object's: it cannot be injected)."""
+
+
+def _remove_on_sigterm(folder: str) -> None:
+    """Have ``folder`` removed if the process is ended by SIGTERM while its handler is the
+    default one (a handler of the host's own is left alone: its cleanup closes the board)."""
+    _FOLDERS.add(folder)
+    with contextlib.suppress(ValueError):  # not the main thread: the next start sweeps it
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:  # pragma: no cover - ends the process
+    for folder in list(_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # then end as SIGTERM would have
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class UnixBoard(Transport):
     """A MicroPython unix-port process on a pty, restarted when it exits by itself."""
 
@@ -65,6 +119,8 @@ class UnixBoard(Transport):
         self.port = "unix"
         self.executable = executable
         self.startup_timeout = startup_timeout
+        self.restart_when_killed = False
+        """Whether an interpreter killed by a signal is restarted as a hard reset (else lost)."""
         self._process: subprocess.Popen[bytes] | None = None
         self._locks: tuple[int, ...] | None = None  # the interpreter's, found at its first interrupt
         self._stream: FdStream | None = None
@@ -73,8 +129,10 @@ class UnixBoard(Transport):
         self._mode = ReplMode(b"")
         self._said = bytearray()  # what the board says that no interpreter printed: its reboots
         self._exit_lock = anyio.Lock()
-        self._flash = tempfile.TemporaryDirectory(prefix="belay-unix-board-")
+        sweep_stale_flash()
+        self._flash = tempfile.TemporaryDirectory(prefix=f"{FLASH_PREFIX}{os.getpid()}-")
         self.filesystem = self._flash.name
+        _remove_on_sigterm(self.filesystem)
         """The board's own filesystem (its working directory); kept across reboots."""
 
     @classmethod
@@ -143,7 +201,7 @@ class UnixBoard(Transport):
         try:
             if self._process is None or self._process.poll() is not None:  # a pty takes bytes for nobody
                 raise ConnectionLostError("the unix board's interpreter ended", port=self.port)
-            await stream.write(data)
+            await stream.write(data, alive=self._running)
         except ConnectionLostError:
             await self._after_exit(stream)
             logger.debug("unix board rebooting: %d bytes sent meanwhile are lost", len(data))
@@ -155,6 +213,9 @@ class UnixBoard(Transport):
             pid = self._process.pid
             locks = self._locks if self._locks is not None else await self._find_locks(pid)
             await interrupt_if_caught(pid, locks)
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     async def _find_locks(self, pid: int) -> tuple[int, ...]:
         """The interpreter's lock addresses, read from its file once per interpreter (shielded:
@@ -227,6 +288,8 @@ class UnixBoard(Transport):
         cut_short = status == -signal.SIGINT
         if cut_short:
             logger.warning("unix board's interpreter ended by an uncaught SIGINT: rebooting it")
+        elif status is not None and status < 0 and self.restart_when_killed:
+            return await self._hard_reset(last_words, -status)
         elif status is None or status < 0:
             how = "did not exit" if status is None else f"was killed by signal {-status}"
             return self._lose(f"the unix board's interpreter {how}")
@@ -240,6 +303,18 @@ class UnixBoard(Transport):
         self._said += last_words + self._mode.reboot_text()
         if cut_short:
             return ConnectionLostError("the unix board rebooted", port=self.port, rebooted=True)
+        return None
+
+    async def _hard_reset(self, last_words: bytes, signum: int) -> ConnectionLostError | None:
+        """Start a fresh interpreter at the friendly REPL, saying only what it prints as it
+        starts (its firmware banner and prompt), as a board that reset says."""
+        self._restarts += 1
+        logger.warning("unix board's interpreter killed by signal %d: resetting the board", signum)
+        try:
+            await self._boot()
+        except (TransportError, ConnectionLostError) as error:
+            return self._lose(f"the unix board did not come back from a hard reset: {error}")
+        self._said += last_words + self._mode.friendly_banner
         return None
 
     def _drain(self) -> bytes:
@@ -275,4 +350,5 @@ class UnixBoard(Transport):
         if self._process is not None:
             kill_process_group(self._process)
         self._close_stream()
+        _FOLDERS.discard(self.filesystem)
         self._flash.cleanup()

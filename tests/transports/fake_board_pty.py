@@ -80,6 +80,12 @@ class FakeBoardPty:
         if self._upstream is not None:
             os.close(self._upstream)
 
+    def reset(self, noise: bytes) -> None:
+        """Print ``noise`` now, as a board whose reset button was pressed prints its boot."""
+        with self._lock:
+            if self._master is not None:
+                self._write(self._master, noise)
+
     def vanish(self) -> None:
         """Unplug: the pty closes under whoever has it open, and the path goes."""
         with self._lock:

@@ -14,7 +14,8 @@ The calls are grouped by what they serve, and all are reached as ``calls.NAME``:
 - :mod:`~belay.agent.calls.sessions`: beginning, renewing, ending and reaping sessions;
 - :mod:`~belay.agent.calls.code`: a session's statements, expressions, functions, proxies, threads;
 - :mod:`~belay.agent.calls.files`: moving files up and down;
-- :mod:`~belay.agent.calls.tree`: hashed walks of file trees, folders.
+- :mod:`~belay.agent.calls.tree`: hashed walks of file trees, folders;
+- :mod:`~belay.agent.calls.parts`: sweeping the partial files of puts that never finished.
 """
 
 from __future__ import annotations
@@ -22,5 +23,6 @@ from __future__ import annotations
 from belay.agent.calls.code import *  # noqa: F403
 from belay.agent.calls.files import *  # noqa: F403
 from belay.agent.calls.lifecycle import *  # noqa: F403
+from belay.agent.calls.parts import *  # noqa: F403
 from belay.agent.calls.sessions import *  # noqa: F403
 from belay.agent.calls.tree import *  # noqa: F403
