@@ -87,13 +87,10 @@ def _open(
     container = configured(options)
     resolved = _port(port, container)
     portal, stop = start_portal(backend)
-    with ExitStack() as ending:
-        ending.callback(stop)
-        opening = _opened(container, resolved, on_output)
-        session = ending.enter_context(portal.wrap_async_context_manager(opening))
-        blocking = BlockingSession(portal, session)
-        blocking.own(ending.pop_all(), at_exit=at_exit)
-    return blocking
+    ending = ExitStack()
+    ending.callback(stop)
+    opening = _opened(container, resolved, on_output)
+    return BlockingSession.enter(portal, opening, ending=ending, at_exit=at_exit)
 
 
 @asynccontextmanager

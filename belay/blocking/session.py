@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import atexit
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from contextlib import AbstractAsyncContextManager, ExitStack
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -108,7 +108,20 @@ class BlockingSession(Valued):
         __tracebackhide__ = True
         return self._call(function, *args, **kwargs)
 
-    # --- the session's end --------------------------------------------------------------
+    # --- the session's life -------------------------------------------------------------
+
+    @classmethod
+    def enter(
+        cls, portal: BlockingPortal, opening: AbstractAsyncContextManager[DeviceSession], *,
+        ending: ExitStack | None = None, at_exit: bool = False,
+    ) -> BlockingSession:  # fmt: skip
+        """The session ``opening`` (such as ``manager.session(port)``) opens on ``portal``'s
+        loop, with plain calls; closing it leaves ``opening``, then closes ``ending``."""
+        with ending if ending is not None else ExitStack() as stack:
+            session = stack.enter_context(portal.wrap_async_context_manager(opening))
+            blocking = cls(portal, session)
+            blocking.own(stack.pop_all(), at_exit=at_exit)
+        return blocking
 
     def own(self, ending: ExitStack, *, at_exit: bool) -> None:
         """Take ``ending`` (what ends the session and its loop) as this session's to close;
