@@ -29,7 +29,7 @@ from anyio.from_thread import BlockingPortal
 
 from belay import DeviceSessionManager
 from belay.blocking import BlockingGenerator, BlockingProxy, BlockingSession, BlockingTask
-from belay.blocking.base import Blocking
+from belay.blocking.base import Blocking, awaited
 
 async_only = pytest.mark.parametrize("api", ["async"])
 """For a test that cancels a call from outside (``move_on_after`` around it): async only."""
@@ -173,6 +173,12 @@ class ProxyView(AwaitableView):
 
     def __aiter__(self) -> GeneratorView:
         return GeneratorView(iter(object.__getattribute__(self, "_blocking")))
+
+    def __await__(self) -> Any:
+        """``await proxy`` (the object again: its value when immutable) has no blocking spelling
+        of its own; asked through the same blocking call as ``proxy.attr``."""
+        proxy = object.__getattribute__(self, "_blocking")
+        return in_thread(proxy._call_value, awaited, proxy._target).__await__()
 
 
 class BlockingManager:
