@@ -19,6 +19,7 @@ counterpart is Ctrl-C, tested in tests/test_blocking.py), is marked :data:`async
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -88,7 +89,7 @@ class AwaitableView:
         counterpart = getattr(blocking._target, name, None)
         if callable(attribute) and _is_async(counterpart):
             return functools.partial(in_thread, attribute)
-        if callable(attribute) and not isinstance(attribute, Blocking | type):
+        if inspect.ismethod(attribute):  # session.task(...), fs.temporary_files(), ...
             return lambda *args, **kwargs: view(attribute(*_plain(args), **_plain(kwargs)))
         return view(attribute)
 
@@ -97,8 +98,6 @@ class AwaitableView:
 
 
 def _is_async(counterpart: Any) -> bool:
-    import inspect
-
     return inspect.iscoroutinefunction(counterpart) or inspect.iscoroutinefunction(
         getattr(counterpart, "__call__", None)  # noqa: B004 - a RemoteFunction is called
     )
@@ -106,6 +105,10 @@ def _is_async(counterpart: Any) -> bool:
 
 class TaskView(AwaitableView):
     """A task: ``await add(1, 2)``; a generator task's call gives a :class:`GeneratorView`."""
+
+    def with_timeout(self, timeout: float | None) -> Callable[..., Any]:
+        caller = object.__getattribute__(self, "_blocking").with_timeout(timeout)
+        return functools.partial(in_thread, caller)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         blocking = object.__getattribute__(self, "_blocking")

@@ -13,11 +13,22 @@ from session_helpers import BOARDS
 from belay import DeviceSessionManager, SessionOptions
 
 
-@pytest.fixture(params=["async", "blocking"])
-def api(request: pytest.FixtureRequest) -> str:
+@pytest.fixture
+def api() -> str:
     """Which API a test's sessions are used through: ``await session.exec(...)``, or the
-    blocking ``session.exec(...)`` behind an awaitable view (tests/blocking_adapter.py)."""
-    return str(request.param)
+    blocking ``session.exec(...)`` behind an awaitable view (tests/blocking_adapter.py).
+    ``"async"``, unless the module runs through both (below)."""
+    return "async"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``BOTH_APIS = True`` runs each of its session tests through the async
+    API and through the blocking one (a test marked ``async_only`` through the async one)."""
+    if "api" not in metafunc.fixturenames or not getattr(metafunc.module, "BOTH_APIS", False):
+        return
+    chosen = any("api" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize"))
+    if not chosen:
+        metafunc.parametrize("api", ["async", "blocking"])
 
 
 @pytest.fixture(params=BOARDS)

@@ -15,6 +15,7 @@ from belay import DeviceExecError, DeviceSession, DeviceSessionManager, DeviceTi
 from belay.session.functions.generators import GeneratorTask
 
 pytestmark = pytest.mark.anyio
+BOTH_APIS = True  # the session tests run through the blocking API too (tests/blocking_adapter.py)
 
 
 async def generators_held(session: DeviceSession) -> int:
