@@ -108,6 +108,13 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext belay`` in IPython or Jupyter: the ``%belay`` magics (see :mod:`belay.notebook`)."""
+    from belay.notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 

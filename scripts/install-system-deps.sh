@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: the micro:bit virtual board (QEMU + firmware) and socat.
+# Debian packages the test suite needs: the micro:bit virtual board (QEMU + firmware), socat, and
+# ser2net (what a labgrid exporter serves a board's serial port with).
 set -euo pipefail
-packages=(qemu-system-arm firmware-microbit-micropython socat)
+packages=(qemu-system-arm firmware-microbit-micropython socat ser2net)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh
 scripts/setup.sh virtual,test
+scripts/setup-labgrid.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 ruff check belay tests hil_tests benchmarks examples scripts

@@ -4,9 +4,9 @@
 code ends) unless ``--keep``; ``belay stats`` shows what the agent holds on a board;
 ``belay reap`` ends the sessions whose hosts went silent, and journals them.
 
-Exit status: 0 success; 1 the code raised on the board (its traceback on stderr);
-2 the port or board could not be used (one line on stderr); 3 a call timed out;
-130 interrupted.
+Exit status: 0 success; 1 the code raised on the board (its traceback on stderr), or the
+board refused a file operation; 2 a usage error or a refusal decided on the host, or the port
+or board could not be used (one line on stderr); 3 a call timed out; 130 interrupted.
 
 Start-up is part of every command's time: only the module of the command being run is
 imported and only its parser built, and the modules import what a command needs inside the
@@ -45,7 +45,9 @@ COMMANDS: dict[str, str] = {
     "clean": "belay.cli.agent",
     "virtual-board": "belay.cli.board",
     "fs": "belay.cli.fs",
-    "sync": "belay.cli.fs",
+    "sync": "belay.cli.sync",
+    "dev": "belay.cli.dev",
+    "df": "belay.cli.fs",
     "run": "belay.cli.run",
     "repl": "belay.cli.repl",
     "info": "belay.cli.info",
@@ -54,6 +56,7 @@ COMMANDS: dict[str, str] = {
     "install": "belay.cli.install",
     "reset": "belay.cli.board",
     "ports": "belay.cli.board",
+    "lab": "belay.cli.lab",
 }
 """Every command (in ``belay --help``'s order) -> the module whose ``add_parser(commands, name)``
 registers it. A run imports the module of its own command alone."""
@@ -66,12 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _build_parser(command: str | None) -> tuple[argparse.ArgumentParser, bool]:
     """The ``belay`` parser: every command's, or with ``command`` (a command or an alias), that
-    command's only; and whether ``command`` was one."""
+    command's only, or with ``""`` none (belay's own options); and whether ``command`` was one."""
     parser = argparse.ArgumentParser(prog="belay", description="Run code on MicroPython boards, cleanly.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="log less (-qq: only critical)")
     parser.add_argument("--version", action=VersionAction, help="print belay's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command == "":  # belay's own options only (``--version``): no command's module is imported
+        return parser, True
     name = ALIASES.get(command, command) if command is not None else None
     for each in COMMANDS if name not in COMMANDS else (name,):
         importlib.import_module(COMMANDS[each]).add_parser(commands, each)
@@ -85,6 +90,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     every command."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    if command is None and "--version" in arguments:
+        command = ""  # answered by belay's own parser, before any command's is needed
     if command is not None:
         parser, found = _build_parser(command)
         if found:

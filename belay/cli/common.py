@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from belay.container import Container
 
 EXIT_OK, EXIT_REMOTE, EXIT_PORT, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_USAGE = EXIT_PORT
+"""A usage error or a refusal decided on the host (a bad path, a local file missing) shares
+status 2 with an unusable port: 1 is for errors raised on the board."""
 
 ALIASES = {"terminal": "repl"}
 """Other names of commands: alias -> the command."""

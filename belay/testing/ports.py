@@ -35,6 +35,12 @@ def is_virtual(port: str) -> bool:
     return port in VIRTUAL_BOARDS
 
 
+def is_shareable(port: str) -> bool:
+    """Whether every process may open ``port`` and get a board of its own: a virtual board, or
+    labgrid tags (``labgrid:board=esp32``: each process reserves a free place with them)."""
+    return is_virtual(port) or (port.startswith("labgrid:") and "=" in port)
+
+
 def worker_index(worker_id: str | None) -> int | None:
     """``gw3`` -> 3; ``None`` (not an xdist worker) -> ``None``."""
     if worker_id is None:
@@ -53,7 +59,7 @@ class PortPlan:
     workers: int = 0
 
     def __post_init__(self) -> None:
-        real = [port for port in self.ports if not is_virtual(port)]
+        real = [port for port in self.ports if not is_shareable(port)]
         twice = sorted({port for port in real if real.count(port) > 1})
         if twice:
             raise PortPlanError(
@@ -69,7 +75,7 @@ class PortPlan:
 
     @property
     def _virtual(self) -> list[str]:
-        return [port for port in self.ports if is_virtual(port)]
+        return [port for port in self.ports if is_shareable(port)]
 
     def port_for(self, index: int | None) -> str:
         """The port of worker ``index`` (``None``: the only process of a run without xdist)."""

@@ -1,9 +1,10 @@
-"""Byte streams to boards: serial lines, the two virtual boards, and memory for tests.
+"""Byte streams to boards: serial lines, the two virtual boards, lab places, and memory for tests.
 
 :func:`open_transport` turns a port string into an open :class:`Transport`:
 ``"unix"`` and ``"microbit"`` start a virtual board (``"unix?baud=115200"`` puts it behind a
-simulated UART line at that rate), anything else is a serial device path or a pyserial URL
-(``rfc2217://host:port``, ``socket://host:port``).
+simulated UART line at that rate), ``labgrid:PLACE`` and ``labgrid:KEY=VALUE`` are a labgrid
+place's serial port (:mod:`belay.transports.lab`), anything else is a serial device path or a
+pyserial URL (``rfc2217://host:port``, ``socket://host:port``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ async def open_transport(port: str, *, lines: ModemLines = DEFAULT_LINES) -> Tra
     """Open ``port``: a virtual board name (with ``?baud=N``: behind a simulated line at ``N``
     baud), a serial device path or a pyserial URL (DTR and RTS held at ``lines``)."""
     name, _, query = port.partition("?")
+    if name.startswith("labgrid:"):
+        from belay.transports.lab import open_lab_port
+
+        return await open_lab_port(port, lines=lines)
     if name not in VIRTUAL_BOARDS:
         from belay.transports.serial import SerialTransport
 

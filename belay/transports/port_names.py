@@ -37,7 +37,7 @@ def resolve_port_name(
     serial number, ``VID:PID`` or prefix matches several ports (naming them).
     """
     name = aliases.get(name, name)
-    if name.partition("?")[0] in VIRTUAL_BOARDS or "://" in name:
+    if name.partition("?")[0] in VIRTUAL_BOARDS or "://" in name or name.startswith("labgrid:"):
         return name
     shortcut = _SHORTCUT.match(name)
     if shortcut and not os.path.exists(name):

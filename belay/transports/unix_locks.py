@@ -12,15 +12,19 @@ The locks are found by name: ``thread_mutex`` (the port's thread list and atomic
 ``mp_state_ctx.mem.gc_mutex`` (the heap) and ``mp_state_ctx.vm.qstr_mutex`` (interned
 strings: not recursive, so the interrupted thread itself blocks at its next name), from the
 interpreter's symbol table and debug information. Where they cannot be found (a stripped or
-other build), nothing is known.
+other build), nothing is known. Reading that information takes about 0.2 s, so what it found is
+kept in the user's cache folder, by the interpreter file's identity (path, device, inode, size,
+modification time): a new process finds it there instead of paying for it on its first interrupt.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import struct
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +47,61 @@ def interpreter_file(pid: int) -> tuple[str, int] | None:
     return None
 
 
+CACHE_FILE = "unix-locks.json"
+"""The file in the user's cache folder (``platformdirs``) that keeps what :func:`lock_offsets` found."""
+_CACHE_MOST = 32
+"""Interpreter files remembered at the most (the newest are kept)."""
+
+
+def cache_path() -> Path:
+    """Where found lock offsets are kept for the processes that come after this one."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("belay", appauthor=False)) / CACHE_FILE
+
+
 @functools.cache
 def lock_offsets(path: str) -> tuple[int, ...]:
-    """The offsets of the locks in the interpreter file ``path`` (none if not found)."""
+    """The offsets of the locks in the interpreter file ``path`` (none if not found): from the
+    cache kept for this very file if there is one, else read from the file (and kept)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ()
+    identity = f"{path}\0{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+    known = _read_cache()
+    cached = known.get(identity)
+    if isinstance(cached, list) and all(isinstance(offset, int) for offset in cached):
+        return tuple(cached)
+    found = _read_offsets(path)
+    _write_cache({**{key: value for key, value in known.items() if not key.startswith(path + "\0")},
+                  identity: list(found)})  # fmt: skip
+    return found
+
+
+def _read_cache() -> dict[str, object]:
+    try:
+        known = json.loads(cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or not ours to trust: read the file again
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _write_cache(known: dict[str, object]) -> None:
+    """Keep ``known`` (the newest :data:`_CACHE_MOST` entries), written whole or not at all."""
+    target = cache_path()
+    kept = dict(list(known.items())[-_CACHE_MOST:])
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        temp.write_text(json.dumps(kept), encoding="utf-8")
+        os.replace(temp, target)
+    except OSError as error:  # a read-only home: every process reads the file, as before
+        logger.debug("lock offsets not cached in %s: %s", target, error)
+
+
+def _read_offsets(path: str) -> tuple[int, ...]:
+    """The offsets of the locks, read from the symbols and debug information of ``path``."""
     try:
         from elftools.elf.elffile import ELFFile
     except ImportError:  # pragma: no cover - the virtual extra installs it

@@ -80,7 +80,7 @@ def test_cp_rm_and_mkdir(served_board: str, tmp_path: Path, capsys: pytest.Captu
     assert belay(capsys, "fs", "cp", str(source / "main.py"), ":box", *port)[0] == 0  # into the folder
     assert belay(capsys, "fs", "cat", ":box/main.py", *port)[1] == "import lib.a\n"
     code, _, err = belay(capsys, "fs", "cp", str(source), ":box", *port)
-    assert code == 1 and "copy it with -r" in err
+    assert code == 2 and "copy it with -r" in err  # decided on the host: a usage error
     assert belay(capsys, "fs", "cp", "-r", str(source), ":box", *port)[0] == 0
     assert belay(capsys, "fs", "cat", ":box/pkg/lib/a.py", *port)[1] == "A = 1\n"
     down = tmp_path / "down"
@@ -94,7 +94,8 @@ def test_cp_rm_and_mkdir(served_board: str, tmp_path: Path, capsys: pytest.Captu
     assert code == 1 and "folder 'no/such' does not exist on the board" in err
     assert belay(capsys, "fs", "mkdir", "--parents", ":no/such/folder", *port)[0] == 0
     code, _, err = belay(capsys, "fs", "rm", ":box", *port)
-    assert code == 1
+    hint = "is a folder on the board at " + served_board + ": remove it with -r (belay fs rm -r :box)"
+    assert code == 2 and err == f"belay: error: 'box' {hint}\n"
     assert belay(capsys, "fs", "rm", "-r", ":box", *port)[0] == 0
     code, _, err = belay(capsys, "fs", "hash", ":box/main.py", *port)
     assert code == 1 and "folder 'box' does not exist on the board" in err

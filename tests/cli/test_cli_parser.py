@@ -57,3 +57,16 @@ def test_only_the_commands_own_parser_is_built() -> None:
     (subcommands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert found and set(subcommands.choices) == {"repl", "terminal"}
     assert _build_parser("exce")[1] is False
+
+
+def test_version_imports_no_commands_module() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom belay.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n"
+        "    pass\nprint(sorted(m for m in sys.modules if m.startswith('belay.cli.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    version, imported = done.stdout.splitlines()
+    assert version.startswith("belay ") and imported == "['belay.cli.common']"

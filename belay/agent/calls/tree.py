@@ -94,3 +94,21 @@ def remove_paths(files: Iterable[str], folders: Iterable[str], names: Iterable[s
     )
     code += "".join(unfile(name) + "\n" for name in names)
     return code + "_ba_k=0\ndel _ba_k"
+
+
+def rename_path(source: str, target: str) -> str:
+    """Rename board ``source`` to ``target`` (``AttributeError`` where the board has no ``os.rename``)."""
+    return f"__import__('os').rename({_u(source)},{_u(target)})"
+
+
+def touch_file(path: str) -> str:
+    """Make an empty file at board ``path`` unless something is there (its bytes are kept)."""
+    there = "(lambda o,p:o.stat(p)if hasattr(o,'stat')else o.size(p))"
+    return f"try:{there}(__import__('os'),{_u(path)})\nexcept OSError:open({_u(path)},'wb').close()"
+
+
+def filesystem_space(path: str) -> str:
+    """``(total, free)`` bytes of the filesystem holding board ``path``; ``None`` where the
+    board cannot tell (no ``os.statvfs``)."""
+    space = "(lambda o,p:(lambda s:(s[1]*s[2],s[1]*s[4]))(o.statvfs(p))if hasattr(o,'statvfs')else None)"
+    return f"_ba.v({space}(__import__('os'),{_u(path)}))"

@@ -41,6 +41,7 @@ from belay.session.files.paths import SEPARATORS, check_path
 if TYPE_CHECKING:  # imported where used: they import this module
     from collections.abc import Iterable
 
+    from belay.session.files.moves import DiskUsage, FileMoves
     from belay.session.files.sync import Progress, SyncReport
     from belay.session.files.tree import FileStat, FileTree, TreeEntry
 
@@ -95,7 +96,7 @@ class SessionFiles:
             data = await anyio.Path(source).read_bytes()
             if remote_path is None:
                 remote_path = os.path.basename(os.fspath(source))
-        path = check_path(remote_path, allow_outside=allow_outside)
+        path = check_path(remote_path, allow_outside=allow_outside, file=True)
         wanted = (hashlib.sha256(data).hexdigest(), len(data))
         known = self._known()
         async with known.lock:
@@ -239,14 +240,39 @@ class SessionFiles:
         await self._tree().rm_tree(path, allow_outside=allow_outside, timeout=timeout)
 
     async def sync(self, local_dir: str | os.PathLike[str], remote_dir: str = "", *, delete: bool = False,
-                   exclude: Iterable[str] = (), dry_run: bool = False, timeout: Timeout = DEFAULT,
-                   progress: Progress | None = None) -> SyncReport:  # fmt: skip
+                   exclude: Iterable[str] = (), include: Iterable[str] = (), dry_run: bool = False,
+                   timeout: Timeout = DEFAULT, progress: Progress | None = None, mpy: bool = False,
+                   ) -> SyncReport:  # fmt: skip
         """Make board folder ``remote_dir`` hold what ``local_dir`` holds, sending only what
-        differs by the board's hashes (see :mod:`belay.session.files.sync`)."""
+        differs by the board's hashes; what no board wants is left out unless ``include``d
+        (see :mod:`belay.session.files.sync`). With ``mpy``, modules go compiled for the board
+        (:mod:`belay.session.files.mpy`; :class:`~belay.errors.DeviceCapabilityError` where it
+        cannot load them)."""
         from belay.session.files.sync import sync
 
         return await sync(self._tree(), self, local_dir, remote_dir, delete=delete, exclude=exclude,
-                          dry_run=dry_run, timeout=timeout, progress=progress)  # fmt: skip
+                          include=include, dry_run=dry_run, timeout=timeout, progress=progress,
+                          mpy=mpy)  # fmt: skip
+
+    def _moves(self) -> FileMoves:
+        from belay.session.files.moves import FileMoves
+
+        return FileMoves(self.session)
+
+    async def rename(self, source: str, target: str, *, allow_outside: bool = False,
+                     timeout: Timeout = DEFAULT) -> None:  # fmt: skip
+        """Rename board file or folder ``source`` to ``target`` (see :mod:`belay.session.files.moves`)."""
+        check = lambda path: self._not_anothers(self._known(), path)  # noqa: E731
+        await self._moves().rename(source, target, check=check, allow_outside=allow_outside, timeout=timeout)
+
+    async def touch(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
+        """Make an empty file at ``path`` unless something is there."""
+        check = lambda where: self._not_anothers(self._known(), where)  # noqa: E731
+        await self._moves().touch(path, check=check, allow_outside=allow_outside, timeout=timeout)
+
+    async def disk_usage(self, path: str = "", *, timeout: Timeout = DEFAULT) -> DiskUsage:
+        """Total and free bytes of the board's filesystem (``DeviceCapabilityError`` where it cannot tell)."""
+        return await self._moves().disk_usage(path, timeout=timeout)
 
     # --- internals --------------------------------------------------------------------
 

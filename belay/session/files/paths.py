@@ -13,16 +13,23 @@ SEPARATORS = re.compile(r"[/\\]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def check_path(path: str, *, allow_outside: bool = False, allow_root: bool = False) -> str:
+def check_path(
+    path: str, *, allow_outside: bool = False, allow_root: bool = False, file: bool = False
+) -> str:
     """``path`` normalised (no empty or ``.`` parts); refuses absolute paths and ``..``.
 
     With ``allow_outside`` only an empty path (or one with a NUL) is refused, and the path is
-    passed as given.
+    passed as given. ``file``: the path names a file to write, so one ending in a separator
+    (``lib/``, a folder) is refused.
     """
     if not isinstance(path, str):
         raise DeviceValueError(f"a board path is a str, not {type(path).__name__}")
     if "\x00" in path:
         raise DeviceValueError(f"board path {path!r} contains a NUL character")
+    if file and SEPARATORS.match(path[-1:]):
+        raise DeviceValueError(
+            f"board path {path!r} names a folder (it ends with {path[-1]!r}): name the file"
+        )
     if allow_outside:
         if not path and not allow_root:
             raise DeviceValueError("empty board path")

@@ -8,24 +8,27 @@ in 4 folders costs about a kilobyte both ways together, in one call.
 
 Files go up through ``session.fs.put``; folders are made first, what is gone from the local
 folder is removed only with ``delete=True``, and never the agent's own files or a live
-session's temporary files. ``exclude`` globs (``*.pyc``, ``__pycache__``, ``build/*``) match
-a path relative to the folder or any one name in it: such files are neither sent nor removed.
+session's temporary files. What is left out (:mod:`belay.session.files.ignore`: belay's
+defaults, the folder's ``.belayignore``, ``exclude`` globs; ``include`` globs take back) is
+neither sent nor removed; only regular files are read (:mod:`belay.session.files.local`), and
+what is skipped is in the report.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
 
 from belay.agent.names import FILE_PREFIX
-from belay.errors import DeviceCapabilityError, DeviceValueError
+from belay.board_info import Capabilities
+from belay.errors import DeviceCapabilityError, DeviceValueError, RemoteFileNotFoundError
 from belay.session.context import DEFAULT, Timeout
+from belay.session.files.ignore import Ignore, matches_glob
+from belay.session.files.local import LocalTree, Skipped, check_root, read_ignore_file, read_local_tree
 from belay.session.files.paths import check_path, join
 from belay.session.files.tree import (
     FOLDER,
@@ -42,6 +45,9 @@ from belay.session.files.tree import (
 DIGITS = 16
 """Hex digits of the hashes and digests a sync compares (64 bits)."""
 
+
+Keep = Callable[..., bool]
+"""``keep(path, is_dir=False)``: whether board ``path`` (relative to the synced folder) is never removed."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(board_path, bytes_sent_so_far, bytes_to_send)``, after each file sent."""
@@ -63,6 +69,10 @@ class SyncReport:
     folders_made: tuple[str, ...] = ()
     bytes_sent: int = 0
     dry_run: bool = False
+    skipped: tuple[Skipped, ...] = ()
+    """Local paths (relative to the synced folder) not sent, and why: left out by default,
+    by ``.belayignore`` or ``exclude``; symlinks to folders, dangling or in a loop; FIFOs,
+    sockets, devices; unreadable files."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,40 +80,24 @@ class SyncReport:
         }
 
 
-@dataclass
-class LocalTree:
-    """A local folder: its folders (``""`` for itself) and files, by path relative to it."""
-
-    folders: set[str] = field(default_factory=lambda: {""})
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def hashes(self, algorithm: str) -> dict[str, tuple[int, str]]:
-        return {path: (len(data), local_hash(data, algorithm)) for path, data in self.files.items()}
-
-
 def is_excluded(path: str, patterns: Iterable[str]) -> bool:
     """Whether ``path`` (relative, ``/``-separated) or one of its names matches a pattern."""
-    names = path.split("/")
-    return any(fnmatch.fnmatchcase(path, pattern) or any(fnmatch.fnmatchcase(name, pattern) for name in names)
-               for pattern in patterns)  # fmt: skip
+    return matches_glob(path, patterns)
 
 
-def read_local_tree(local_dir: str | os.PathLike[str], exclude: Iterable[str]) -> LocalTree:
-    """The files under ``local_dir`` that are not excluded (blocking: run it in a thread)."""
-    root = Path(local_dir)
-    if not root.is_dir():
-        raise DeviceValueError(f"{os.fspath(local_dir)!r} is not a local folder")
-    patterns = tuple(exclude)
-    found = LocalTree()
-    for folder, subfolders, names in os.walk(root):
-        here = Path(folder).relative_to(root).as_posix().removeprefix(".").lstrip("/")
-        subfolders[:] = sorted(s for s in subfolders if not is_excluded(join(here, s), patterns))
-        found.folders.update(join(here, s) for s in subfolders)
-        for name in sorted(names):
-            path = join(here, name)
-            if not is_excluded(path, patterns):
-                found.files[path] = (Path(folder) / name).read_bytes()
-    return found
+def local_tree(
+    local_dir: str | os.PathLike[str], exclude: Iterable[str] = (), include: Iterable[str] = ()
+) -> tuple[LocalTree, Ignore]:
+    """What a sync of ``local_dir`` sends, and the rules that chose it (blocking: run it in a
+    thread)."""
+    root = check_root(local_dir)
+    ignore = Ignore.build(read_ignore_file(root), exclude, include)
+    return read_local_tree(root, ignore), ignore
+
+
+def hashes_of(local: LocalTree, algorithm: str) -> dict[str, tuple[int, str]]:
+    """``path -> (size, hash)`` of every local file, hashed as the board does with ``algorithm``."""
+    return {path: (len(data), local_hash(data, algorithm)) for path, data in local.files.items()}
 
 
 def expected_digests(local: LocalTree, hashes: dict[str, tuple[int, str]], algorithm: str) -> dict[str, str]:
@@ -126,10 +120,12 @@ class SyncPlan:
 
 
 def plan_sync(local: LocalTree, hashes: dict[str, tuple[int, str]], found: Walk, *, delete: bool,
-              keep: Callable[[str], bool], compared: bool = True) -> SyncPlan:  # fmt: skip
+              keep: Keep, compared: bool = True,
+              twins: Mapping[str, str] | None = None) -> SyncPlan:  # fmt: skip
     """Compare the local tree with what the walk found; ``keep(path)``: never remove it.
     ``compared``: the board compared the digests (it hashes as the host guessed), so the
-    folders it did not list hold what was expected."""
+    folders it did not list hold what was expected. ``twins`` (``.mpy`` -> ``.py``): sources on
+    the board that a compiled file sent replaces (removed: the board would import them first)."""
     board_files = {path: (size, digest) for path, size, digest in found.files}
     board_folders = set(found.folders)
     listed = set(found.differ) | (board_folders - local.folders) if compared else board_folders
@@ -148,7 +144,9 @@ def plan_sync(local: LocalTree, hashes: dict[str, tuple[int, str]], found: Walk,
         kept = {ancestor for folder in kept for ancestor in _ancestors(folder)}
         plan.remove_files = sorted(p for p in board_files if p not in hashes and not keep(p))
         gone = (board_folders - local.folders) - kept
-        plan.remove_folders = sorted((f for f in gone if not keep(f)), key=lambda f: (-f.count("/"), f))
+        plan.remove_folders = sorted((f for f in gone if not keep(f, True)), key=lambda f: (-f.count("/"), f))
+    shadowing = {source for source in (twins or {}).values() if source in board_files}
+    plan.remove_files = sorted(set(plan.remove_files) | shadowing)
     return plan
 
 
@@ -180,38 +178,75 @@ async def sync(
     *,
     delete: bool = False,
     exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
     dry_run: bool = False,
     timeout: Timeout = DEFAULT,
     progress: Progress | None = None,
+    mpy: bool = False,
 ) -> SyncReport:
-    """Make board folder ``remote_dir`` (the root by default) hold what ``local_dir`` holds."""
+    """Make board folder ``remote_dir`` (the root by default) hold what ``local_dir`` holds;
+    with ``mpy``, its ``.py`` files compiled (:mod:`belay.session.files.mpy`)."""
     base = check_path(remote_dir, allow_root=True)
-    patterns = tuple(exclude)
-    local = await anyio.to_thread.run_sync(read_local_tree, local_dir, patterns)
+    local, ignore = await anyio.to_thread.run_sync(local_tree, local_dir, tuple(exclude), tuple(include))
     session, known = files.session, files.known
+    twins: dict[str, str] = {}
+    if mpy:
+        local, twins = await _compiled(local, session.capabilities, session.port)
     algorithm = expected_algorithm(session)
-    hashes = local.hashes(algorithm)
+    hashes = hashes_of(local, algorithm)
     expect = expected_digests(local, hashes, algorithm)
     async with known.lock:
         found = await walk(session, known.on_board(base), expect=expect, algorithm=algorithm, digits=DIGITS,
                            ignore="" if base else FILE_PREFIX, timeout=timeout)  # fmt: skip
     _check_target(found, base, local, session.port)
     if found.algorithm != algorithm:
-        hashes = local.hashes(found.algorithm)
-    keep = _keeper(files, base, patterns)
-    plan = plan_sync(local, hashes, found, delete=delete, keep=keep, compared=found.algorithm == algorithm)
+        hashes = hashes_of(local, found.algorithm)
+    keep = _keeper(files, base, ignore)
+    plan = plan_sync(local, hashes, found, delete=delete, keep=keep, compared=found.algorithm == algorithm,
+                     twins=twins)  # fmt: skip
     sent = sum(len(local.files[path]) for path in plan.upload)
+    made = await _missing_chain(files, base, timeout) if found.kind == MISSING else []
+    made += [join(base, p) for p in plan.make if p]
     report = SyncReport(
         uploaded=tuple(join(base, p) for p in plan.upload),
         removed=tuple(join(base, p) for p in [*plan.remove_files, *plan.remove_folders]),
         unchanged=tuple(join(base, p) for p in plan.unchanged),
-        folders_made=tuple(join(base, p) for p in plan.make if join(base, p)),
+        folders_made=tuple(made),
         bytes_sent=sent,
         dry_run=dry_run,
+        skipped=tuple(local.skipped),
     )
     if not dry_run:
-        await _apply(files, uploader, local, plan, base, found.kind == MISSING, timeout, progress)
+        await _apply(files, uploader, local, plan, base, made, timeout, progress)
     return report
+
+
+async def _compiled(
+    local: LocalTree, capabilities: Capabilities, port: str
+) -> tuple[LocalTree, dict[str, str]]:
+    """``local`` with its modules compiled for the board (refused before anything is written
+    where the board cannot load what mpy-cross writes)."""
+    from belay.session.files import mpy
+
+    compiler = mpy.find_mpy_cross()
+    emits = await anyio.to_thread.run_sync(mpy.emitted_version, compiler)
+    mpy.check_board(capabilities, emits, port)
+    return await anyio.to_thread.run_sync(mpy.compiled, local, compiler, emits)
+
+
+async def _missing_chain(files: FileTree, base: str, timeout: Timeout) -> list[str]:
+    """The folders to make for missing board folder ``base``: it, and those of its parents
+    that are missing too (top first)."""
+    chain = _ancestors(base)[1:]
+    missing = [chain.pop()] if chain else []
+    while chain:
+        try:
+            await files.stat(chain[-1], timeout=timeout)
+        except RemoteFileNotFoundError:
+            missing.insert(0, chain.pop())
+        else:
+            break
+    return missing
 
 
 def _check_target(found: Walk, base: str, local: LocalTree, port: str) -> None:
@@ -228,30 +263,28 @@ def _check_target(found: Walk, base: str, local: LocalTree, port: str) -> None:
         )
 
 
-def _keeper(files: FileTree, base: str, patterns: tuple[str, ...]) -> Callable[[str], bool]:
+def _keeper(files: FileTree, base: str, ignore: Ignore) -> Keep:
     """Whether a board path (relative to ``base``) must never be removed: excluded, the
     agent's own files, or a temporary file of a live session."""
     known = files.known
     known.prune_temps(files.session.board.sessions)
 
-    def keep(path: str) -> bool:
+    def keep(path: str, is_dir: bool = False) -> bool:
         board_path = join(base, path)
         agents = "/" not in board_path and board_path.startswith(FILE_PREFIX)  # never removed
-        return is_excluded(path, patterns) or agents or board_path in known.temps
+        return agents or board_path in known.temps or ignore.why_on_board(path, is_dir) is not None
 
     return keep
 
 
 async def _apply(files: FileTree, uploader: Uploader, local: LocalTree, plan: SyncPlan, base: str,
-                 missing: bool, timeout: Timeout, progress: Progress | None) -> None:  # fmt: skip
+                 folders: list[str], timeout: Timeout, progress: Progress | None) -> None:  # fmt: skip
     """Remove, make folders, then send (removals first: a board file may stand where a folder goes)."""
     known = files.known
     if plan.remove_files or plan.remove_folders:
         async with known.lock:
             await files.remove([join(base, p) for p in plan.remove_files],
                                [join(base, p) for p in plan.remove_folders], timeout=timeout)  # fmt: skip
-    chain = _ancestors(base)[1:] if missing else []
-    folders = [*chain, *(join(base, p) for p in plan.make if p)]
     if folders:
         async with known.lock:
             await files.make_folders(folders, timeout=timeout)

@@ -82,7 +82,8 @@ async def test_nested_folders_into_a_new_remote_folder(manager: DeviceSessionMan
     local = make_tree(tmp_path, NESTED)
     async with manager.session(port_of(manager)) as session:
         report = await session.fs.sync(local, "app/v1")
-        assert set(report.folders_made) >= {"app/v1/lib", "app/v1/lib/sub", "app/v1/data"}
+        # every folder made, the missing parents of the target too (app was made, unreported)
+        assert report.folders_made == ("app", "app/v1", "app/v1/data", "app/v1/lib", "app/v1/lib/sub")
         assert await session.fs.get("app/v1/lib/sub/b.py") == bytes(range(256))
         (local / "lib" / "sub" / "b.py").unlink()
         (local / "lib" / "sub").rmdir()
@@ -118,3 +119,37 @@ async def test_folders_are_refused_on_a_flat_board(manager: DeviceSessionManager
         with pytest.raises(DeviceCapabilityError, match="folder 'app'"):
             await session.fs.sync(local / "lib", "app")
         assert "top.py" not in await session.fs.ls(refresh=True)  # nothing half-done
+
+
+async def test_what_no_board_wants_is_left_out_and_reported(
+    manager: DeviceSessionManager, tmp_path: Path
+) -> None:
+    tree = {"main.py": b"m", ".git/HEAD": b"ref", "__pycache__/m.pyc": b"\0", ".venv/pyvenv.cfg": b""}
+    local = make_tree(tmp_path, {**tree, ".belayignore": b"secret.txt\n", "secret.txt": b"s"})
+    (local / "dangling.txt").symlink_to("nowhere")
+    (local / "loop").symlink_to("loop")
+    async with manager.session(port_of(manager)) as session:
+        await session.fs.put(b"board's", "secret.txt")
+        report = await session.fs.sync(local, delete=True)  # before: KeyError 'git'
+        assert report.uploaded == ("main.py",)
+        assert {entry.path for entry in report.skipped} == {
+            ".belayignore",
+            ".git",
+            ".venv",
+            "__pycache__",
+            "dangling.txt",
+            "loop",
+            "secret.txt",
+        }
+        assert await session.fs.get("secret.txt") == b"board's"  # left out: neither sent nor removed
+        names = await session.fs.ls()
+        assert ".git" not in names and "__pycache__" not in names
+        again = await session.fs.sync(local, include=["secret.txt"])
+        assert again.uploaded == ("secret.txt",) and await session.fs.get("secret.txt") == b"s"
+
+
+async def test_a_put_to_a_folder_path_is_refused(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager)) as session:
+        with pytest.raises(DeviceValueError, match="'lib/' names a folder"):
+            await session.fs.put(b"data", "lib/")  # before: wrote a file named lib
+        assert "lib" not in await session.fs.ls()
