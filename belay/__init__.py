@@ -12,7 +12,7 @@ from belay import errors
 # (a command's start-up) pays only for what the command needs.
 _PUBLIC: dict[str, tuple[str, ...]] = {
     # sessions
-    "belay.blocking": ("BlockingSession", "connect"),
+    "belay.blocking": ("BlockingSession", "connect", "open_session"),
     "belay.session.tracker": ("CallbackResource", "ResourceTracker", "SessionResource"),
     "belay.session.session": ("DeviceSession",),
     "belay.session.manager": ("DeviceSessionManager",),
@@ -31,6 +31,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
 if TYPE_CHECKING:
     from belay.blocking import BlockingSession as BlockingSession
     from belay.blocking import connect as connect
+    from belay.blocking import open_session as open_session
     from belay.board_info import Capabilities as Capabilities
     from belay.board_info import DeviceInfo as DeviceInfo
     from belay.device import Device as Device

@@ -67,7 +67,7 @@ def board_records(path: str) -> dict[str, object]:
 def test_a_script_uses_exec_eval_tasks_and_files_with_plain_calls(board_path: str) -> None:
     printed: list[bytes] = []
     with belay.connect(board_path, on_output=printed.append) as session:
-        assert session.exec("x = 6\nprint('six', x)") == "six 6\n"
+        assert session.exec("x = 6\nprint('six', x)") is None  # streamed to on_output, not returned
         assert session.eval("x * 7") == 42
 
         @session.task
@@ -195,3 +195,27 @@ def test_ctrl_c_in_a_blocking_call_interrupts_the_board_and_the_session_cleans_u
             script.wait(timeout=10)
     assert script.returncode != 0 and "KeyboardInterrupt" in stderr  # the second one ends the script
     assert board_records(board_path)["sessions"] == {}  # ... and its session was still ended
+
+
+def test_every_blocking_call_takes_a_timeout_and_the_session_goes_on(board_path: str) -> None:
+    """The deadlines of the async API, through plain calls: exec, eval, a task, a task with its
+    own ``timeout`` parameter, a generator's step, ``with_timeout``."""
+    with belay.connect(board_path, on_output=None) as session:
+        spin = session.task(source="def spin():\n    while True:\n        pass")
+        wait = session.task(source="def wait(timeout):\n    return timeout * 2")
+        stalls = session.task(source="def stalls():\n    yield 'first'\n    while True:\n        pass")
+        session.exec("def forever():\n    while True:\n        pass")
+        with pytest.raises(DeviceTimeoutError):
+            session.eval("forever()", timeout=0.5)
+        with pytest.raises(DeviceTimeoutError):
+            spin(timeout=0.5)
+        assert wait(timeout=21) == 42  # a parameter of its own called timeout
+        with pytest.raises(DeviceTimeoutError):
+            spin.with_timeout(0.5)()
+        values = stalls(timeout=0.5)
+        assert next(values) == "first"
+        with pytest.raises(DeviceTimeoutError):
+            next(values)
+        with pytest.raises(StopIteration):  # the interrupt ended it on the board
+            next(values)
+        assert session.eval("6 * 7") == 42

@@ -1,4 +1,5 @@
-"""Fixtures of the fault tests: a session manager per board and module, and a bystander.
+"""Fixtures of the fault tests: a session manager per board, API (async or blocking) and module,
+and a bystander.
 
 The bystander is a session that holds a variable and a deployed task while a test throws bad
 input at the board through other sessions; ``await bystander.check()`` proves nothing of it
@@ -9,21 +10,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import pytest
+from blocking_adapter import BlockingManager
 
 from belay import DeviceSession, DeviceSessionManager, SessionOptions
 from belay.device import Device
 from belay.session.functions.tasks import Task
 
 
+@pytest.fixture(scope="module", params=["async", "blocking"])
+def api(request: pytest.FixtureRequest) -> str:
+    """Which API the sessions of a test are used through (see tests/blocking_adapter.py)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-async def manager(board: str) -> AsyncIterator[DeviceSessionManager]:
-    """One manager per board and module (a micro:bit costs ~1.5 s to open)."""
+async def manager(board: str, api: str) -> AsyncIterator[Any]:
+    """One manager per board, API and module (a micro:bit costs ~1.5 s to open); with the
+    blocking API, its sessions are blocking sessions behind awaitable views."""
     options = SessionOptions(max_concurrent_sessions=8, sync_timeout=3.0, cleanup_timeout=10.0)
     async with DeviceSessionManager(options) as opened:
-        yield opened
+        yield opened if api == "async" else BlockingManager(opened)
 
 
 def observer(manager: DeviceSessionManager, port: str) -> Device:

@@ -23,6 +23,7 @@ from belay.device import Device
 from belay.session.state import SessionEvent, next_state
 
 pytestmark = pytest.mark.anyio
+BOTH_APIS = True  # the session tests run through the blocking API too (tests/blocking_adapter.py)
 
 
 async def free_heap(device: Device) -> int:

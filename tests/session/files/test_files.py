@@ -14,6 +14,7 @@ from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueErro
 from belay.session.files.facade import CHUNK, RemoteFileNotFoundError, check_path
 
 pytestmark = pytest.mark.anyio
+BOTH_APIS = True  # the session tests run through the blocking API too (tests/blocking_adapter.py)
 
 # ~300 bytes (the micro:bit's flash is small), every byte value, more than one chunk
 DATA = bytes(range(256)) + b"\x00\x04\xff" * 15

@@ -7,6 +7,7 @@ import gc
 
 import anyio
 import pytest
+from blocking_adapter import async_only
 from session_helpers import port_of
 
 import belay
@@ -14,6 +15,7 @@ from belay import DeviceExecError, DeviceSession, DeviceSessionManager, DeviceTi
 from belay.session.functions.generators import GeneratorTask
 
 pytestmark = pytest.mark.anyio
+BOTH_APIS = True  # the session tests run through the blocking API too (tests/blocking_adapter.py)
 
 
 async def generators_held(session: DeviceSession) -> int:
@@ -100,6 +102,7 @@ async def test_breaking_out_then_closing_or_dropping_releases_it_on_the_board(
         assert await after.eval("1") == 1  # the ended session's generator went with it
 
 
+@async_only  # cancelled by an outer scope: the blocking API's counterpart is Ctrl-C
 async def test_cancelling_or_timing_out_a_step_interrupts_the_board_and_the_session_goes_on(
     manager: DeviceSessionManager,
 ) -> None:
@@ -128,6 +131,7 @@ async def test_cancelling_or_timing_out_a_step_interrupts_the_board_and_the_sess
         assert await session.eval("6 * 7") == 42
 
 
+@async_only  # cancelled by an outer scope: the blocking API's counterpart is Ctrl-C
 async def test_a_generator_streams_while_a_background_thread_runs(manager: DeviceSessionManager) -> None:
     async with manager.session(port_of(manager), on_output=None) as session:
         if not session.capabilities.threads:

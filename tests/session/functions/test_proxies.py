@@ -13,6 +13,7 @@ from belay import DeviceExecError, DeviceSession, DeviceSessionManager, SessionE
 from belay.session.functions.proxies import Proxy
 
 pytestmark = pytest.mark.anyio
+BOTH_APIS = True  # the session tests run through the blocking API too (tests/blocking_adapter.py)
 
 SENSOR = """
 class Sensor:

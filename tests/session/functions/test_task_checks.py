@@ -14,6 +14,7 @@ from session_helpers import port_of, writes_to
 from belay import DeviceExecError, DeviceSessionManager, DeviceTimeoutError, DeviceValueError
 
 pytestmark = pytest.mark.anyio
+BOTH_APIS = True  # the session tests run through the blocking API too (tests/blocking_adapter.py)
 
 SCALE = 3  # a host global a careless task uses as if it were on the board
 
