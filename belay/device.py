@@ -419,9 +419,13 @@ class Device(AsyncResource):
     # --- lifetime ---------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the connection (and end a virtual board's process). Safe to call twice."""
+        """Leave the board at its friendly REPL (ctrl-B out of raw mode, as mpremote does: no
+        soft reset, its threads keep running) for whatever tool comes next, then close the
+        connection (and end a virtual board's process). Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            if self._lost is None and not self._lock.locked():
+                await self._link.let_go()
             await self._link.transport.aclose()
