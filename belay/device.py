@@ -124,8 +124,7 @@ class Device(AsyncResource):
                 await device._link.sync(sync_timeout)
             await device.detect(reset_if_full=reset_if_full, make_room=make_room)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await transport.aclose()
+            await device.aclose()  # left at its friendly REPL where it was reached
             raise
         return device
 
@@ -287,9 +286,11 @@ class Device(AsyncResource):
         on_output: OutputCallback | None = None,
         raw_paste: bool | None = None,
         meanwhile: Callable[[], None] | None = None,
+        what: str = "call",
     ) -> CallResult:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt;
-        ``meanwhile`` is called once the code is sent, while the board runs it."""
+        ``meanwhile`` is called once the code is sent, while the board runs it. ``what`` names
+        the call in a :class:`DeviceTimeoutError` (``"exec"``, ``"task 'add'"``)."""
         payload = encode_code(code)
         deadline = self._deadline(timeout)
         if deadline.unbounded:  # the hot path: no scope to wait in
@@ -303,8 +304,9 @@ class Device(AsyncResource):
                 query = functools.partial(self._guarded, on_output=None, deadline=deadline, raw_paste=False)
                 await check_fits(payload, query, self.port)
             result = await self._guarded(
-                payload, on_output=on_output, deadline=deadline, raw_paste=use_paste, meanwhile=meanwhile
-            )
+                payload, on_output=on_output, deadline=deadline, raw_paste=use_paste, meanwhile=meanwhile,
+                what=what,
+            )  # fmt: skip
         finally:
             self._lock.release()
         if result.error:
@@ -345,7 +347,9 @@ class Device(AsyncResource):
             raise DeviceTimeoutError(
                 f"call on {self.port} waited {deadline} for the board and never started",
                 timeout=deadline.budget,
-            ) from error
+                port=self.port,
+                cause=error,
+            ) from None
 
     async def _guarded(
         self,
@@ -355,6 +359,7 @@ class Device(AsyncResource):
         deadline: Deadline,
         raw_paste: bool,
         meanwhile: Callable[[], None] | None = None,
+        what: str = "call",
     ) -> CallResult:
         """Run the call by ``deadline``; interrupt the board if the call is abandoned."""
         finished = False
@@ -368,10 +373,13 @@ class Device(AsyncResource):
             finished = True
             return result
         except TimeoutError as error:
+            logger.debug("%s on %s timed out", what, self.port, exc_info=error)
             raise DeviceTimeoutError(
-                f"call on {self.port} did not finish within {deadline}; it was interrupted",
+                f"{what} on {self.port} did not finish within {deadline}; it was interrupted",
                 timeout=deadline.budget,
-            ) from error
+                port=self.port,
+                cause=error,
+            ) from None
         except ConnectionLostError as error:
             self._on_lost(error)
             finished = True

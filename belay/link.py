@@ -190,7 +190,9 @@ class Link:
                 f"the board on {self.transport.port} did not come back to the raw REPL within "
                 f"{timeout:g}s of a soft reset",
                 timeout=timeout,
-            ) from error
+                port=self.transport.port,
+                cause=error,
+            ) from None
         self.reboots += 1
 
     async def call(
@@ -255,7 +257,7 @@ class Link:
         except NotMicroPythonError as error:
             if not answered_before:
                 raise
-            raise self._not_back(timeout, received, started) from error
+            raise self._not_back(timeout, received, started, error) from None
 
     async def _end_interrupted(self, timeout: float) -> None:
         """Send the interrupt, wait for it to leave, give the call a grace to end by itself."""
@@ -303,7 +305,9 @@ class Link:
             f"the board on {port} {what}", port=port, received=bytes(self.protocol.discarded)
         )
 
-    def _not_back(self, timeout: float, received: int, started: float) -> DeviceTimeoutError:
+    def _not_back(
+        self, timeout: float, received: int, started: float, cause: BaseException
+    ) -> DeviceTimeoutError:
         """What a board that did not come back sent since the interrupt, said plainly."""
         count, seen = self.received - received, bytes(self.protocol.discarded)
         took = anyio.current_time() - started
@@ -320,6 +324,8 @@ class Link:
             + (f", the last {seen[-60:]!r}" if seen else "")
             + f"; {guess}",
             timeout=timeout,
+            port=self.transport.port,
+            cause=cause,
         )
 
     async def _send_and_settle(self, timeout: float) -> None:

@@ -265,15 +265,17 @@ class DeviceSession:
         if self._releases:
             code = "\n".join([*self._releases, code])
             self._releases.clear()
-        stream = AnswerStream(forward)
+        stream, what = AnswerStream(forward), kind if name is None else f"{kind} {name!r}"
         telemetry = self.telemetry
         if telemetry is None:
-            return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
+            return await self._on_board(
+                lambda device: device.call(code, timeout=seconds, on_output=stream, what=what)
+            )
         started = telemetry.call_started(kind, name)
         try:  # the calls before this one are recorded while its code crosses to the board
             result = await self._on_board(
                 lambda device: device.call(
-                    code, timeout=seconds, on_output=stream, meanwhile=telemetry.record
+                    code, timeout=seconds, on_output=stream, meanwhile=telemetry.record, what=what
                 )
             )
         except BaseException as error:
