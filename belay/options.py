@@ -21,7 +21,11 @@ class SessionOptions:
     ``max_concurrent_sessions``: more raise :class:`~belay.errors.SessionLimitError`
     (or wait, with ``wait_for_session_slot``).
     ``cleanup_timeout``: the most a session's cleanup may take.
-    ``call_timeout``: default deadline of one call (``None``: no deadline).
+    ``call_timeout``: default deadline of one call of your code (``exec``, ``eval``, a task;
+    ``None``, the default: your code runs as long as it likes).
+    ``bookkeeping_timeout``: the deadline of each call belay makes for its own bookkeeping
+    (a session's begin, end and renewal, stats, cleanup, each file chunk, probes, the agent's
+    install): a board gone silent never leaves one waiting.
     ``lease``: how long a board keeps a silent session's resources before reaping them.
     ``journal_path``: where to journal session events (``None``: no journal).
     ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
@@ -35,6 +39,7 @@ class SessionOptions:
     enable_metrics: bool = False
     cleanup_timeout: float = 30.0
     call_timeout: float | None = None
+    bookkeeping_timeout: float = 30.0
     sync_timeout: float = 5.0
     lease: float = 30.0
     journal_path: Path | None = None
@@ -43,7 +48,7 @@ class SessionOptions:
     rts: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("session_timeout", "cleanup_timeout", "sync_timeout", "lease"):
+        for name in ("session_timeout", "cleanup_timeout", "bookkeeping_timeout", "sync_timeout", "lease"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
         if self.call_timeout is not None and self.call_timeout <= 0:

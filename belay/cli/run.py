@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -73,7 +74,8 @@ async def run_kept(container: Container, port: str, script: str, args: argparse.
         saved = await device.eval(SAVED_ARGV, timeout=10.0)
         await device.exec(argv_for(args, saved), timeout=10.0)
         try:
-            await device.exec(script, timeout=args.timeout, on_output=StdoutWriter(sys.stdout.buffer))
+            until = math.inf if args.timeout is None else args.timeout  # the user's code: --timeout or none
+            await device.exec(script, timeout=until, on_output=StdoutWriter(sys.stdout.buffer))
         finally:
             await _restore(lambda code: device.exec(code, timeout=5.0), saved)
 
