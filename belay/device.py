@@ -105,6 +105,7 @@ class Device(AsyncResource):
         recover_timeout: float | None = None,
         reset_if_full: bool = False,
         make_room: RoomMaker | None = None,
+        detect: bool = True,
     ) -> Device:
         """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error.
 
@@ -113,6 +114,8 @@ class Device(AsyncResource):
         interrupted call. A board whose heap is too full to take the capability probe raises
         :class:`BoardOutOfMemoryError`, or is soft-reset first with ``reset_if_full``;
         ``make_room`` is given the chance to free some first (e.g. reap expired sessions).
+        ``detect=False`` skips the probe (``info`` and ``capabilities`` stay unknown): what
+        resetting a board too full to take it needs.
         """
         transport = await transport_factory(port)
         recover = sync_timeout if recover_timeout is None else recover_timeout
@@ -122,7 +125,8 @@ class Device(AsyncResource):
         try:
             async with device._lock:
                 await device._link.sync(sync_timeout)
-            await device.detect(reset_if_full=reset_if_full, make_room=make_room)
+            if detect:
+                await device.detect(reset_if_full=reset_if_full, make_room=make_room)
         except BaseException:
             await device.aclose()  # left at its friendly REPL where it was reached
             raise
@@ -186,8 +190,8 @@ class Device(AsyncResource):
             if not reset_if_full:
                 raise BoardOutOfMemoryError(
                     f"the board on {self.port} is out of memory: it cannot take belay's "
-                    f"{len(probe_code)}-byte capability probe (belay reap --all or belay clean "
-                    "--force soft-reset it)",
+                    f"{len(probe_code)}-byte capability probe (belay reset, belay reap --all or "
+                    "belay clean --force soft-reset it)",
                     port=self.port,
                 )
             logger.warning("the board on %s is out of memory: soft-resetting it", self.port)
