@@ -203,6 +203,18 @@ def file_size(path: str, helper: bool) -> str:
     return f"try:_ba.v({size_of}(__import__('os'),{_u(path)}))\nexcept OSError:_ba.v(-1)"
 
 
+def flash_chunks(path: str, chunk_data: int) -> str:
+    """``(used, of_path)``: the filesystem chunks (``chunk_data`` bytes of data each, the file's
+    name in its first) all files take, and ``path`` takes (0 if it is not there), on a flat
+    filesystem without ``os.statvfs`` (the micro:bit's)."""
+    each = f"(lambda o,n:(o.size(n)+len(n)+{chunk_data + 1})//{chunk_data})"
+    return (
+        "_ba_k=__import__('os')\n_ba_f=_ba_k.listdir()\n"
+        f"_ba.v((sum({each}(_ba_k,n) for n in _ba_f),"
+        f"{each}(_ba_k,{_u(path)}) if {_u(path)} in _ba_f else 0))\ndel _ba_k,_ba_f"
+    )
+
+
 def unfile(name: str) -> str:
     """``name`` is no session's temporary file any more."""
     return (
