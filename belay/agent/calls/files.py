@@ -206,12 +206,14 @@ def file_size(path: str, helper: bool) -> str:
 def flash_chunks(path: str, chunk_data: int) -> str:
     """``(used, of_path)``: the filesystem chunks (``chunk_data`` bytes of data each, the file's
     name in its first) all files take, and ``path`` takes (0 if it is not there), on a flat
-    filesystem without ``os.statvfs`` (the micro:bit's)."""
-    each = f"(lambda o,n:(o.size(n)+len(n)+{chunk_data + 1})//{chunk_data})"
+    filesystem without ``os.statvfs`` (the micro:bit's). Collected first: what ``listdir``
+    keeps for good (the names it interns) lands in the lowest free blocks, not in the middle
+    of the heap, where it split the block a later call needed (a proxy after a put)."""
+    each = f"((_ba_k.size(_ba_f)+len(_ba_f)+{chunk_data + 1})//{chunk_data},_ba_f=={_u(path)})"
     return (
-        "_ba_k=__import__('os')\n_ba_f=_ba_k.listdir()\n"
-        f"_ba.v((sum({each}(_ba_k,n) for n in _ba_f),"
-        f"{each}(_ba_k,{_u(path)}) if {_u(path)} in _ba_f else 0))\ndel _ba_k,_ba_f"
+        f"_ba.gc.collect()\n_ba_k=__import__('os')\n_ba_f=[{each} for _ba_f in _ba_k.listdir()]\n"
+        "_ba.v((sum(_ba_k[0] for _ba_k in _ba_f),sum(_ba_k[0] for _ba_k in _ba_f if _ba_k[1])))\n"
+        "del _ba_k,_ba_f"
     )
 
 
