@@ -32,3 +32,14 @@ def test_reset_works_on_a_board_too_full_for_the_probe(served_board: str, how: s
     reset = belay("reset", how, "-p", served_board)
     assert reset.returncode == 0, reset.stderr
     assert belay("exec", "-p", served_board, "print(6 * 7)").stdout == "42\n"
+
+
+@pytest.mark.parametrize("served_board", ["microbit"], indirect=True)
+def test_the_temperature_qemu_does_not_model_times_out_and_the_board_comes_back(served_board: str) -> None:
+    """QEMU has no micro:bit temperature sensor: the firmware waits for it for ever, deaf to
+    ctrl-C. The call times out cleanly; the virtual board, silent after the interrupt, is
+    restarted (its reset button) and serves the next command."""
+    stuck = belay("exec", "-p", served_board, "-t", "2", "import microbit\nprint(microbit.temperature())")
+    assert stuck.returncode == 3, stuck.stderr
+    assert "did not finish within 2s" in stuck.stderr.splitlines()[-1]
+    assert belay("exec", "-p", served_board, "print(6 * 7)").stdout == "42\n"
