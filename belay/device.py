@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,7 +28,7 @@ from belay.errors import (
 )
 from belay.heap import FIT_CHECK_ABOVE, HEAP_QUERY, check_fits, heap_room
 from belay.link import MAX_OUTPUT_BYTES, CallResult, Link, OutputCallback
-from belay.payloads import encode_code, read_last_line_value, remote_error
+from belay.payloads import encode_code, not_an_expression, read_last_line_value, remote_error
 from belay.transports import TransportFactory, open_transport
 from belay.transports.base import Transport
 
@@ -45,22 +44,6 @@ RoomMaker = Callable[["Device"], Awaitable[None]]
 ESCAPED_MOST, ESCAPE_WRAPPER = 4, 9
 """Code escaped for the raw REPL is at most 4 bytes a byte plus ``exec(b'')``: shorter code
 never needs the heap check (:func:`~belay.heap.check_fits`)."""
-
-
-def _not_an_expression(expression: str) -> str | None:
-    """Why ``expression`` is not one (``None``: it is); short ones are remembered (they recur)."""
-    return _parse_problem_cached(expression) if len(expression) <= 200 else _parse_problem(expression)
-
-
-def _parse_problem(expression: str) -> str | None:
-    try:
-        ast.parse(expression, mode="eval")
-    except SyntaxError as error:
-        return f"not an expression: {expression[:200]!r} ({error.msg})"
-    return None
-
-
-_parse_problem_cached = functools.lru_cache(maxsize=256)(_parse_problem)
 
 
 class Device(AsyncResource):
@@ -107,6 +90,7 @@ class Device(AsyncResource):
         recover_timeout: float | None = None,
         reset_if_full: bool = False,
         make_room: RoomMaker | None = None,
+        detect: bool = True,
     ) -> Device:
         """Open ``port``, reach its raw REPL and detect what it is, or fail with a clear error.
 
@@ -115,6 +99,8 @@ class Device(AsyncResource):
         interrupted call. A board whose heap is too full to take the capability probe raises
         :class:`BoardOutOfMemoryError`, or is soft-reset first with ``reset_if_full``;
         ``make_room`` is given the chance to free some first (e.g. reap expired sessions).
+        ``detect=False`` skips the probe (``info`` and ``capabilities`` stay unknown): what
+        resetting a board too full to take it needs.
         """
         transport = await transport_factory(port)
         recover = sync_timeout if recover_timeout is None else recover_timeout
@@ -124,10 +110,10 @@ class Device(AsyncResource):
         try:
             async with device._lock:
                 await device._link.sync(sync_timeout)
-            await device.detect(reset_if_full=reset_if_full, make_room=make_room)
+            if detect:
+                await device.detect(reset_if_full=reset_if_full, make_room=make_room)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await transport.aclose()
+            await device.aclose()  # left at its friendly REPL where it was reached
             raise
         return device
 
@@ -194,8 +180,8 @@ class Device(AsyncResource):
             if not reset_if_full:
                 raise BoardOutOfMemoryError(
                     f"the board on {self.port} is out of memory: it cannot take belay's "
-                    f"{len(probe_code)}-byte capability probe (belay reap --all or belay clean "
-                    "--force soft-reset it)",
+                    f"{len(probe_code)}-byte capability probe (belay reset, belay reap --all or "
+                    "belay clean --force soft-reset it)",
                     port=self.port,
                 )
             logger.warning("the board on %s is out of memory: soft-resetting it", self.port)
@@ -256,7 +242,7 @@ class Device(AsyncResource):
         """The value of ``expression`` on the board, read back as a Python literal (never
         evaluated): :class:`DeviceValueError` when it is not one or too large,
         :class:`DeviceTimeoutError` when the call and reading the value take over ``timeout``."""
-        problem = _not_an_expression(expression)
+        problem = not_an_expression(expression)
         if problem is not None:
             raise DeviceValueError(problem)
         deadline = self._deadline(timeout)
@@ -294,9 +280,11 @@ class Device(AsyncResource):
         on_output: OutputCallback | None = None,
         raw_paste: bool | None = None,
         meanwhile: Callable[[], None] | None = None,
+        what: str = "call",
     ) -> CallResult:
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt;
-        ``meanwhile`` is called once the code is sent, while the board runs it."""
+        ``meanwhile`` is called once the code is sent, while the board runs it. ``what`` names
+        the call in a :class:`DeviceTimeoutError` (``"exec"``, ``"task 'add'"``)."""
         payload = encode_code(code)
         deadline = self._deadline(timeout)
         if deadline.unbounded:  # the hot path: no scope to wait in
@@ -310,8 +298,9 @@ class Device(AsyncResource):
                 query = functools.partial(self._guarded, on_output=None, deadline=deadline, raw_paste=False)
                 await check_fits(payload, query, self.port)
             result = await self._guarded(
-                payload, on_output=on_output, deadline=deadline, raw_paste=use_paste, meanwhile=meanwhile
-            )
+                payload, on_output=on_output, deadline=deadline, raw_paste=use_paste, meanwhile=meanwhile,
+                what=what,
+            )  # fmt: skip
         finally:
             self._lock.release()
         if result.error:
@@ -352,7 +341,9 @@ class Device(AsyncResource):
             raise DeviceTimeoutError(
                 f"call on {self.port} waited {deadline} for the board and never started",
                 timeout=deadline.budget,
-            ) from error
+                port=self.port,
+                cause=error,
+            ) from None
 
     async def _guarded(
         self,
@@ -362,6 +353,7 @@ class Device(AsyncResource):
         deadline: Deadline,
         raw_paste: bool,
         meanwhile: Callable[[], None] | None = None,
+        what: str = "call",
     ) -> CallResult:
         """Run the call by ``deadline``; interrupt the board if the call is abandoned."""
         finished = False
@@ -375,10 +367,13 @@ class Device(AsyncResource):
             finished = True
             return result
         except TimeoutError as error:
+            logger.debug("%s on %s timed out", what, self.port, exc_info=error)
             raise DeviceTimeoutError(
-                f"call on {self.port} did not finish within {deadline}; it was interrupted",
+                f"{what} on {self.port} did not finish within {deadline}; it was interrupted",
                 timeout=deadline.budget,
-            ) from error
+                port=self.port,
+                cause=error,
+            ) from None
         except ConnectionLostError as error:
             self._on_lost(error)
             finished = True
@@ -434,9 +429,13 @@ class Device(AsyncResource):
     # --- lifetime ---------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the connection (and end a virtual board's process). Safe to call twice."""
+        """Leave the board at its friendly REPL (ctrl-B out of raw mode, as mpremote does: no
+        soft reset, its threads keep running) for whatever tool comes next, then close the
+        connection (and end a virtual board's process). Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            if self._lost is None and not self._lock.locked():
+                await self._link.let_go()
             await self._link.transport.aclose()

@@ -67,11 +67,24 @@ class NotMicroPythonError(ProtocolError):
 
 
 class DeviceTimeoutError(BelayError, TimeoutError):
-    """A call did not finish within its deadline; the board was interrupted."""
+    """A call did not finish within its deadline; the board was interrupted.
 
-    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+    Raised ``from None``, so a traceback reads like a board error's (the caller's line, then
+    what timed out, after how long, on which board); the event loop's own exception (anyio's
+    cancellation) stays in :attr:`cause` for a debugger, and in the log at debug level."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout: float | None = None,
+        port: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
         super().__init__(message)
         self.timeout = timeout
+        self.port = port
+        self.cause = cause
 
 
 class DeviceExecError(BelayError):

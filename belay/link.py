@@ -49,6 +49,10 @@ DRAIN_LIMIT = 60.0
 """Seconds at most to wait for bytes already written to leave for the board (a slow line's
 buffer) before the time a recovery allows the board itself starts."""
 
+LET_GO_LIMIT = 1.0
+"""Seconds at most that leaving a board at its friendly REPL may take (a board that stopped
+reading is closed all the same)."""
+
 PROBE_TRIES = 3
 """Echo calls a recovery makes at most to prove it is in step (each can absorb one stale
 interrupt the board still held, or one false answer)."""
@@ -158,6 +162,24 @@ class Link:
             received=seen,
         )
 
+    async def let_go(self) -> bool:
+        """Leave the board at its friendly REPL for the next tool, as mpremote does: ctrl-B out
+        of raw mode (no soft reset; threads and timers keep running), written and drained
+        within ``LET_GO_LIMIT`` s. Only from the raw prompt: a board in a call, never reached
+        or gone is left as it is. Whether ctrl-B left the host."""
+        if self.protocol.state is not State.IDLE:
+            return False
+        self.protocol = RawRepl()  # what the board says next is not an answer to anything
+        with anyio.move_on_after(LET_GO_LIMIT):
+            try:
+                await self.transport.send(control.EXIT_RAW)
+                await self.transport.drain()
+            except ConnectionLostError as error:
+                logger.debug("the board on %s went while being let go: %s", self.transport.port, error)
+                return False
+            return True
+        return False
+
     async def soft_reset(self, timeout: float) -> None:
         """Soft-reset the board from its raw prompt and wait until it is back there."""
         self.protocol.soft_reset()
@@ -170,7 +192,9 @@ class Link:
                 f"the board on {self.transport.port} did not come back to the raw REPL within "
                 f"{timeout:g}s of a soft reset",
                 timeout=timeout,
-            ) from error
+                port=self.transport.port,
+                cause=error,
+            ) from None
         self.reboots += 1
 
     async def call(
@@ -235,7 +259,7 @@ class Link:
         except NotMicroPythonError as error:
             if not answered_before:
                 raise
-            raise self._not_back(timeout, received, started) from error
+            raise self._not_back(timeout, received, started, error) from None
 
     async def _end_interrupted(self, timeout: float) -> None:
         """Send the interrupt, wait for it to leave, give the call a grace to end by itself."""
@@ -283,7 +307,9 @@ class Link:
             f"the board on {port} {what}", port=port, received=bytes(self.protocol.discarded)
         )
 
-    def _not_back(self, timeout: float, received: int, started: float) -> DeviceTimeoutError:
+    def _not_back(
+        self, timeout: float, received: int, started: float, cause: BaseException
+    ) -> DeviceTimeoutError:
         """What a board that did not come back sent since the interrupt, said plainly."""
         count, seen = self.received - received, bytes(self.protocol.discarded)
         took = anyio.current_time() - started
@@ -300,6 +326,8 @@ class Link:
             + (f", the last {seen[-60:]!r}" if seen else "")
             + f"; {guess}",
             timeout=timeout,
+            port=self.transport.port,
+            cause=cause,
         )
 
     async def _send_and_settle(self, timeout: float) -> None:

@@ -13,7 +13,14 @@ from typing import Any
 ENV_PREFIX = "BELAY_"
 """What the environment variables belay reads start with."""
 
-_SECONDS = ("session_timeout", "cleanup_timeout", "call_timeout", "sync_timeout", "lease")
+_SECONDS = (
+    "session_timeout",
+    "cleanup_timeout",
+    "bookkeeping_timeout",
+    "call_timeout",
+    "sync_timeout",
+    "lease",
+)
 _FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts")
 
 
@@ -47,7 +54,11 @@ class SessionOptions:
     ``max_concurrent_sessions``: more raise :class:`~belay.errors.SessionLimitError`
     (or wait, with ``wait_for_session_slot``).
     ``cleanup_timeout``: the most a session's cleanup may take.
-    ``call_timeout``: default deadline of one call (``None``: no deadline).
+    ``call_timeout``: default deadline of one call of your code (``exec``, ``eval``, a task;
+    ``None``, the default: your code runs as long as it likes).
+    ``bookkeeping_timeout``: the deadline of each call belay makes for its own bookkeeping
+    (a session's begin, end and renewal, stats, cleanup, each file chunk, probes, the agent's
+    install): a board gone silent never leaves one waiting.
     ``lease``: how long a board keeps a silent session's resources before reaping them.
     ``journal_path``: where to journal session events (``None``: no journal).
     ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
@@ -61,6 +72,7 @@ class SessionOptions:
     enable_metrics: bool = False
     cleanup_timeout: float = 30.0
     call_timeout: float | None = None
+    bookkeeping_timeout: float = 30.0
     sync_timeout: float = 5.0
     lease: float = 30.0
     journal_path: Path | None = None

@@ -3,6 +3,8 @@ printed, the exception a board's traceback names."""
 
 from __future__ import annotations
 
+import ast
+import functools
 from typing import Any
 
 from belay import literals
@@ -42,6 +44,22 @@ def _last_line(result: CallResult) -> str:
     if not lines:
         raise DeviceValueError("the board printed no value")
     return lines[-1]
+
+
+def not_an_expression(expression: str) -> str | None:
+    """Why ``expression`` is not one (``None``: it is); short ones are remembered (they recur)."""
+    return _parse_problem_cached(expression) if len(expression) <= 200 else _parse_problem(expression)
+
+
+def _parse_problem(expression: str) -> str | None:
+    try:
+        ast.parse(expression, mode="eval")
+    except SyntaxError as error:
+        return f"not an expression: {expression[:200]!r} ({error.msg})"
+    return None
+
+
+_parse_problem_cached = functools.lru_cache(maxsize=256)(_parse_problem)
 
 
 def remote_error(error: bytes, *, truncated: bool = False) -> DeviceExecError:

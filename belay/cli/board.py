@@ -34,9 +34,15 @@ FIND_RESET = (
 async def hard_reset(device: Device) -> str:
     """Reset the board as a power cycle would; return how. Raises :class:`CliError` where the
     board has no way to (the unix port)."""
-    from belay.errors import ConnectionLostError, DeviceTimeoutError, ProtocolError
+    from belay.errors import ConnectionLostError, DeviceExecError, DeviceTimeoutError, ProtocolError
 
-    module = await device.eval_code(FIND_RESET, timeout=10.0)
+    try:
+        module = await device.eval_code(FIND_RESET, timeout=10.0)
+    except DeviceExecError as error:  # too full even for that: a soft reset first makes room
+        if error.remote_type != "MemoryError":
+            raise
+        await device.soft_reset()
+        module = await device.eval_code(FIND_RESET, timeout=10.0)
     if module not in HARD_RESET:
         raise CliError(
             f"the board on {device.port} cannot be hard-reset: it has neither machine.reset() nor "
@@ -49,8 +55,9 @@ async def hard_reset(device: Device) -> str:
 
 
 async def reset_board(container: Container, port: str, hard: bool) -> str:
-    """Soft- or hard-reset the board on ``port``; return what was done, for people."""
-    device = await container.device_opener(port)
+    """Soft- or hard-reset the board on ``port``; return what was done, for people. The board
+    is not probed first: a board too full to take the probe is the one that needs a reset."""
+    device = await container.device_opener(port, detect=False)
     async with device:
         if hard:
             return f"hard-reset the board on {port} ({await hard_reset(device)})"

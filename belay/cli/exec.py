@@ -7,6 +7,7 @@ with ``--keep`` in the board's REPL namespace, outside any session, where what i
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,8 @@ async def run_exec_kept(container: Container, port: str, code: str, out: Any, ti
 
     device = await container.device_opener(port)
     async with device:
-        await device.exec(code, timeout=timeout, on_output=StdoutWriter(out))
+        # the user's code: no deadline unless --timeout (the device bounds only belay's own calls)
+        await device.exec(code, timeout=math.inf if timeout is None else timeout, on_output=StdoutWriter(out))
 
 
 def cmd_exec(args: argparse.Namespace, container: Container) -> int:

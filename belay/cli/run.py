@@ -9,7 +9,9 @@ it runs and is put back afterwards. Ctrl-C interrupts the board, ends the sessio
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from belay.cli.common import EXIT_OK, CliError, add_run_options, note_keep_on_unix, port_for
 
 if TYPE_CHECKING:
+    from belay.board_info import Capabilities
     from belay.container import Container
 
 ARGV = "__import__('sys').argv"
@@ -59,9 +62,46 @@ async def run_in_session(container: Container, port: str, script: str, args: arg
         saved = await session.eval(SAVED_ARGV, timeout=10.0)
         await session.exec(argv_for(args, saved), timeout=10.0)
         try:
-            await session.exec(script, filename=filename)
+            for piece in pieces(script, session.capabilities):
+                await session.exec(piece, filename=filename)
         finally:
             await _restore(lambda code: session.exec(code, timeout=5.0), saved)
+
+
+PIECE_MOST = 384
+"""Bytes of a script at most in one call on a small board (the call holds them three times
+over: as it arrives, as a string constant, and as the parser reads them)."""
+
+
+def pieces(script: str, capabilities: Capabilities) -> list[str]:
+    """The script as the calls that run it: one, or on a small board (the micro:bit) where it
+    is longer than a call should carry, its top-level statements in groups of about that size,
+    run one after another in the session's namespace (as the whole script would run; one
+    statement is never split). Each keeps its lines' numbers (blank lines before it), so a
+    traceback names the script's line. A script CPython cannot parse goes whole: the board
+    says what is wrong with it."""
+    from belay.heap import FIT_CHECK_ABOVE, collects_before_keeping
+
+    if len(script.encode("utf-8")) <= FIT_CHECK_ABOVE or not collects_before_keeping(capabilities):
+        return [script]
+    try:
+        starts = [_first_line(node) for node in ast.parse(script).body]
+    except (SyntaxError, ValueError):
+        return [script]
+    lines = script.splitlines(keepends=True)
+    groups: list[tuple[int, int]] = []  # (first, end) line indexes of each piece
+    for first, end in zip(starts, [*starts[1:], len(lines) + 1], strict=True):
+        if groups and len("".join(lines[groups[-1][0] - 1 : end - 1]).encode()) <= PIECE_MOST:
+            groups[-1] = (groups[-1][0], end)
+        else:
+            groups.append((first if groups else 1, end))
+    return ["\n" * (first - 1) + "".join(lines[first - 1 : end - 1]) for first, end in groups]
+
+
+def _first_line(node: ast.stmt) -> int:
+    """Where a top-level statement starts: its first decorator's line, if it has any."""
+    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
+    return min([node.lineno, *(decorator.lineno for decorator in decorators)])
 
 
 async def run_kept(container: Container, port: str, script: str, args: argparse.Namespace) -> None:
@@ -73,7 +113,8 @@ async def run_kept(container: Container, port: str, script: str, args: argparse.
         saved = await device.eval(SAVED_ARGV, timeout=10.0)
         await device.exec(argv_for(args, saved), timeout=10.0)
         try:
-            await device.exec(script, timeout=args.timeout, on_output=StdoutWriter(sys.stdout.buffer))
+            until = math.inf if args.timeout is None else args.timeout  # the user's code: --timeout or none
+            await device.exec(script, timeout=until, on_output=StdoutWriter(sys.stdout.buffer))
         finally:
             await _restore(lambda code: device.exec(code, timeout=5.0), saved)
 

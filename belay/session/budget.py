@@ -20,8 +20,11 @@ RESERVE_MAX = 64 * 1024
 ``max_concurrent_sessions`` long before their heap."""
 
 
-CALLS_ROOM = 128
-"""Bytes kept free for each open session's first calls (a small task deployed and called)."""
+CALLS_ROOM = 256
+"""Bytes kept free for each open session's calls: what one at work holds beyond its begin
+(measured on the micro:bit: ~160 B begun, ~80 B more with a small task deployed and called and
+a value bound by an ``exec``), rounded up, so that every session let in has room for belay's
+calls and its own (twelve at once, each with a task and five execs: none out of memory)."""
 
 
 def session_reserve(capabilities: Capabilities) -> tuple[int, int]:

@@ -50,13 +50,16 @@ async def open_device(
     transport_factory: TransportFactory = open_transport,
     *,
     reset_if_full: bool = False,
+    detect: bool = True,
 ) -> Device:
-    """Open the board on ``port`` with the call and sync timeouts and the DTR/RTS levels of
-    ``options`` (soft-reset first if it is too full to be probed, with ``reset_if_full``)."""
+    """Open the board on ``port`` with the bookkeeping and sync timeouts and the DTR/RTS levels
+    of ``options`` (soft-reset first if it is too full to be probed, with ``reset_if_full``):
+    a call given no deadline is belay's own; a session gives its users' calls theirs."""
     factory = with_lines(transport_factory, ModemLines(dtr=options.dtr, rts=options.rts))
     return await Device.open(
-        port, transport_factory=factory, call_timeout=options.call_timeout,
+        port, transport_factory=factory, call_timeout=options.bookkeeping_timeout,
         sync_timeout=options.sync_timeout, reset_if_full=reset_if_full, make_room=reap_expired,
+        detect=detect,
     )  # fmt: skip
 
 

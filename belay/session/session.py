@@ -91,7 +91,7 @@ class DeviceSession:
         self._teardowns: list[Task] = []
         self._names = 0
         self._releases: list[str] = []  # agent code freeing what the host dropped
-        self.fs = SessionFiles(self if telemetry is None else LabelledCalls(self, "file"))
+        self.fs = SessionFiles(LabelledCalls(self, "file"))  # file calls are bookkeeping: bounded
 
     # --- identity -----------------------------------------------------------------------
 
@@ -253,7 +253,7 @@ class DeviceSession:
     ) -> Any:
         """Run agent-level ``code`` that answers a value (see :mod:`belay.agent.answers`); return it. What
         the code printed on the way reaches ``on_output``."""
-        deadline = Deadline.after(self.options.call_timeout if timeout is DEFAULT else timeout)
+        deadline = Deadline.after(self._timeout(timeout, kind))
         result = await self._call(code, timeout, self.on_output, kind, name)
         if len(result.output) <= INLINE_TEXT:  # short: parsed here, no thread, within microseconds
             return value_of(result.output, truncated=result.output_truncated)
@@ -265,20 +265,22 @@ class DeviceSession:
     ) -> CallResult:
         """One call for this session: what its code prints goes to ``forward``, the agent's
         answer is kept back in the result."""
-        deadline = self.options.call_timeout if timeout is DEFAULT else timeout
+        deadline = self._timeout(timeout, kind)
         seconds = math.inf if deadline is None else float(deadline)
         if self._releases:
             code = "\n".join([*self._releases, code])
             self._releases.clear()
-        stream = AnswerStream(forward)
+        stream, what = AnswerStream(forward), kind if name is None else f"{kind} {name!r}"
         telemetry = self.telemetry
         if telemetry is None:
-            return await self._on_board(lambda device: device.call(code, timeout=seconds, on_output=stream))
+            return await self._on_board(
+                lambda device: device.call(code, timeout=seconds, on_output=stream, what=what)
+            )
         started = telemetry.call_started(kind, name)
         try:  # the calls before this one are recorded while its code crosses to the board
             result = await self._on_board(
                 lambda device: device.call(
-                    code, timeout=seconds, on_output=stream, meanwhile=telemetry.record
+                    code, timeout=seconds, on_output=stream, meanwhile=telemetry.record, what=what
                 )
             )
         except BaseException as error:
@@ -286,6 +288,13 @@ class DeviceSession:
             raise
         telemetry.call_ended(started, kind, name, len(code), len(result.output))
         return result
+
+    def _timeout(self, timeout: Timeout, kind: str) -> float | None:
+        """A call's deadline: the one given, else ``bookkeeping_timeout`` for belay's file calls
+        and ``call_timeout`` for the user's code."""
+        if timeout is not DEFAULT:
+            return timeout
+        return self.options.bookkeeping_timeout if kind == "file" else self.options.call_timeout
 
     async def _on_board(self, call: Callable[[Device], Awaitable[T]]) -> T:
         """Make a call for this session: it must be active, its setups run first, a lost
@@ -413,7 +422,8 @@ class DeviceSession:
         """This session's records as the agent keeps them on the board."""
         from belay.agent.stats_record import stats_record
 
-        stats = stats_record(await self.run_value(calls.stats()), self.port)
+        answer = await self.run_value(calls.stats(), timeout=self.options.bookkeeping_timeout)
+        stats = stats_record(answer, self.port)
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
         return record

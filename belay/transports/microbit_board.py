@@ -26,6 +26,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_FIRMWARE = "/usr/share/firmware-microbit-micropython/firmware.hex"
 UART_PACING = Pacing(chunk_size=32, delay=0.01)
 """The emulated nRF51 drops input beyond ~32 bytes per 10 ms once its heap is fragmented."""
+WEDGED_AFTER = 8.0
+"""Seconds of silence after an interrupt that mean the firmware waits on a peripheral QEMU does
+not model (``microbit.temperature()`` waits for the TEMP sensor for ever, deaf to ctrl-C): QEMU
+is restarted, as the board's reset button would, and the restart reported as a reboot."""
+
+WEDGE_CHECK = 0.5
+"""Seconds between two looks at whether the board answered an interrupt."""
+
 _PTY_LINE = re.compile(rb"char device redirected to (\S+)")
 INSTALL_HINT = (
     "the microbit virtual board needs qemu-system-arm and the firmware "
@@ -59,6 +67,10 @@ class MicrobitBoard(Transport):
         self.tty_path = serial_port.port
         self._process = process
         self._serial = serial_port
+        self._interrupted_at: float | None = None
+        """When an interrupt went out that the board has not answered yet."""
+        self._restarting = False
+        """QEMU is being restarted: what is sent meanwhile is lost, as a resetting board's input."""
 
     @classmethod
     async def start(cls, *, startup_timeout: float = 10.0) -> MicrobitBoard:
@@ -81,16 +93,56 @@ class MicrobitBoard(Transport):
         return self._process.pid
 
     async def send(self, data: bytes) -> None:
+        if b"\x03" in data and self._interrupted_at is None:
+            self._interrupted_at = anyio.current_time()
         try:
-            await self._serial.send(data)
+            if not self._restarting:
+                await self._serial.send(data)
         except ConnectionLostError as error:
-            raise await self._lost(error) from error
+            if not self._restarting:
+                raise await self._lost(error) from error
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
+        """What the board sent; a board silent for ``WEDGED_AFTER`` s after an interrupt is
+        restarted (checked every ``WEDGE_CHECK`` s: the interrupt may go out while this waits)."""
+        while True:
+            if self._wedged():
+                await self._restart()
+            try:
+                data = self._serial.receive_nowait(max_bytes)
+                if not data:
+                    with anyio.move_on_after(WEDGE_CHECK):
+                        data = await self._serial.receive(max_bytes)
+            except ConnectionLostError as error:
+                raise await self._lost(error) from error
+            if data:
+                self._interrupted_at = None
+                return data
+
+    def _wedged(self) -> bool:
+        started = self._interrupted_at
+        return started is not None and anyio.current_time() - started >= WEDGED_AFTER
+
+    async def _restart(self) -> None:
+        """Restart QEMU (the board's reset button) and report it as a reboot."""
+        logger.warning(
+            "the microbit board answered no interrupt for %gs (a peripheral QEMU does not model, "
+            "such as the temperature sensor?): restarting it", WEDGED_AFTER,
+        )  # fmt: skip
+        self._restarting = True
         try:
-            return await self._serial.receive(max_bytes)
-        except ConnectionLostError as error:
-            raise await self._lost(error) from error
+            with anyio.CancelScope(shield=True):
+                await self._serial.aclose()
+                kill_process_group(self._process)
+                fresh = await MicrobitBoard.start()
+            self._process, self._serial, self.tty_path = fresh._process, fresh._serial, fresh.tty_path
+        finally:
+            self._restarting = False
+        self._interrupted_at = None
+        raise ConnectionLostError(
+            f"the microbit board was restarted: it answered no interrupt for {WEDGED_AFTER:g}s",
+            port=self.port, rebooted=True,
+        )  # fmt: skip
 
     async def _lost(self, error: ConnectionLostError) -> ConnectionLostError:
         """The board's loss, named by this board's port and by how QEMU ended."""

@@ -110,3 +110,27 @@ def test_a_missing_script_is_one_line_exit_2(tmp_path: Path) -> None:
     result = belay("run", "-p", "unix", str(tmp_path / "nope.py"))
     assert result.returncode == 2
     assert result.stderr == f"belay: error: cannot read {tmp_path / 'nope.py'}: No such file or directory\n"
+
+
+BIG_SCRIPT = (
+    "# a 2.4 KB script: more than one call carries on the micro:bit\n"
+    + "".join(f"value_{i:02d} = {i} * 2  # the {i:02d}th value, kept for later\n" for i in range(40))
+    + "def keep(function):\n    return function\n\n\n"
+    + "@keep\ndef total():\n    return sum(globals()['value_%02d' % i] for i in range(40))\n\n\n"
+    + "class Tally:\n    def __init__(self):\n        self.count = total()\n\n\n"
+    + "".join(f"check_{i:02d} = value_{i:02d} == {i} * 2\n" for i in range(15))
+    + "if __name__ == '__main__':\n    print('total', Tally().count, check_14)\n    1 / 0\n"
+)
+
+
+@pytest.mark.microbit
+def test_a_long_script_runs_on_the_microbit_in_pieces_with_its_own_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "long.py"
+    path.write_text(BIG_SCRIPT)
+    assert len(BIG_SCRIPT) > 2300
+    result = belay("run", "-p", "microbit", str(path))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "total 1560 True\n"
+    last_line = BIG_SCRIPT.count("\n")
+    assert f'File "{path}", line {last_line}' in result.stderr, result.stderr
+    assert "ZeroDivisionError" in result.stderr and "MemoryError" not in result.stderr

@@ -164,3 +164,34 @@ async def test_a_wrong_baud_rate_is_not_micropython_within_the_sync_timeout(floo
     assert caught.value.port == "memory"
     assert 0 < len(caught.value.received) <= 256
     assert len(device._link.protocol._inbox) <= 64
+
+
+async def test_belays_own_calls_have_a_deadline_by_default_and_the_users_code_none() -> None:
+    """With no ``call_timeout`` (the default), the user's code runs as long as it likes, while
+    every call belay makes for itself (file chunks, stats, a session's renewal) is bounded by
+    ``bookkeeping_timeout``: a board frozen while in step never leaves one waiting."""
+    options = SessionOptions(bookkeeping_timeout=0.5, sync_timeout=1.0, cleanup_timeout=1.0)
+    async with DeviceSessionManager(options) as manager:
+        session = await manager.create_session("unix")
+        assert options.call_timeout is None
+        with anyio.fail_after(GUARD):
+            await session.exec("import time\ntime.sleep_ms(1200)")  # past bookkeeping_timeout: the user's
+        board = manager.board("unix")
+        assert board is not None
+        pid = board.device.transport.pid  # type: ignore[attr-defined]
+        for bookkeeping in (
+            lambda: session.fs.put(b"x" * 100, "data.bin"),
+            lambda: session.fs.ls(),
+            session.board_stats,
+            session.renew_lease,
+            lambda: board.device.exec("pass"),  # a call given no deadline: belay's own
+        ):
+            assert await session.eval("1") == 1  # in step, so only the call's own deadline can end it
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                with anyio.fail_after(GUARD), pytest.raises(DeviceTimeoutError, match=r"within 0\.5s"):
+                    await bookkeeping()
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        with anyio.fail_after(GUARD):
+            assert await session.eval("6 * 7") == 42

@@ -132,9 +132,10 @@ async def test_cancels_mid_line_leave_every_later_answer_to_its_own_call(
             except BaseException as error:
                 error.add_note(context)
                 raise
-        put_time = len(FILE) * 10 / int(port.rsplit("=", 1)[1])
+        data = FILE[: 8 * 1024] if port.startswith("microbit") else FILE  # its flash holds ~15 KB
+        put_time = len(data) * 10 / int(port.rsplit("=", 1)[1])
         landed, took = await _cancelled(
-            lambda: session.fs.put(FILE, "slow.bin", temporary=True), 0.4 * put_time
+            lambda: session.fs.put(data, "slow.bin", temporary=True), 0.4 * put_time
         )
         assert landed
         recoveries.append(took)

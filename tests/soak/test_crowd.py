@@ -114,3 +114,48 @@ async def test_fifty_sessions_of_mixed_work_leave_the_heap_as_they_found_it() ->
     # Not cut into pieces either: nothing the load made outlives it anywhere in the heap (the
     # reaper's periodic scan once pinned a dead list of 20-50 session tokens from its stack).
     assert largest_after >= largest_before, (largest_before, largest_after)
+
+
+@pytest.mark.microbit
+async def test_twelve_sessions_each_with_a_task_and_execs_run_or_are_refused_never_out_of_memory() -> None:
+    """Issue 24.6: twelve sessions at once, each deploying a task and making five task calls and
+    five one-line execs: each session runs, or is refused with ``SessionLimitError``; none meets
+    a ``MemoryError`` (in belay's own calls or the user's), since admission leaves every
+    admitted session room for its calls."""
+    outcomes: collections.Counter[str] = collections.Counter()
+    async with DeviceSessionManager(SessionOptions(max_concurrent_sessions=12)) as manager:
+        all_in = anyio.Event()
+        admitted = [0]
+
+        async def worker(n: int) -> None:
+            try:
+                async with manager.session("microbit", on_output=None) as session:
+
+                    @session.task
+                    def scale(x, k):  # type: ignore[no-untyped-def]
+                        return x * k
+
+                    admitted[0] += 1
+                    if admitted[0] == 12:
+                        all_in.set()
+                    with anyio.move_on_after(5):
+                        await all_in.wait()  # all admitted sessions at work together
+                    for c in range(5):
+                        assert await scale(c, n) == c * n
+                        await session.exec(f"y = {n} + {c}")
+                    assert await session.eval("y") == n + 4
+                outcomes["ran"] += 1
+            except SessionLimitError as refused:
+                assert "room for no more sessions" in str(refused)
+                outcomes["refused"] += 1
+            except BelayError as error:  # what the test is here to catch
+                outcomes[f"{type(error).__name__}: {str(error)[:200]}"] += 1
+
+        with anyio.fail_after(180):
+            async with anyio.create_task_group() as group:
+                for n in range(12):
+                    group.start_soon(worker, n)
+        assert set(outcomes) <= {"ran", "refused"}, outcomes
+        assert outcomes["ran"] >= 6, outcomes
+        async with manager.session("microbit", on_output=None) as next_host:
+            assert await next_host.eval("1 + 1") == 2

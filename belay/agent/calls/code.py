@@ -10,9 +10,12 @@ from belay.literals import uninterned as _u
 def exec_code(token: Ref, code: str, guarded: bool) -> str:
     """Run ``code`` in the session's namespace, straight from the raw REPL's code (one level
     deeper than the bare REPL). ``guarded`` (boards with threads): ``_ba.d`` ends the call for
-    the reaper however it ends; elsewhere the plain form spares the parser's heap."""
+    the reaper however it ends; elsewhere (the micro:bit) the plain form spares the parser's
+    heap, and a collection first frees what the parser needs (one the parser triggers itself,
+    deep in its own stack, frees less, likely kept by stale pointers there: twelve sessions at
+    work at once met ``MemoryError: parser could not allocate`` without it, none with it)."""
     run = f"exec({_u(code)},_ba.g({token!r}))"
-    return f"try:{run}\nfinally:_ba.d()" if guarded else run
+    return f"try:{run}\nfinally:_ba.d()" if guarded else f"_ba.gc.collect()\n{run}"
 
 
 def eval_expression(token: Ref, expression: str, guarded: bool) -> str:

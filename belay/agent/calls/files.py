@@ -203,6 +203,20 @@ def file_size(path: str, helper: bool) -> str:
     return f"try:_ba.v({size_of}(__import__('os'),{_u(path)}))\nexcept OSError:_ba.v(-1)"
 
 
+def flash_chunks(path: str, chunk_data: int) -> str:
+    """``(used, of_path)``: the filesystem chunks (``chunk_data`` bytes of data each, the file's
+    name in its first) all files take, and ``path`` takes (0 if it is not there), on a flat
+    filesystem without ``os.statvfs`` (the micro:bit's). Collected first: what ``listdir``
+    keeps for good (the names it interns) lands in the lowest free blocks, not in the middle
+    of the heap, where it split the block a later call needed (a proxy after a put)."""
+    each = f"((_ba_k.size(_ba_f)+len(_ba_f)+{chunk_data + 1})//{chunk_data},_ba_f=={_u(path)})"
+    return (
+        f"_ba.gc.collect()\n_ba_k=__import__('os')\n_ba_f=[{each} for _ba_f in _ba_k.listdir()]\n"
+        "_ba.v((sum(_ba_k[0] for _ba_k in _ba_f),sum(_ba_k[0] for _ba_k in _ba_f if _ba_k[1])))\n"
+        "del _ba_k,_ba_f"
+    )
+
+
 def unfile(name: str) -> str:
     """``name`` is no session's temporary file any more."""
     return (

@@ -33,7 +33,7 @@ from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError, RemoteFileNotFoundError
 from belay.heap import roomy_for_transfers
 from belay.session.context import DEFAULT, SessionContext, Timeout
-from belay.session.files import transfer
+from belay.session.files import flash, transfer
 from belay.session.files.cache import Features, FileCache
 from belay.session.files.errors import ENOENT, BoardFileError, errno_of, write_error
 from belay.session.files.paths import SEPARATORS, check_path
@@ -54,6 +54,10 @@ TEMP_PREFIX = ".belay-"
 """A put's temporary file is ``.belay-<session id>-<n>.part`` beside its target (the session's
 end or reaping removes one a dead host left)."""
 
+_IN_PLACE = (
+    "%s: no room on %s's flash for a second copy of %d bytes: writing it in place "
+    "(until complete, a failure loses the old copy)"
+)
 CLOSE_TIMEOUT = 20.0
 """How long closing a file after a failed or cancelled transfer may take."""
 
@@ -304,6 +308,11 @@ class SessionFiles:
         and copied over the old file; when its flash cannot hold both (ENOSPC, the old file
         still whole), the file is written in place instead, with a warning."""
         plan, features = await self._plan(timeout)
+        part, on_board = transfer.PART_CHUNKS * plan.chunk, self._known().on_board(path)
+        if await flash.must_write_in_place(self.session, path, on_board, len(data), part, timeout):
+            logger.warning(_IN_PLACE, path, self.session.port, len(data))
+            await self._write_in_place(path, data, temporary, timeout)
+            return
         upload = self._upload(path, temporary, features.rename)
         upload.decides = not features.rename
         try:
@@ -312,10 +321,7 @@ class SessionFiles:
             await self._abort(upload)
             if not await self._fits_in_place(upload, error, len(data), timeout):
                 raise write_error(path, self.session.port, self._error(path, error)) from None
-            logger.warning(
-                "%s: no room on %s's flash for a second copy of %d bytes: writing it in place "
-                "(until complete, a failure loses the old copy)", path, self.session.port, len(data),
-            )  # fmt: skip
+            logger.warning(_IN_PLACE, path, self.session.port, len(data))
             await self._write_in_place(path, data, temporary, timeout)
 
     async def _fits_in_place(
