@@ -10,13 +10,14 @@ from belay import DeviceExecError
 from belay.testing.blocking_session import SyncSession
 
 
-def test_tasks_exec_and_eval(belay_sync_session: SyncSession) -> None:
+def test_tasks_exec_and_eval(belay_sync_session: SyncSession, capfd: pytest.CaptureFixture[str]) -> None:
     @belay_sync_session.task
     def add(a, b):  # type: ignore[no-untyped-def]
         return a + b
 
     assert add(2, 3) == 5
-    assert belay_sync_session.exec("x = 4\nprint(x)") == "4\n"
+    assert belay_sync_session.exec("x = 4\nprint(x)") is None  # its output was streamed: not returned again
+    assert "4\n" in capfd.readouterr().out
     assert belay_sync_session.eval("x * 2") == 8
     with pytest.raises(DeviceExecError, match="ZeroDivisionError"):
         belay_sync_session.exec("1 // 0")

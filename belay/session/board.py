@@ -83,7 +83,9 @@ class Board(AsyncResource):
             if self._agent_boot == self.device.reboots:
                 return []
             roomy = self.device.capabilities.heap >= ROOMY_TRANSFERS_FROM
-            if not roomy:  # a small heap: swept before the agent loads, if the board booted since
+            if not roomy and not await self.device.eval_code(calls.agent_loaded()):
+                # a small heap, booted since: swept before the agent loads (the sweep's code is
+                # sent only then: compiling it costs the micro:bit ~400 B of heap for good)
                 await self._sweep_parts(calls.sweep_parts(roomy=False, unless_loaded=True))
             self.last_install = await ensure_agent(self.device)
             if self.device.capabilities.threads:

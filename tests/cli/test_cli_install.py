@@ -390,11 +390,11 @@ async def test_a_package_too_large_for_the_microbit_is_the_filesystem_is_full_li
 REMOVE_MICROBIT_FILES = (
     "import os\nfor n in ('filler.bin','small.py','big.py'):\n try: os.remove(n)\n except OSError: pass"
 )
-FILL_MICROBIT = (  # fill the flash behind belay's back, leaving ~1 KB
+FILL_MICROBIT = (  # fill the flash behind belay's back, leaving ~2 KB (belay keeps ~1 KB of it free)
     "f=open('filler.bin','wb')\nb=b'x'*128\nn=0\ntry:\n while 1:\n  f.write(b)\n  n+=128\n"
     "except OSError:\n pass\ntry:\n f.close()\nexcept OSError:\n pass\n"
     "if 'filler.bin' in __import__('os').listdir():__import__('os').remove('filler.bin')\n"
-    "f=open('filler.bin','wb')\nfor i in range(n//128-8): f.write(b)\nf.close()"
+    "f=open('filler.bin','wb')\nfor i in range(n//128-16): f.write(b)\nf.close()"
 )
 
 
