@@ -337,8 +337,8 @@ class DeviceSession:
         )
 
     async def proxy(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
-        """Evaluate ``expression`` on the board and keep the object there: a
-        :class:`~belay.session.functions.proxies.Proxy` of it (its value, when it is a literal)."""
+        """Evaluate ``expression`` on the board and keep the object there: always a
+        :class:`~belay.session.functions.proxies.Proxy` of it (``await p.snapshot()`` copies it)."""
         from belay.session.functions import proxies
 
         return await proxies.evaluate(self, expression, timeout)

@@ -62,14 +62,15 @@ def collect_garbage() -> str:
 
 
 def proxy_of(token: str, expression: str) -> str:
-    """Evaluate ``expression`` in the session's namespace; a literal, or a new proxy's id."""
+    """Evaluate ``expression`` in the session's namespace and keep it: a new proxy's id."""
     return f"_ba.P('e',{token!r},{_u(expression)})"
 
 
 def proxy_op(op: str, token: str, ref: int, path: str, arguments: str = "") -> str:
     """Proxy ``ref``'s object at ``path`` (a tuple literal of steps): get it (``"g"``), call it
-    (``"c"``, ``arguments`` as call-argument source starting with ``,``), its length
-    (``"l"``), membership (``"n"``), set (``"s"``), or a new iterator over it (``"i"``)."""
+    (``"c"``, ``arguments`` as call-argument source starting with ``,``), copy it (``"v"``:
+    a literal, else ``(3, type)``), its length (``"l"``), membership (``"n"``), set (``"s"``),
+    or a new iterator over it (``"i"``)."""
     return f"_ba.P({op!r},{token!r},{ref},{path}{arguments})"
 
 
