@@ -73,7 +73,7 @@ class DeviceSession:
         self.telemetry = telemetry  # None: metrics off
         self.token = token or secrets.token_urlsafe(8)
         self.handle: int | None = None
-        """What names the session in its calls once it began (the agent issues it; never reused)."""
+        """What names the session in its calls once it began (drawn from the token: not guessable)."""
         self.options = options
         self.created_at = time.time()
         self.resources = (

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from session_helpers import agent_stats, live_session_ids, observer, port_of
 
-from belay import DeviceSession, DeviceSessionManager, SessionError
+from belay import DeviceSession, DeviceSessionManager, ResourceCleanupError, SessionError
 from belay.agent import calls
 from belay.device import Device
 from belay.session.reaping import reap_board
@@ -140,6 +140,31 @@ async def test_a_session_ended_by_another_host_is_told_so(manager: DeviceSession
     message = str(gone.value)
     assert "ended on the board by another host" in message and "lease" not in message
     assert session.token not in message
+
+
+async def test_a_session_ended_by_code_on_the_board_is_told_so(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager), on_output=None) as session:
+        with pytest.raises(ResourceCleanupError, match="ended by code running on the board"):
+            async with manager.session(port_of(manager), on_output=None) as other:
+                await other.exec("import belay_agent\nbelay_agent.reap(1)")  # a mistake: ends every session
+        with pytest.raises(SessionError) as gone:
+            await session.eval("1")
+    message = str(gone.value)
+    assert "ended by code running on the board" in message and "another host" not in message
+    assert session.token not in message
+
+
+async def test_a_sessions_handle_is_not_guessable_from_anothers(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager), on_output=None) as first:
+        await first.exec("secret = 42")
+        async with manager.session(port_of(manager), on_output=None) as second:
+            assert first.handle is not None and second.handle is not None
+            assert abs(first.handle - second.handle) > 1  # not issued in sequence
+            for guess in (second.handle - 1, second.handle + 1):  # a neighbour is no session
+                reach = f"import belay_agent\ntry:\n belay_agent.g({guess})\n r=1\nexcept KeyError:\n r=0"
+                await second.exec(reach)
+                assert await second.eval("r") == 0
+            assert await second.eval("'secret' in globals()") is False
 
 
 async def test_a_session_on_a_board_that_rebooted_is_told_so(manager: DeviceSessionManager) -> None:

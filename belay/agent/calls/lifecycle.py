@@ -78,7 +78,7 @@ def remove_agent(files: Iterable[str]) -> str:
     and names; answers how many sessions it ended."""
     return (
         "_ba_n=0\nif '_ba' in globals() and hasattr(_ba,'reap'):\n"
-        " _ba_n=len(_ba.S)\n _ba.reap(1)\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
+        " _ba_n=len(_ba.S)\n _ba.reap(1,'host')\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
         " if _ba_w:\n  if _ba_w[0] not in (None,1): _ba_w[0].deinit()\n  _ba_w[0]=None\n del _ba_w\n"
         f"for _ba_k in {list(files)!r}:\n try:\n  __import__('os').remove(_ba_k)\n except OSError:\n  pass\n"
         "if hasattr(__import__('sys'),'modules'):\n"
