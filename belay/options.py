@@ -27,6 +27,12 @@ class SessionOptions:
     ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
     ``dtr``, ``rts``: the levels a serial port's DTR and RTS lines are held at while open
     (``True``, asserted, as a port opens: no board is reset by opening it).
+    ``keep_modules``: leave the modules a session first imported in ``sys.modules`` when it
+    ends (by default they are its resources: removed, their heap freed, the next import
+    reads the file as it is then).
+    ``thread_output_limit``: how many characters of what a session's background threads and
+    timers print the board keeps until :meth:`~belay.DeviceSession.output` reads them (the
+    last ones; a gap is marked ``[... N characters dropped ...]``).
     """
 
     session_timeout: float = 1800.0
@@ -41,6 +47,8 @@ class SessionOptions:
     journal_max_bytes: int = 10 * 1024 * 1024
     dtr: bool = True
     rts: bool = True
+    keep_modules: bool = False
+    thread_output_limit: int = 2048
 
     def __post_init__(self) -> None:
         for name in ("session_timeout", "cleanup_timeout", "sync_timeout", "lease"):
@@ -50,6 +58,8 @@ class SessionOptions:
             raise ValueError(f"call_timeout must be positive or None, not {self.call_timeout!r}")
         if self.max_concurrent_sessions < 1:
             raise ValueError("max_concurrent_sessions must be at least 1")
+        if self.thread_output_limit < 64:
+            raise ValueError(f"thread_output_limit must be at least 64, not {self.thread_output_limit!r}")
         if self.journal_max_bytes < 1024:
             raise ValueError(f"journal_max_bytes must be at least 1024, not {self.journal_max_bytes!r}")
 
@@ -86,11 +96,11 @@ def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts"):
+    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "keep_modules"):
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError(f"{name}: expected a boolean, got {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
-    if name in ("max_concurrent_sessions", "journal_max_bytes"):
+    if name in ("max_concurrent_sessions", "journal_max_bytes", "thread_output_limit"):
         return int(text)
     if name == "journal_path":
         return Path(text) if text else None

@@ -29,10 +29,21 @@ def running():
 
 
 def _keep(r, text):
-    o = ext(r).setdefault("o", [])
+    # The last L characters (the host's thread_output_limit; 2048 by default) are kept; what
+    # goes is counted in "d", and out() marks the gap.
+    e = ext(r)
+    o = e.setdefault("o", [])
     o.append(text)
-    while len(o) > 1 and sum([len(s) for s in o]) > 2048:
-        o.pop(0)
+    n = sum([len(s) for s in o]) - e.get("L", 2048)
+    while n > 0:
+        s = o[0]
+        k = min(n, len(s))
+        e["d"] = e.get("d", 0) + k
+        n -= k
+        if k < len(s):
+            o[0] = s[k:]
+        else:
+            o.pop(0)
 
 
 def _capture(r):
@@ -87,8 +98,9 @@ def _start(r, name, fn, args):
         raise
 
 
-def thread(t, name, fn, args):
+def thread(t, name, fn, args, L=2048):
     r = A.get(t)
+    ext(r)["L"] = L
     _start(r, name, r[4][fn], args)
 
 
@@ -104,9 +116,10 @@ def _tick(r, tm, name, fn, period, args):
             fn(*args)
 
 
-def timer(t, name, fn, period, args):
+def timer(t, name, fn, period, args, L=2048):
     r = A.get(t)
     f = r[4][fn]
+    ext(r)["L"] = L
     tm = ext(r).setdefault("T", {})
     try:
         from machine import Timer
@@ -130,9 +143,10 @@ def timer(t, name, fn, period, args):
 
 
 def out(t):
-    r = A.get(t)
-    o = r[5] and r[5].pop("o", None)
-    A.v("".join(o or ()))
+    e = A.get(t)[5] or {}
+    o = "".join(e.pop("o", ()))
+    n = e.pop("d", 0)
+    A.v("[... %d characters dropped ...]\n%s" % (n, o) if n else o)
 
 
 def cancel_timer(t, name):

@@ -87,13 +87,16 @@ def adopt_proxies(token: str) -> str:
     return f"_ba.P('a',{token!r})"
 
 
-def start_thread(token: str, name: str, function: str, arguments: str) -> str:
-    """``arguments`` is a tuple literal."""
-    return f"_ba.thread({token!r},{_u(name)},{function!r},{arguments})"
+def start_thread(token: str, name: str, function: str, arguments: str, keep: int = 2048) -> str:
+    """``arguments`` is a tuple literal; the session's background output keeps its last
+    ``keep`` characters (what goes before is marked as dropped)."""
+    return f"_ba.thread({token!r},{_u(name)},{function!r},{arguments},{keep})"
 
 
-def start_timer(token: str, name: str, function: str, period_ms: int, arguments: str) -> str:
-    return f"_ba.timer({token!r},{_u(name)},{function!r},{period_ms},{arguments})"
+def start_timer(
+    token: str, name: str, function: str, period_ms: int, arguments: str, keep: int = 2048
+) -> str:
+    return f"_ba.timer({token!r},{_u(name)},{function!r},{period_ms},{arguments},{keep})"
 
 
 def cancel_timer(token: str, name: str) -> str:
