@@ -96,7 +96,7 @@ def _stop(r, wait):
     return []
 
 
-def _end(t, wait, why="code"):
+def _end(t, wait, why):
     t = get(t, 1)  # a handle names its session's token; a session gone says why
     r = S.pop(t, None)
     if r is None:
@@ -123,9 +123,10 @@ def _end(t, wait, why="code"):
     return bad
 
 
-def reap(every, w="code"):
-    # End every session whose lease ran out (every session with every=1, for reason w); what was reaped
-    # waits in `reaped` until a host collects it (begin, or `belay reap`).
+def reap(every):
+    # End every session whose lease ran out (every session with every: 1 from code on the board,
+    # "host" from a host); what was reaped waits in `reaped` until a host collects it (begin,
+    # or `belay reap`).
     # No list of S's tokens: a stale word on the unix reaper thread's stack once pinned such a
     # dead list, and with it the tokens of every session it held, after the sessions ended.
     now = ticks_ms()
@@ -137,7 +138,7 @@ def reap(every, w="code"):
                 break
         else:
             break
-        reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, w if every else "lease")))
+        reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, (every if every != 1 else "code") if every else "lease")))
         n = 1
     del reaped[:-8]
     if n:

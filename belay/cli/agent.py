@@ -3,7 +3,8 @@ ending the sessions whose hosts went silent, and removing everything belay left 
 
 ``device/agent_stats.py`` (sent on demand, to spare the agent's heap) prints one dict:
 ``version``, ``sessions`` (by id: ``age_ms``, ``idle_ms``, ``lease_ms``, ``threads``
-{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``proxies``, ``output``),
+{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``proxies``, ``output``,
+``modules`` (the names the session first imported, removed when it ends)),
 ``reaped`` (not yet collected by a host), ``zombies`` ({"session/thread": [state, error]}:
 threads still running after their session ended), ``mem_free`` and ``mem_alloc``.
 """
@@ -100,7 +101,7 @@ def sessions_table(stats: dict[str, Any], port: str) -> Table:
         collapse_padding=True,
     )
     table.add_column("session", no_wrap=True, min_width=12)
-    for name in ("age", "lease", "threads", "timers", "funcs", "files", "proxies", "output"):
+    for name in ("age", "lease", "threads", "timers", "funcs", "files", "proxies", "modules", "output"):
         table.add_column(name, justify="right", no_wrap=True)
     for sid, record in sorted(stats["sessions"].items()):
         table.add_row(
@@ -112,6 +113,7 @@ def sessions_table(stats: dict[str, Any], port: str) -> Table:
             str(len(record.get("methods", {}))),
             str(len(record.get("files", []))),
             str(record.get("proxies", 0)),
+            str(len(record.get("modules", []))),
             f"{record.get('output', 0)} B",
         )
     return table

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from belay.agent import calls
-from belay.agent.answers import AnswerStream, read_value, split_answer, value_of
+from belay.agent.answers import AnswerStream, no_answer, read_value, split_answer, value_of
 from belay.board_info import Capabilities, DeviceInfo
 from belay.deadline import Deadline
 from belay.device import OUTPUT_TRUNCATED, Device
@@ -32,6 +32,7 @@ from belay.session.board import Board
 from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
 from belay.session.files.facade import SessionFiles
+from belay.session.functions.modules import adopt_modules
 from belay.session.functions.source import remote_code
 from belay.session.functions.tasks import RemoteFunction, Task, Thread, Timer, start_timer
 from belay.session.metered import LabelledCalls, MeteredTracker
@@ -185,6 +186,8 @@ class DeviceSession:
         if self._board.device.reboots != self._boot:
             return None  # the board rebooted: nothing of the session is left on it
         try:
+            if self.options.keep_modules and self.capabilities.threads:
+                await self._board.device.exec(calls.keep_modules(self.ref))
             report = await end_on_board(self._board, self.token, self.handle)
         except ConnectionLostError as error:
             return self._lost(error, failures)
@@ -230,17 +233,22 @@ class DeviceSession:
 
     async def run(
         self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None,
-        kind: str = "exec", name: str | None = None,
+        kind: str = "exec", name: str | None = None, modules: bool = False,
     ) -> str:  # fmt: skip
         """Run agent-level ``code`` for this session (pending setups first); return what it
         printed, streamed to ``on_output`` (default: the session's) as it arrives. ``kind`` and
-        ``name`` label the call in telemetry."""
+        ``name`` label the call in telemetry; with ``modules``, its answer lists the modules
+        the session first imported (:func:`~belay.agent.calls.exec_code`'s)."""
         forward = on_output if on_output is not None else self.on_output
         result = await self._call(code, timeout, forward, kind, name)
-        printed, _ = split_answer(result.output)
+        printed, answer = split_answer(result.output)
         text = printed.decode("utf-8", "replace").replace("\r\n", "\n")
         if result.output_truncated:
             text += OUTPUT_TRUNCATED.format(limit=self._board.device.max_output)
+        elif modules:
+            if answer is None:  # exec answers after all it printed: none, its output was cut short
+                raise no_answer(self.port)
+            adopt_modules(self.resources, answer)
         return text
 
     async def run_value(
@@ -250,10 +258,10 @@ class DeviceSession:
         the code printed on the way reaches ``on_output``."""
         deadline = Deadline.after(self.options.call_timeout if timeout is DEFAULT else timeout)
         result = await self._call(code, timeout, self.on_output, kind, name)
+        truncated, port = result.output_truncated, self.port
         if len(result.output) <= INLINE_TEXT:  # short: parsed here, no thread, within microseconds
-            return value_of(result.output, truncated=result.output_truncated)
-        left = deadline.remaining()
-        return await read_value(result.output, truncated=result.output_truncated, timeout=left)
+            return value_of(result.output, truncated=truncated, port=port)
+        return await read_value(result.output, truncated=truncated, timeout=deadline.remaining(), port=port)
 
     async def _call(
         self, code: str, timeout: Timeout, forward: OutputCallback | None, kind: str, name: str | None
@@ -328,6 +336,7 @@ class DeviceSession:
                 calls.exec_code(self.ref, code, self.capabilities.threads),
                 timeout=timeout,
                 on_output=on_output,
+                modules=True,
             )
 
     async def eval(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:

@@ -10,9 +10,18 @@ from belay.literals import uninterned as _u
 def exec_code(token: Ref, code: str, guarded: bool) -> str:
     """Run ``code`` in the session's namespace, straight from the raw REPL's code (one level
     deeper than the bare REPL). ``guarded`` (boards with threads): ``_ba.d`` ends the call for
-    the reaper however it ends; elsewhere the plain form spares the parser's heap."""
+    the reaper however it ends; elsewhere the plain form spares the parser's heap. It answers
+    after all the code printed (so printed text is never taken for the answer): the modules
+    the session first imported so far (guarded), else ``0``."""
     run = f"exec({_u(code)},_ba.g({token!r}))"
-    return f"try:{run}\nfinally:_ba.d()" if guarded else run
+    if not guarded:
+        return f"{run}\n_ba.v(0)"
+    return f"try:{run}\nfinally:_ba.d()\n_ba.v(_ba.x({token!r}).get('m',[]))"
+
+
+def keep_modules(token: Ref) -> str:
+    """Let the session's modules stay in ``sys.modules`` when it ends."""
+    return f"_ba.x({token!r}).pop('m',None)"
 
 
 def eval_expression(token: Ref, expression: str, guarded: bool) -> str:

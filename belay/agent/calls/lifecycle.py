@@ -79,7 +79,7 @@ def remove_agent(files: Iterable[str]) -> str:
     sessions ended (zombies, ``"session/thread"``: only a reset stops them)."""
     return (
         "_ba_n=0\n_ba_z=[]\nif '_ba' in globals() and hasattr(_ba,'reap'):\n"
-        " _ba_n=len(_ba.S)\n _ba.reap(1,'host')\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
+        " _ba_n=len(_ba.S)\n _ba.reap('host')\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
         " if _ba_w:\n  _ba_z=sorted(_ba.zombies())\n"
         "  if _ba_w[0] not in (None,1): _ba_w[0].deinit()\n  _ba_w[0]=None\n del _ba_w\n"
         f"for _ba_k in {list(files)!r}:\n try:\n  __import__('os').remove(_ba_k)\n except OSError:\n  pass\n"

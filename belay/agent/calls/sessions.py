@@ -94,7 +94,8 @@ def reap_expired() -> str:
 
 def reap(every: bool) -> str:
     """Reap expired sessions (every session with ``every``); answers all reaped so far."""
-    return f"_ba.reap({int(every)},'host')\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
+    reason = "'host'" if every else "0"  # every session, ended by a host; or the expired only
+    return f"_ba.reap({reason})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
 
 
 def output(token: Ref) -> str:
