@@ -420,6 +420,7 @@ class DeviceSession:
         stats = stats_record(await self.run_value(calls.stats()), self.port)
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
+        adopt_modules(self.resources, list(record.get("modules", [])))
         return record
 
     def _check_active(self) -> None:

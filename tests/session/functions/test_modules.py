@@ -38,6 +38,25 @@ async def test_a_module_a_session_imported_goes_with_it_and_is_read_again() -> N
         assert (await agent_stats(device))["sessions"] == {}
 
 
+async def test_a_module_a_task_imported_is_counted_once_the_board_is_asked() -> None:
+    async with DeviceSessionManager() as manager:
+        async with manager.session("unix", on_output=None) as session:
+            await write_module(session, 5)
+
+            @session.task
+            def load():  # type: ignore[no-untyped-def]
+                import belay_probe_mod
+
+                return belay_probe_mod.VALUE
+
+            assert await load() == 5
+            assert (await session.board_stats())["modules"] == ["belay_probe_mod"]
+            held = session.resources.active_resources()
+            assert [r.resource_id for r in held if r.resource_type == "module"] == ["module-belay_probe_mod"]
+            await session.fs.rm("belay_probe_mod.py")
+        assert await observer_of(manager).eval_code(LOADED) is False
+
+
 async def test_keep_modules_leaves_them_loaded() -> None:
     async with DeviceSessionManager() as manager:
         async with manager.session("unix", on_output=None, keep_modules=True) as session:
