@@ -1,7 +1,7 @@
 # belay_agent: the device half of belay sessions (MicroPython 1.9 and newer), imported as _ba,
 # the one name belay keeps in the REPL's globals. Every string the host sends it is built in
 # belay/agent/calls.py. A session is known by an unguessable token (t) only its host holds and
-# shown by its public id (sid); its calls name it by a short handle (h, a random 30-bit int its host
+# shown by its public id (sid); its calls name it by a short handle (h, a six-digit int its host
 # derives from the token and begin is given: not guessable from another session's), valid only
 # while the session is open. Sessions are isolated from each other's mistakes, not from malice:
 # MicroPython has no privilege separation, and any code can read this module's records. Its record is a list

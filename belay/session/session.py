@@ -146,6 +146,9 @@ class DeviceSession:
         orphans = await self._board.ensure_agent()
         self._boot = self._board.device.reboots
         renew = self._board.tokens_to_renew(self, self._clock())
+        taken = {getattr(other, "handle", None) for other in self._board.sessions.values()}
+        while calls.handle_of(self.token) in taken:  # never two of this host's sessions on one handle
+            self.token = secrets.token_urlsafe(8)
         lease_ms = int(self.options.lease * 1000)
         reaped, self.handle = await begin_on_board(self._board, self.token, self.session_id, lease_ms, renew)
         self.state = next_state(self.state, SessionEvent.BEGIN)

@@ -10,11 +10,12 @@ from belay.agent.sources import minified_device_file
 
 
 def handle_of(token: str) -> int:
-    """The session's handle: 30 bits of the token's SHA-256 (a small int on every board, never
-    0), so one session's handle says nothing of another's (a collision is a 1 in 2**30 chance
-    per pair of open sessions)."""
+    """The session's handle: a six-digit number drawn from the token's SHA-256, so one
+    session's handle says nothing of another's (1 in 900 000 to guess; two open sessions share
+    one by that chance, and the agent would take the first). Six digits, not more: every call
+    names it, and the micro:bit's raw REPL keeps its input buffer as long as the longest call."""
     digest = hashlib.sha256(token.encode()).digest()
-    return int.from_bytes(digest[:4], "big") % ((1 << 30) - 1) + 1
+    return int.from_bytes(digest[:4], "big") % 900_000 + 100_000
 
 
 def begin(
