@@ -146,7 +146,7 @@ class DeviceSession:
         orphans = await self._board.ensure_agent()
         self._boot = self._board.device.reboots
         renew = self._board.tokens_to_renew(self, self._clock())
-        taken = {getattr(other, "handle", None) for other in self._board.sessions.values()}
+        taken = {calls.handle_of(other.token) for other in self._board.sessions.values() if other is not self}
         while calls.handle_of(self.token) in taken:  # never two of this host's sessions on one handle
             self.token = secrets.token_urlsafe(8)
         lease_ms = int(self.options.lease * 1000)

@@ -173,6 +173,34 @@ async def test_a_sessions_handle_is_not_guessable_from_anothers(manager: DeviceS
             assert await second.eval("'secret' in globals()") is False
 
 
+def two_tokens_with_one_handle() -> tuple[str, str]:
+    seen: dict[int, str] = {}
+    for n in range(1_000_000):
+        token = f"colliding-token-{n}"
+        handle = calls.handle_of(token)
+        if handle in seen:
+            return seen[handle], token
+        seen[handle] = token
+    raise AssertionError("no two tokens share a handle")
+
+
+@unix_only
+async def test_two_sessions_of_a_host_never_share_a_handle(
+    manager: DeviceSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import belay.session.session as session_module
+
+    tokens = iter(two_tokens_with_one_handle())
+    real = session_module.secrets.token_urlsafe
+    monkeypatch.setattr(session_module.secrets, "token_urlsafe", lambda n: next(tokens, None) or real(n))
+    port = port_of(manager)
+    async with manager.session(port, on_output=None) as first, manager.session(port, on_output=None) as two:
+        assert first.handle != two.handle
+        await first.exec("where = 'first'")
+        await two.exec("where = 'second'")
+        assert (await first.eval("where"), await two.eval("where")) == ("first", "second")
+
+
 async def test_a_session_on_a_board_that_rebooted_is_told_so(manager: DeviceSessionManager) -> None:
     async with manager.session(port_of(manager), on_output=None) as session:
         await session.eval("1")
