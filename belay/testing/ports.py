@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from belay.transports import VIRTUAL_BOARDS
+from belay.transports.port_names import is_lab_port
 
 DEFAULT_PORT = "unix"
 ENV_VAR = "BELAY_PORT"
@@ -38,7 +39,7 @@ def is_virtual(port: str) -> bool:
 def is_shareable(port: str) -> bool:
     """Whether every process may open ``port`` and get a board of its own: a virtual board, or
     labgrid tags (``labgrid:board=esp32``: each process reserves a free place with them)."""
-    return is_virtual(port) or (port.startswith("labgrid:") and "=" in port)
+    return is_virtual(port) or (is_lab_port(port) and "=" in port)
 
 
 def worker_index(worker_id: str | None) -> int | None:

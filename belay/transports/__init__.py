@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from belay.errors import PortNotFoundError
 from belay.transports.base import DEFAULT_LINES, ModemLines, Pacing, Transport
-from belay.transports.port_names import VIRTUAL_BOARDS
+from belay.transports.port_names import VIRTUAL_BOARDS, is_lab_port
 
 # The transports imported on first use, by module: a command pays only for the kinds of port it
 # opens. The one table ``__all__`` and the lazy imports are made from (tests/test_public_api.py
@@ -44,7 +44,7 @@ async def open_transport(port: str, *, lines: ModemLines = DEFAULT_LINES) -> Tra
     """Open ``port``: a virtual board name (with ``?baud=N``: behind a simulated line at ``N``
     baud), a serial device path or a pyserial URL (DTR and RTS held at ``lines``)."""
     name, _, query = port.partition("?")
-    if name.startswith("labgrid:"):
+    if is_lab_port(name):
         from belay.transports.lab import open_lab_port
 
         return await open_lab_port(port, lines=lines)

@@ -25,21 +25,17 @@ from pathlib import Path
 from belay.errors import PortBusyError, PortNotFoundError
 from belay.transports.base import DEFAULT_LINES, ModemLines, Transport
 from belay.transports.lab_client import LabClient, LabSettings
+from belay.transports.port_names import LAB_PREFIX
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "labgrid:"
 _TAG = re.compile(r"^([\w.-]+)=([^,=]+)$")
-
-
-def is_lab_port(port: str) -> bool:
-    return port.startswith(PREFIX)
 
 
 def parse_lab_port(port: str) -> tuple[str | None, dict[str, str]]:
     """``(place, {})`` for ``labgrid:PLACE``, ``(None, tags)`` for ``labgrid:KEY=VALUE,...``.
     Raises :class:`PortNotFoundError` for anything else."""
-    what = port[len(PREFIX) :]
+    what = port[len(LAB_PREFIX) :]
     if not what:
         raise PortNotFoundError(f"{port!r} names no place: labgrid:PLACE or labgrid:KEY=VALUE", port=port)
     if "=" not in what:

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 
 VIRTUAL_BOARDS = ("unix", "microbit")
 """The virtual boards' names (also ``belay.transports.VIRTUAL_BOARDS``)."""
+LAB_PREFIX = "labgrid:"
+"""What a lab port (a labgrid place, ``belay.transports.lab``) starts with."""
+
+
+def is_lab_port(port: str) -> bool:
+    """Whether ``port`` names a labgrid place (``labgrid:PLACE``) or its tags (``labgrid:K=V``)."""
+    return port.startswith(LAB_PREFIX)
+
 
 _VID_PID = re.compile(r"^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$")
 _SHORTCUTS = {"a": "/dev/ttyACM", "u": "/dev/ttyUSB", "c": "COM"}
@@ -37,7 +45,7 @@ def resolve_port_name(
     serial number, ``VID:PID`` or prefix matches several ports (naming them).
     """
     name = aliases.get(name, name)
-    if name.partition("?")[0] in VIRTUAL_BOARDS or "://" in name or name.startswith("labgrid:"):
+    if name.partition("?")[0] in VIRTUAL_BOARDS or "://" in name or is_lab_port(name):
         return name
     shortcut = _SHORTCUT.match(name)
     if shortcut and not os.path.exists(name):
