@@ -287,6 +287,10 @@ class Device(AsyncResource):
         the call in a :class:`DeviceTimeoutError` (``"exec"``, ``"task 'add'"``)."""
         payload = encode_code(code)
         deadline = self._deadline(timeout)
+        # A checkpoint, as every anyio operation is: when the board's answer is already waiting
+        # (a loaded host, a fast board) the call would otherwise never yield, starving the
+        # loop's other tasks and letting no cancel land.
+        await anyio.lowlevel.checkpoint()
         if deadline.unbounded:  # the hot path: no scope to wait in
             await self._lock.acquire()
         else:
