@@ -76,6 +76,41 @@ def file_write_literal(token: str, literal: bytes) -> bytes:
 def file_write_escaped(token: str, literal: bytes, escapes: bytes, packed: bool) -> bytes:
     """Write a raw literal whose ``escapes`` (a bytes literal of second bytes) are undone by
     one ``replace`` each; ``packed``: it is a zlib stream, inflated before writing."""
+    write = f"_ba_k=0\n_ba.x({token!r})['w'].write(_ba_f)\ndel _ba_f,_ba_k"
+    return _unpacked(literal, escapes, packed) + write.encode()
+
+
+BATCH_NAMES = ("_ba_e", "_ba_n", "_ba_i", "_ba_t")
+"""The globals a batch's call holds while it runs (removed by its end, or its abort)."""
+
+
+def file_write_batch(
+    token: str, literal: bytes, escapes: bytes, packed: bool, prefix: str, ends: list[int]
+) -> bytes:
+    """Write many files from one raw literal (unpacked as :func:`file_write_escaped` does): its
+    first ``ends[0]`` bytes are the files' names and temporary names, UTF-8, one a line
+    (name, temporary name, ...); file ``i``'s bytes are ``ends[i]:ends[i+1]``, written to its
+    temporary file at ``prefix`` + temporary name (the session's while written), then renamed
+    over ``prefix`` + name, which is no session's temporary file then. Each file is whole or
+    not there."""
+    at = _u(prefix)
+    loop = (
+        f"_ba_k=_ba.x({token!r})\n_ba_k.setdefault('f',[])\n_ba_e={ends!r}\n"
+        "_ba_n=str(_ba_f[:_ba_e[0]],'utf-8').split('\\n')\n"
+        "for _ba_i in range(len(_ba_e)-1):\n"
+        " _ba_t=_ba_n[2*_ba_i+1]\n _ba_k['f'].append(_ba_t)\n"
+        f" _ba_k['w']=open({at}+_ba_t,{_u('wb')})\n"
+        " _ba_k['w'].write(memoryview(_ba_f)[_ba_e[_ba_i]:_ba_e[_ba_i+1]])\n"
+        " _ba_k['w'].close()\n _ba_k['w']=None\n"
+        f" __import__('os').rename({at}+_ba_t,{at}+_ba_n[2*_ba_i])\n _ba_k['f'].remove(_ba_t)\n"
+        f" {_unfile_code('_ba_n[2*_ba_i]')}\n"
+        f"del _ba_f,_ba_k,{','.join(BATCH_NAMES)}"
+    )
+    return _unpacked(literal, escapes, packed) + loop.encode()
+
+
+def _unpacked(literal: bytes, escapes: bytes, packed: bool) -> bytes:
+    """Code that leaves a raw literal's bytes in ``_ba_f``: ``escapes`` undone, inflated if ``packed``."""
     code = b"_ba_f=" + literal + b"\n"
     if escapes != b"b''":  # a bytes literal (ASCII) of the second bytes
         code += b"for _ba_k in " + escapes + b":_ba_f=_ba_f.replace(bytes((254,_ba_k)),bytes((_ba_k^128,)))\n"
@@ -84,7 +119,7 @@ def file_write_escaped(token: str, literal: bytes, escapes: bytes, packed: bool)
             b"_ba_k=__import__('deflate')\n"
             b"_ba_f=_ba_k.DeflateIO(__import__('io').BytesIO(_ba_f),_ba_k.ZLIB).read()\n"
         )
-    return code + f"_ba_k=0\n_ba.x({token!r})['w'].write(_ba_f)\ndel _ba_f,_ba_k".encode()
+    return code
 
 
 def file_commit(token: str, temp_path: str, temp_name: str, path: str, name: str, temporary: bool) -> str:
@@ -219,9 +254,12 @@ def flash_chunks(path: str, chunk_data: int) -> str:
 
 def unfile(name: str) -> str:
     """``name`` is no session's temporary file any more."""
-    return (
-        f"[r[5]['f'].remove({_u(name)}) for r in _ba.S.values() if r[5] and {_u(name)} in r[5].get('f',())]"
-    )
+    return _unfile_code(_u(name))
+
+
+def _unfile_code(name: str) -> str:
+    """:func:`unfile` of the name the board expression ``name`` gives."""
+    return f"[r[5]['f'].remove({name}) for r in _ba.S.values() if r[5] and {name} in r[5].get('f',())]"
 
 
 def list_directory(path: str) -> str:

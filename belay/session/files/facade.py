@@ -24,22 +24,21 @@ import contextlib
 import hashlib
 import logging
 import os
-from errno import ENOSPC
 from typing import TYPE_CHECKING
 
 import anyio
 
 from belay.agent import calls
 from belay.errors import DeviceCapabilityError, DeviceExecError, DeviceValueError, RemoteFileNotFoundError
-from belay.heap import roomy_for_transfers
 from belay.session.context import DEFAULT, SessionContext, Timeout
-from belay.session.files import flash, transfer
-from belay.session.files.cache import Features, FileCache
-from belay.session.files.errors import ENOENT, BoardFileError, errno_of, write_error
+from belay.session.files import batch, transfer
+from belay.session.files.cache import FileCache
+from belay.session.files.errors import BoardFileError
 from belay.session.files.paths import SEPARATORS, check_path
+from belay.session.files.writes import CLOSE_TIMEOUT, FileWrites, board_error
 
 if TYPE_CHECKING:  # imported where used: they import this module
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from belay.session.files.moves import DiskUsage, FileMoves
     from belay.session.files.sync import Progress, SyncReport
@@ -49,17 +48,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK = transfer.SMALL_CHUNK
 """The most file bytes one call carries up on a small heap (roomy boards: far more)."""
-
-TEMP_PREFIX = ".belay-"
-"""A put's temporary file is ``.belay-<session id>-<n>.part`` beside its target (the session's
-end or reaping removes one a dead host left)."""
-
-_IN_PLACE = (
-    "%s: no room on %s's flash for a second copy of %d bytes: writing it in place "
-    "(until complete, a failure loses the old copy)"
-)
-CLOSE_TIMEOUT = 20.0
-"""How long closing a file after a failed or cancelled transfer may take."""
 
 
 class SessionFiles:
@@ -74,6 +62,7 @@ class SessionFiles:
         self.session_id = session.session_id
         self._temps: set[str] = set()
         self._temp_count = 0
+        self._writes = FileWrites(session)
 
     # --- public API -------------------------------------------------------------------
 
@@ -102,19 +91,62 @@ class SessionFiles:
                 remote_path = os.path.basename(os.fspath(source))
         path = check_path(remote_path, allow_outside=allow_outside, file=True)
         wanted = (hashlib.sha256(data).hexdigest(), len(data))
-        known = self._known()
+        known = self._writes.known()
         async with known.lock:
             self._not_anothers(known, path)
             unchanged = not temporary and path not in known.temps and known.hashes.get(path) == wanted
-            if unchanged and await self._size(path, timeout) == len(data):
+            if unchanged and await self._writes.size(path, timeout) == len(data):
                 logger.debug("%s unchanged on %s: not written", path, self.session.port)
                 return False
             known.changed(path)
-            await self._write(path, data, temporary, timeout)
+            await self._writes.write(path, data, temporary, timeout)
             if temporary:
                 self._adopt_temp(known, path)
             else:
                 known.hashes[path] = wanted
+                known.release(path)
+        return True
+
+    async def put_many(
+        self,
+        files: Sequence[tuple[bytes, str]],
+        *,
+        allow_outside: bool = False,
+        timeout: Timeout = DEFAULT,
+        sent: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """Write each ``(data, remote_path)``, whatever the board holds there. Small files go
+        many to a call where the board can rename, each through its own temporary file renamed
+        over its target when whole; the others go as :meth:`put` sends them. ``sent(path,
+        size)`` is called after each file is written.
+
+        Raises what :meth:`put` raises, for the first file that fails (those before it are written).
+        """
+        paths = [check_path(path, allow_outside=allow_outside, file=True) for _, path in files]
+        plan, features = await self._writes.plan(timeout)
+        for group in batch.batches([len(data) for data, _ in files], plan, features.rename):
+            chosen = [(paths[index], bytes(files[index][0])) for index in group]
+            if len(chosen) == 1 or not await self._put_batch(chosen, timeout):
+                for path, data in chosen:  # one by one: a refused batch then says which file and why
+                    self._writes.known().changed(path)
+                    await self.put(data, path, allow_outside=True, timeout=timeout)
+                    if sent is not None:
+                        sent(path, len(data))
+            elif sent is not None:
+                for path, data in chosen:
+                    sent(path, len(data))
+
+    async def _put_batch(self, files: list[tuple[str, bytes]], timeout: Timeout) -> bool:
+        """Write small ``files`` in one call; ``False`` when the board refused it."""
+        known = self._writes.known()
+        async with known.lock:
+            for path, _ in files:
+                self._not_anothers(known, path)
+                known.changed(path)
+            if not await self._writes.write_batch(files, timeout):
+                return False
+            for path, data in files:
+                known.hashes[path] = (hashlib.sha256(data).hexdigest(), len(data))
                 known.release(path)
         return True
 
@@ -130,14 +162,14 @@ class SessionFiles:
         file (under a temporary name beside it, renamed when complete: a failed get leaves
         no partial file and an existing one unchanged)."""
         path = check_path(remote_path, allow_outside=allow_outside)
-        known = self._known()
+        known = self._writes.known()
         async with known.lock:
             self._not_anothers(known, path)
-            plan, features = await self._plan(timeout)
+            plan, features = await self._writes.plan(timeout)
             try:
                 data = await transfer.download(self.session, known.on_board(path), plan, features, timeout)
             except DeviceExecError as error:
-                raise self._error(path, error) from None
+                raise board_error(path, self.session.port, error) from None
             finally:
                 await self._close_handle("r")
         if to is not None:
@@ -156,7 +188,7 @@ class SessionFiles:
         now. ``refresh`` is accepted and ignored (deprecated): the board is always asked."""
         del refresh
         where = check_path(path, allow_outside=allow_outside, allow_root=True)
-        known = self._known()
+        known = self._writes.known()
         async with known.lock:
             known.prune_temps(self.session.board.sessions)
             try:
@@ -169,7 +201,7 @@ class SessionFiles:
                         f"the board on {self.session.port} has a flat filesystem: no directory {where!r}",
                         capability="filesystem",
                     ) from None
-                raise self._error(where or ".", error) from None
+                raise board_error(where or ".", self.session.port, error) from None
             if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
                 raise DeviceValueError(f"listing {where!r}: the board sent {names!r:.200}")
             return sorted(names)
@@ -177,7 +209,7 @@ class SessionFiles:
     async def rm(self, remote_path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
         """Remove ``remote_path`` from the board; :class:`RemoteFileNotFoundError` if it is not there."""
         path = check_path(remote_path, allow_outside=allow_outside)
-        known = self._known()
+        known = self._writes.known()
         async with known.lock:
             self._not_anothers(known, path)
             known.changed(path)
@@ -186,7 +218,7 @@ class SessionFiles:
                     calls.file_remove(self.session.token, known.on_board(path), path), timeout=timeout
                 )
             except DeviceExecError as error:
-                raise self._error(path, error) from None
+                raise board_error(path, self.session.port, error) from None
             finally:
                 known.release(path)
 
@@ -266,12 +298,12 @@ class SessionFiles:
     async def rename(self, source: str, target: str, *, allow_outside: bool = False,
                      timeout: Timeout = DEFAULT) -> None:  # fmt: skip
         """Rename board file or folder ``source`` to ``target`` (see :mod:`belay.session.files.moves`)."""
-        check = lambda path: self._not_anothers(self._known(), path)  # noqa: E731
+        check = lambda path: self._not_anothers(self._writes.known(), path)  # noqa: E731
         await self._moves().rename(source, target, check=check, allow_outside=allow_outside, timeout=timeout)
 
     async def touch(self, path: str, *, allow_outside: bool = False, timeout: Timeout = DEFAULT) -> None:
         """Make an empty file at ``path`` unless something is there."""
-        check = lambda where: self._not_anothers(self._known(), where)  # noqa: E731
+        check = lambda where: self._not_anothers(self._writes.known(), where)  # noqa: E731
         await self._moves().touch(path, check=check, allow_outside=allow_outside, timeout=timeout)
 
     async def disk_usage(self, path: str = "", *, timeout: Timeout = DEFAULT) -> DiskUsage:
@@ -279,113 +311,6 @@ class SessionFiles:
         return await self._moves().disk_usage(path, timeout=timeout)
 
     # --- internals --------------------------------------------------------------------
-
-    async def _plan(self, timeout: Timeout) -> tuple[transfer.TransferPlan, Features]:
-        """How transfers go on this board (its features asked once per agent install)."""
-        known = self._known()
-        if known.features is None:
-            roomy = roomy_for_transfers(self.session.capabilities)
-            answer = await self.session.run_value(calls.file_transfer_features(roomy), timeout=timeout)
-            known.features = Features.parse(answer)
-        return transfer.plan_for(self.session.capabilities, known.features), known.features
-
-    def _known(self) -> FileCache:
-        return self.session.board.files
-
-    async def _size(self, path: str, timeout: Timeout) -> int:
-        """The size of ``path`` on the board, -1 if it is not there (os.size on the micro:bit)."""
-        size = await self.session.run_value(
-            calls.file_size(self._known().on_board(path), self.session.capabilities.threads), timeout=timeout
-        )
-        return size if isinstance(size, int) else -1
-
-    async def _write(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:
-        """Write ``data`` to a temporary file beside ``path`` and rename it over ``path`` in the
-        last call; the agent's records then say ``path`` is this session's (``temporary``) or
-        no session's. On any failure or cancel the temporary file is removed.
-
-        Where the board cannot rename (the micro:bit), the temporary file is written as parts
-        and copied over the old file; when its flash cannot hold both (ENOSPC, the old file
-        still whole), the file is written in place instead, with a warning."""
-        plan, features = await self._plan(timeout)
-        part, on_board = transfer.PART_CHUNKS * plan.chunk, self._known().on_board(path)
-        if await flash.must_write_in_place(self.session, path, on_board, len(data), part, timeout):
-            logger.warning(_IN_PLACE, path, self.session.port, len(data))
-            await self._write_in_place(path, data, temporary, timeout)
-            return
-        upload = self._upload(path, temporary, features.rename)
-        upload.decides = not features.rename
-        try:
-            await self._send(upload, data, plan, features, timeout)
-        except DeviceExecError as error:
-            await self._abort(upload)
-            if not await self._fits_in_place(upload, error, len(data), timeout):
-                raise write_error(path, self.session.port, self._error(path, error)) from None
-            logger.warning(_IN_PLACE, path, self.session.port, len(data))
-            await self._write_in_place(path, data, temporary, timeout)
-
-    async def _fits_in_place(
-        self, upload: transfer.Upload, error: DeviceExecError, size: int, timeout: Timeout
-    ) -> bool:
-        """Whether a put of ``size`` bytes that filled the flash writing parts (the old file
-        whole) fits over the old file: in the old file's room and what the parts took."""
-        if upload.renames or upload.temp_path == upload.target_path or errno_of(error) != ENOSPC:
-            return False
-        return size <= await self._size(upload.target_name, timeout) + upload.written
-
-    async def _write_in_place(self, path: str, data: bytes, temporary: bool, timeout: Timeout) -> None:
-        """Write ``data`` straight to ``path``, which is the session's until complete (so a
-        failed or cancelled write is removed: no partial file is left)."""
-        plan, features = await self._plan(timeout)
-        upload = self._upload(path, temporary, features.rename)
-        upload.in_place()
-        try:
-            await self._send(upload, data, plan, features, timeout)
-        except DeviceExecError as error:
-            await self._abort(upload)
-            raise write_error(path, self.session.port, self._error(path, error)) from None
-
-    async def _send(
-        self, upload: transfer.Upload, data: bytes, plan: transfer.TransferPlan, features: Features,
-        timeout: Timeout,
-    ) -> None:  # fmt: skip
-        """Run ``upload``'s calls; on a cancel or any other failure than the board's, remove
-        what it wrote."""
-        try:
-            for code in upload.codes(data, plan, features):
-                if not upload.decides:
-                    await self.session.run(code, timeout=timeout)
-                elif not await self.session.run_value(code, timeout=timeout):
-                    upload.in_place()  # it was not there: nothing old to keep, no copy needed
-                else:
-                    upload.decides = False
-        except DeviceExecError:
-            raise
-        except BaseException:
-            await self._abort(upload)
-            raise
-
-    def _upload(self, path: str, temporary: bool, renames: bool) -> transfer.Upload:
-        """A put of ``path`` through ``.belay-<session>-<n>.part`` beside it (or, where the
-        board cannot rename, parts ``.belay-<session>-<n>.0``, ``.1``...)."""
-        self._temp_count += 1
-        folder, _, _ = path.rpartition("/")
-        name = f"{TEMP_PREFIX}{self.session.session_id}-{self._temp_count}." + ("part" if renames else "")
-        temp = f"{folder}/{name}" if folder else name
-        on_board = self._known().on_board
-        token = self.session.token
-        return transfer.Upload(token, on_board(temp), temp, on_board(path), path, temporary, renames)
-
-    async def _abort(self, upload: transfer.Upload) -> None:
-        """Remove a failed or cancelled put's temporary file (best effort: if this fails, the
-        session's end removes it)."""
-        if not self.session.is_active:
-            return
-        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
-            try:
-                await self.session.run(upload.abort_code())
-            except Exception as error:  # the failure that brought us here matters more
-                logger.warning("could not remove %s on %s: %s", upload.temp_name, self.session.port, error)
 
     async def _close_handle(self, which: str) -> None:
         """Close the session's open file ``which`` if it is (best effort, after a failure too)."""
@@ -411,11 +336,6 @@ class SessionFiles:
         known.temps[path] = self
         self._temps.add(path)
         self.session.resources.register_file(path)
-
-    def _error(self, path: str, error: DeviceExecError) -> DeviceExecError:
-        if errno_of(error) == ENOENT:
-            return RemoteFileNotFoundError(path, self.session.port, error)
-        return error
 
 
 async def _write_local(target: str, data: bytes) -> None:

@@ -17,7 +17,7 @@ what is skipped is in the report.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -56,7 +56,10 @@ Progress = Callable[[str, int, int], None]
 class Uploader(Protocol):
     """What sync writes files with: ``session.fs``."""
 
-    async def put(self, source: bytes, remote_path: str, *, timeout: Timeout = DEFAULT) -> bool: ...
+    async def put_many(
+        self, files: Sequence[tuple[bytes, str]], *, allow_outside: bool = False, timeout: Timeout = DEFAULT,
+        sent: Callable[[str, int], None] | None = None,
+    ) -> None: ...  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,10 +293,12 @@ async def _apply(files: FileTree, uploader: Uploader, local: LocalTree, plan: Sy
             await files.make_folders(folders, timeout=timeout)
     total = sum(len(local.files[path]) for path in plan.upload)
     done = 0
-    for path in plan.upload:
-        target = join(base, path)
-        known.changed(target)  # put must not skip it: the board's copy differs from what it wrote
-        await uploader.put(local.files[path], target, timeout=timeout)
-        done += len(local.files[path])
+
+    def sent(target: str, size: int) -> None:
+        nonlocal done
+        done += size
         if progress is not None:
             progress(target, done, total)
+
+    sending = [(local.files[path], join(base, path)) for path in plan.upload]
+    await uploader.put_many(sending, timeout=timeout, sent=sent)

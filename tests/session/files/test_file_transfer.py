@@ -28,7 +28,8 @@ from belay.device import Device
 from belay.errors import DeviceExecError
 from belay.session.files import codec as file_codec
 from belay.session.files import transfer
-from belay.session.files.facade import TEMP_PREFIX, BoardFileError
+from belay.session.files.facade import BoardFileError
+from belay.session.files.writes import TEMP_PREFIX
 
 pytestmark = pytest.mark.anyio
 
