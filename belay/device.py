@@ -285,12 +285,12 @@ class Device(AsyncResource):
         """Run ``code`` as one raw-REPL call under the lock, with a deadline and clean interrupt;
         ``meanwhile`` is called once the code is sent, while the board runs it. ``what`` names
         the call in a :class:`DeviceTimeoutError` (``"exec"``, ``"task 'add'"``)."""
-        payload = encode_code(code)
-        deadline = self._deadline(timeout)
         # A checkpoint, as every anyio operation is: when the board's answer is already waiting
         # (a loaded host, a fast board) the call would otherwise never yield, starving the
-        # loop's other tasks and letting no cancel land.
+        # loop's other tasks and letting no cancel land. Before the deadline starts.
         await anyio.lowlevel.checkpoint()
+        payload = encode_code(code)
+        deadline = self._deadline(timeout)
         if deadline.unbounded:  # the hot path: no scope to wait in
             await self._lock.acquire()
         else:
