@@ -1,6 +1,6 @@
 """Calls that move files: a put writes a temporary file beside its target (registered as the
 session's, so the session's end or reaping removes it if the host dies) and renames it when
-complete; chunks arrive as bytes literals (:mod:`belay.session.files.codec`). A get streams the
+complete; chunks arrive as bytes literals (:mod:`belay.protocol.codec`). A get streams the
 file's bytes raw (escaped, ended by a count) where the board can write bytes to its output."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from belay.agent import calls
-from belay.session.files import codec as file_codec
+from belay.protocol import codec as file_codec
 from belay.session.files.transfer import DenseCode, TransferPlan
 
 FILES_MOST = 64

@@ -1,7 +1,7 @@
 """Session-scoped files on a board: ``session.fs``.
 
 Files move near the speed of the line (:mod:`belay.session.files.transfer`, encodings in
-:mod:`belay.session.files.codec`): up as near-raw bytes literals, compressed where the board
+:mod:`belay.protocol.codec`): up as near-raw bytes literals, compressed where the board
 inflates and the data shrinks; down as the board's raw output where it can write bytes.
 A ``put`` writes a temporary file beside its target and renames it over the target when
 complete, so an interrupted or failed put leaves the old file and no partial one (where a

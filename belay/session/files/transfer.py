@@ -19,8 +19,8 @@ from belay.board_info import Capabilities
 from belay.errors import DeviceValueError
 from belay.heap import roomy_for_transfers
 from belay.literals import INTERNED_UP_TO, uninterned
+from belay.protocol import codec as file_codec
 from belay.session.context import SessionContext, Timeout
-from belay.session.files import codec as file_codec
 from belay.session.files.cache import Features
 
 SMALL_CHUNK = 128

@@ -26,7 +26,7 @@ from session_helpers import observer, port_of
 from belay import DeviceSessionManager, SessionOptions, heap
 from belay.device import Device
 from belay.errors import DeviceExecError
-from belay.session.files import codec as file_codec
+from belay.protocol import codec as file_codec
 from belay.session.files import transfer
 from belay.session.files.facade import BoardFileError
 from belay.session.files.writes import TEMP_PREFIX
