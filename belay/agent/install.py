@@ -21,7 +21,8 @@ from belay.agent.names import AGENT_MODULES, CORE_MODULE, ON_DEMAND_MODULES, THR
 from belay.agent.sources import device_file, minify
 from belay.device import Device
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
-from belay.heap import ONE_CHUNK_AGENT_FREE_FROM, ROOMY_TRANSFERS_FROM
+from belay.heap import ONE_CHUNK_AGENT_FREE_FROM, ROOMY_TRANSFERS_FROM, roomy_for_transfers
+from belay.protocol import codec
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,23 @@ async def loaded_version(device: Device) -> str:
 
 
 async def _write_agent(device: Device) -> int:
+    """Write the agent's files; the bytes written. Compressed in one call where the board
+    inflates and has room (a third of the bytes across a slow line), else in chunks."""
+    files = agent_files(device.capabilities.threads)
+    if roomy_for_transfers(device.capabilities) and await device.eval_code(calls.can_inflate()) is True:
+        joined = b"".join(files.values())
+        ends = [0]
+        for body in files.values():
+            ends.append(ends[-1] + len(body))
+        wbits = 15 if device.capabilities.heap >= 1024 * 1024 else 12
+        packed = codec.compressed(joined, wbits)
+        literal, escapes = codec.raw_literal(packed), codec.escapes_used(packed)
+        await device.exec(calls.write_files_packed(literal, escapes, list(files), ends))
+        return len(joined)
+    return await _write_agent_in_chunks(device)
+
+
+async def _write_agent_in_chunks(device: Device) -> int:
     sent = 0
     size = BIG_WRITE_CHUNK if device.capabilities.mem_free >= ONE_CHUNK_AGENT_FREE_FROM else WRITE_CHUNK
     for name, body in agent_files(device.capabilities.threads).items():

@@ -77,7 +77,7 @@ def file_write_escaped(token: str, literal: bytes, escapes: bytes, packed: bool)
     """Write a raw literal whose ``escapes`` (a bytes literal of second bytes) are undone by
     one ``replace`` each; ``packed``: it is a zlib stream, inflated before writing."""
     write = f"_ba_k=0\n_ba.x({token!r})['w'].write(_ba_f)\ndel _ba_f,_ba_k"
-    return _unpacked(literal, escapes, packed) + write.encode()
+    return unpacked(literal, escapes, packed) + write.encode()
 
 
 BATCH_NAMES = ("_ba_e", "_ba_n", "_ba_i", "_ba_t")
@@ -106,10 +106,10 @@ def file_write_batch(
         f" {_unfile_code('_ba_n[2*_ba_i]')}\n"
         f"del _ba_f,_ba_k,{','.join(BATCH_NAMES)}"
     )
-    return _unpacked(literal, escapes, packed) + loop.encode()
+    return unpacked(literal, escapes, packed) + loop.encode()
 
 
-def _unpacked(literal: bytes, escapes: bytes, packed: bool) -> bytes:
+def unpacked(literal: bytes, escapes: bytes, packed: bool) -> bytes:
     """Code that leaves a raw literal's bytes in ``_ba_f``: ``escapes`` undone, inflated if ``packed``."""
     code = b"_ba_f=" + literal + b"\n"
     if escapes != b"b''":  # a bytes literal (ASCII) of the second bytes

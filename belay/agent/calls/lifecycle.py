@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from belay.agent.calls.files import unpacked
 from belay.agent.names import AGENT_MODULES, CORE_MODULE, file_name
+from belay.literals import dumps_for_board
 from belay.literals import uninterned as _u
 
 REAPER_PERIOD_MS = 250
@@ -53,6 +55,27 @@ def write_file_chunk(chunk: bytes) -> str:
 
 def write_file_close() -> str:
     return "_ba_f.close()\ndel _ba_f"
+
+
+def can_inflate() -> str:
+    """Prints whether the board has ``deflate`` to inflate a zlib stream (no agent needed)."""
+    return (
+        "try:_ba_k=hasattr(__import__('deflate'),'DeflateIO')\nexcept ImportError:_ba_k=False\n"
+        "print(repr(_ba_k))\ndel _ba_k"
+    )
+
+
+def write_files_packed(literal: bytes, escapes: bytes, names: list[str], ends: list[int]) -> bytes:
+    """Write files from one zlib stream in a raw literal (see :func:`unpacked`): file ``i``,
+    named ``names[i]``, is the inflated bytes ``ends[i]:ends[i+1]`` (``ends[0]`` is 0)."""
+    loop = (
+        f"_ba_e=({dumps_for_board(names)},{ends!r})\n"
+        "for _ba_k in range(len(_ba_e[0])):\n"
+        f" _ba_n=open(_ba_e[0][_ba_k],{_u('wb')})\n"
+        " _ba_n.write(memoryview(_ba_f)[_ba_e[1][_ba_k]:_ba_e[1][_ba_k+1]])\n _ba_n.close()\n"
+        "del _ba_f,_ba_k,_ba_e,_ba_n"
+    )
+    return unpacked(literal, escapes, True) + loop.encode()
 
 
 def forget_agent() -> str:
