@@ -45,10 +45,12 @@ TIMEOUT = 120
 
 # Pages other work owns, whose blocks cannot run here; say why, page by page.
 PAGE_SKIPS = {
-    "docs/lab.md": "needs a labgrid coordinator, exporter and places: tests/lab/ runs these against a lab of its own",
+    "docs/lab.md": "needs a labgrid coordinator, exporter and places: tests/lab/ runs these against a lab",
 }
 
-FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.S | re.M)
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.S | re.M
+)
 DIRECTIVE = re.compile(r"<!--\s*test:\s*(?P<what>[\w-]+)\s*(?P<why>.*?)\s*-->\s*$")
 MICROBIT = re.compile(r"(--(belay-)?port[ =]microbit\b|[\"']microbit[\"'])")
 
@@ -160,7 +162,17 @@ def run_python(snippet: Snippet, tmp_path: Path) -> None:
     (folder / name).write_text(code)
     command = [sys.executable, name]
     if snippet.directive == "pytest":
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--belay-port", "unix", name]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--belay-port",
+            "unix",
+            name,
+        ]
     result = subprocess.run(
         command, cwd=folder, env=_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
