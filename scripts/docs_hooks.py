@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 CLI_MARKER = "<!-- belay:cli-reference -->"
 API_MARKER = "<!-- belay:api-reference -->"
-HELP_WIDTH = "96"
+HELP_WIDTH = "78"
 
 # The public names by what they are for; every name of ``belay.__all__`` falls in one group.
 API_GROUPS: dict[str, tuple[str, ...]] = {
@@ -34,6 +35,36 @@ API_GROUPS: dict[str, tuple[str, ...]] = {
     "Options": ("belay.options",),
     "Errors": ("belay.errors",),
 }
+
+# Classes whose public-by-name methods include the machinery the manager and the blocking layer
+# call (begin, mark_lost, run_value, ...): their reference lists what a user calls.
+MEMBERS: dict[str, tuple[str, ...]] = {
+    "DeviceSession": (
+        "port",
+        "session_id",
+        "created_at",
+        "state",
+        "is_active",
+        "capabilities",
+        "device_info",
+        "resources",
+        "fs",
+        "exec",
+        "eval",
+        "task",
+        "thread",
+        "setup",
+        "teardown",
+        "timer",
+        "proxy",
+        "output",
+        "board_stats",
+    ),
+    "BlockingSession": ("exec", "eval", "proxy", "task", "thread", "setup", "teardown", "timer", "close"),
+}
+
+# Sphinx roles the docstrings use (:class:`~belay.X`): shown as the code they name.
+ROLE = re.compile(r":(?:class|meth|func|mod|data|attr|exc|obj):\s*(<code>)~?")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any] | None:
@@ -106,8 +137,16 @@ def api_reference() -> str:
         out += [f"## {title}", ""]
         for module in modules:
             for name in by_module[module]:
-                out += [f"::: {module}.{name}", "    options:", "      heading_level: 3", ""]
+                out += [f"::: {module}.{name}", "    options:", "      heading_level: 3"]
+                if name in MEMBERS:
+                    out += ["      members:", *(f"        - {member}" for member in MEMBERS[name])]
+                out.append("")
     return "\n".join(out)
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    """The MkDocs hook: a Sphinx role before inline code is dropped (the code stays)."""
+    return ROLE.sub(r"\1", html)
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
