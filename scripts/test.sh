@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up everything the suite needs, then run it: lint, types, the documentation site (mkdocs),
-# tests on both virtual boards,
+# Set up everything the suite needs, then run it: lint, types, the documentation site (mkdocs
+# build --strict), tests on both virtual boards (every example of the README and docs/ among them),
 # then the hardware-in-the-loop suite through the pytest plugin on each board and on both at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
