@@ -1,5 +1,5 @@
-"""The README's quick start is what CI runs, and it stays exactly two commands; its table of
-what belay leaves on a board is what a board holds."""
+"""The README's quick start is what CI runs, and it stays exactly two commands; the table of
+what belay leaves on a board (docs/sessions.md) is what a board holds."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def test_ci_runs_the_quick_start_verbatim() -> None:
         assert command in ci, f"CI does not run the README command {command!r}"
 
 
+FOOTPRINT_PAGE = ROOT / "docs" / "sessions.md"
 FOOTPRINT_ROW = "| the agent's files: "
 SIZE = re.compile(r"`(\w+\.py)` \((\d+\.\d) KB\)")
 TOTAL = re.compile(r"(\d+\.\d) KB in all on the micro:bit, (\d+\.\d) KB on the unix port")
@@ -53,9 +54,7 @@ def _close(stated: str, measured: int) -> bool:
 async def test_the_footprint_table_names_every_agent_file_and_its_size(board: str) -> None:
     """Measured on the board after a session: every agent file is in the table, with its size,
     and the total is the one stated for that board."""
-    row = next(
-        line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith(FOOTPRINT_ROW)
-    )
+    row = next(line for line in FOOTPRINT_PAGE.read_text().splitlines() if line.startswith(FOOTPRINT_ROW))
     stated = dict(SIZE.findall(row))
     totals = TOTAL.search(row)
     assert totals is not None, row
@@ -69,7 +68,7 @@ async def test_the_footprint_table_names_every_agent_file_and_its_size(board: st
     assert set(found) == set(stated) - ({threads} if board == "microbit" else set())
     for name, size in found.items():
         assert _close(stated[name], size), (
-            f"{name}: the README says {stated[name]} KB, the board has {size} B"
+            f"{name}: docs/sessions.md says {stated[name]} KB, the board has {size} B"
         )
     total = totals.group(1) if board == "microbit" else totals.group(2)
     assert _close(total, sum(found.values())), f"{board}: {total} KB stated, {sum(found.values())} B found"
