@@ -41,9 +41,18 @@ def find_config_file(start: str | os.PathLike[str] | None = None) -> Path | None
         if (folder / FILE_NAME).is_file():
             return folder / FILE_NAME
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "belay" in _read_toml(pyproject).get("tool", {}):
+        if _mentions_belay(pyproject) and "belay" in _read_toml(pyproject).get("tool", {}):
             return pyproject
     return None
+
+
+def _mentions_belay(pyproject: Path) -> bool:
+    """Whether ``pyproject`` may hold ``[tool.belay]``: most projects' do not even name belay,
+    and then TOML's parser (~10 ms to import) is not needed."""
+    try:
+        return b"belay" in pyproject.read_bytes()
+    except OSError:
+        return False
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

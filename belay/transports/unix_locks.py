@@ -20,11 +20,12 @@ modification time): a new process finds it there instead of paying for it on its
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import struct
 from pathlib import Path
+
+from belay import user_cache
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,7 @@ _CACHE_MOST = 32
 
 def cache_path() -> Path:
     """Where found lock offsets are kept for the processes that come after this one."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("belay", appauthor=False)) / CACHE_FILE
+    return user_cache.cache_path(CACHE_FILE)
 
 
 @functools.cache
@@ -80,24 +79,12 @@ def lock_offsets(path: str) -> tuple[int, ...]:
 
 
 def _read_cache() -> dict[str, object]:
-    try:
-        known = json.loads(cache_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # none yet, or not ours to trust: read the file again
-        return {}
-    return known if isinstance(known, dict) else {}
+    return user_cache.read_entries(CACHE_FILE)
 
 
 def _write_cache(known: dict[str, object]) -> None:
     """Keep ``known`` (the newest :data:`_CACHE_MOST` entries), written whole or not at all."""
-    target = cache_path()
-    kept = dict(list(known.items())[-_CACHE_MOST:])
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.part")
-        temp.write_text(json.dumps(kept), encoding="utf-8")
-        os.replace(temp, target)
-    except OSError as error:  # a read-only home: every process reads the file, as before
-        logger.debug("lock offsets not cached in %s: %s", target, error)
+    user_cache.write_entries(CACHE_FILE, known, most=_CACHE_MOST)
 
 
 def _read_offsets(path: str) -> tuple[int, ...]:
