@@ -50,7 +50,7 @@ from belay.errors import BelayError
 from belay.session.board import Board
 from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
-from belay.testing import backend, identity, ports
+from belay.testing import backend, identity, lab, ports
 from belay.testing.blocking_session import SyncSession, in_worker_thread
 from belay.testing.leaks import LeakCheck, LeakReport, open_board
 
@@ -138,8 +138,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = "on" if _leak_check(config) else "off (--no-belay-leak-check)"
     return [
         *config.stash[PLAN].describe(),
+        *_lab_header(config.stash[PLAN]),
         f"belay: leak check {state}; boards named in 'belay boards' below",
     ]
+
+
+def _lab_header(plan: ports.PortPlan) -> list[str]:
+    """The places a run's labgrid ports take boards from (a bad configuration is left to the
+    ``belay_container`` fixture to report)."""
+    try:
+        options = from_config().options()
+    except (ConfigError, BelayError, ValueError):
+        return []
+    assigned = [plan.port_for(index) for index in range(plan.workers)] or [plan.port_for(None)]
+    return lab.header_lines(assigned, options)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -193,6 +205,7 @@ async def _belay_board(
     request.node.user_properties.extend(
         identity.identity_properties(info, _worker_id(request.config) or "main")
     )
+    request.node.user_properties.extend(lab.place_properties(board.device.transport))
     marker = request.node.get_closest_marker(identity.REQUIRES_MARKER)
     if marker is not None:
         unknown = identity.unknown_requirements(marker.args)
