@@ -123,22 +123,25 @@ async def _open_where(
 
 async def _acquire(client: LabClient, place: str, deadline: float) -> bool:
     """Acquire ``place``, trying again until ``deadline`` (anyio's clock) while another identity
-    holds it, with a progress line every :data:`~belay.transports.lab_client.PROGRESS_EVERY` s."""
+    holds it, saying so (again every :data:`~belay.transports.lab_client.PROGRESS_EVERY` s)."""
     import anyio
 
     from belay.transports.lab_client import PROGRESS_EVERY
 
-    said = -PROGRESS_EVERY
+    said, wait = None, client.settings.wait
     while True:
         try:
             return await client.acquire(place)
         except PortBusyError as busy:
             now = anyio.current_time()
+            if said is None and wait > 0:
+                logger.warning("lab: %s; waiting up to %g s for it", busy, wait)
+                said = now
+            elif said is not None and now - said >= PROGRESS_EVERY and now < deadline:
+                logger.warning("lab: %s; %.0f s left", busy, deadline - now)
+                said = now
             if now >= deadline:
                 raise
-            if now - said >= PROGRESS_EVERY:
-                logger.warning("lab: %s; waiting up to %.0f s more for it", busy, deadline - now)
-                said = now
             await anyio.sleep(min(1.0, deadline - now))
 
 

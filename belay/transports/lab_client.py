@@ -201,22 +201,24 @@ class LabClient:
         return token.group(1), place.group(1)
 
     async def _allocated(self, token: str, filters: str, deadline: float) -> None:
-        """Wait until reservation ``token`` holds a place, saying every :data:`PROGRESS_EVERY`
-        seconds that it still waits; :class:`PortBusyError` at ``deadline`` (plus :data:`GRACE`)."""
-        end, step = max(deadline, anyio.current_time()) + GRACE, GRACE
+        """Wait until reservation ``token`` holds a place: :data:`GRACE` for one that is free, then
+        until ``deadline``, saying so (again every :data:`PROGRESS_EVERY` s); :class:`PortBusyError` then."""
+        step, wait, first = GRACE, self.settings.wait, True
         while True:
             try:
-                await self.run("wait", token, timeout=max(0.1, min(step, end - anyio.current_time())))
+                await self.run("wait", token, timeout=step)
                 return
             except _NoAnswer:
-                left = end - anyio.current_time()
+                left = deadline - anyio.current_time()
+                if first and wait > 0:
+                    logger.warning(
+                        "lab: no free labgrid place with %s yet; waiting up to %g s for one", filters, wait
+                    )
+                elif left > 0:
+                    logger.warning("lab: still no free labgrid place with %s; %.0f s left", filters, left)
                 if left <= 0:
-                    wait = self.settings.wait
                     raise PortBusyError(f"no free labgrid place with {filters} within {wait:g} s") from None
-                logger.warning(
-                    "lab: no free labgrid place with %s yet; waiting up to %.0f s more", filters, left
-                )
-                step = PROGRESS_EVERY
+                step, first = max(0.1, min(PROGRESS_EVERY, left)), False
 
     async def cancel(self, token: str) -> None:
         with anyio.CancelScope(shield=True):
