@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from belay.cli.common import EXIT_OK
+from belay.cli.common import EXIT_OK, CliError
 
 if TYPE_CHECKING:
     from belay.container import Container
@@ -28,8 +28,17 @@ def cmd_lab(args: argparse.Namespace, container: Container) -> int:
 
     client = _client(container)
     if args.lab_command == "release":
-        anyio.run(client.release, args.place)
-        sys.stdout.write(f"released labgrid place {args.place}\n")
+        released: list[str]
+        if (args.place is None) == (not args.all):
+            raise CliError("belay lab release: give a PLACE or --all")
+        if args.all:
+            released = anyio.run(client.release_held)
+        else:
+            anyio.run(client.release, args.place)
+            released = [args.place]
+        sys.stdout.write("".join(f"released labgrid place {place}\n" for place in released))
+        if not released:
+            sys.stdout.write("this identity holds no labgrid place\n")
     else:
         sys.stdout.write(format_places(anyio.run(client.places)))
     return EXIT_OK
@@ -54,6 +63,8 @@ def add_parser(commands: Any, name: str) -> None:
                               "PATH; the coordinator: $LG_COORDINATOR, else [tool.belay.lab])")  # fmt: skip
     verbs = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
     verbs.add_parser("places", help="the lab's places: their tags, exporters, and who holds which")
-    release = verbs.add_parser("release", help="release a place this identity holds (a dead host's)")
-    release.add_argument("place", help="the place's name")
+    release = verbs.add_parser("release", help="release a place this identity holds (a dead host's), or all")
+    release.add_argument("place", nargs="?", help="the place's name")
+    release.add_argument("--all", action="store_true", help="every place this identity holds (a CI job's "
+                         "cleanup step, on a runner that runs one job at a time)")  # fmt: skip
     lab.set_defaults(handler=cmd_lab)

@@ -166,7 +166,22 @@ class LabClient:
         return True
 
     async def release(self, place: str) -> None:
+        """Release ``place``; raises :class:`TransportError` where another identity holds it."""
         await self.run("-p", place, "release")
+
+    async def release_held(self) -> list[str]:
+        """Release every place this identity holds (labgrid refuses the others'); their names."""
+        released = []
+        for place in await self.places():
+            if place.holder is None:
+                continue
+            try:
+                await self.release(place.name)
+            except TransportError as error:
+                logger.debug("lab: %s left acquired: %s", place.name, error)
+            else:
+                released.append(place.name)
+        return released
 
     async def address(self, place: str) -> PlaceAddress:
         """Where ser2net serves ``place``'s serial port now, and which exporter runs it.

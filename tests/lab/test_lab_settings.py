@@ -170,3 +170,17 @@ def test_a_third_xdist_worker_waits_for_one_of_two_places_then_is_refused_at_its
     places = sorted(line.rsplit("place ", 1)[-1] for line in summary)
     assert places == ["bench-1 on exporter exporter)", "bench-2 on exporter exporter)"], summary
     assert lab.holders() == {}
+
+
+def test_belay_lab_release_all_frees_what_this_identity_holds_and_leaves_the_rest(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.client("-p", "bench-1", "acquire")
+    lab.client("-p", "bench-2", "acquire", LG_USERNAME="someone", LG_HOSTNAME="elsewhere")
+    done = belay_in(tmp_path, lab.env(), "lab", "release", "--all")
+    assert (done.returncode, done.stdout) == (0, "released labgrid place bench-1\n"), done.stderr
+    assert lab.holders() == {"bench-2": "elsewhere/someone"}
+    done = belay_in(tmp_path, lab.env(), "lab", "release", "--all")
+    assert (done.returncode, done.stdout) == (0, "this identity holds no labgrid place\n"), done.stderr
+    usage = belay_in(tmp_path, lab.env(), "lab", "release")
+    assert (usage.returncode, usage.stderr) == (2, "belay: error: belay lab release: give a PLACE or --all\n")
