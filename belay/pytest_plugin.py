@@ -53,6 +53,7 @@ from belay.session.session import DeviceSession
 from belay.testing import backend, identity, lab, ports
 from belay.testing.blocking_session import SyncSession, in_worker_thread
 from belay.testing.leaks import LeakCheck, LeakReport, open_board
+from belay.transports.port_names import is_lab_port
 
 PLAN = pytest.StashKey[ports.PortPlan]()
 BOARD_FIXTURES = ("belay_session", "belay_sync_session", "belay_device_info")
@@ -124,6 +125,19 @@ def pytest_configure(config: pytest.Config) -> None:
     if _worker_id(config) is None:
         report = identity.BoardReport(_junit_xml_path(config))
         config.pluginmanager.register(report, "belay-board-report")
+        _watch_crashes(config)
+
+
+def _watch_crashes(config: pytest.Config) -> None:
+    """In an xdist controller testing on a lab port: release the place of a worker that crashes."""
+    plan = config.stash[PLAN]
+    if not plan.workers or not any(is_lab_port(port) for port in plan.ports):
+        return
+    try:
+        options = from_config().options()
+    except (ConfigError, BelayError, ValueError):
+        return  # the belay_container fixture reports it
+    config.pluginmanager.register(lab.CrashedWorkers(options), "belay-lab-crashes")
 
 
 def _junit_xml_path(config: pytest.Config) -> str | None:

@@ -40,6 +40,11 @@ class LabTransport(Transport):
         self._inner, self._release, self._client, self._lock = inner, release, client, lock
         self.pacing = inner.pacing
 
+    @property
+    def releases(self) -> bool:
+        """Whether closing releases the place (belay acquired it), not one acquired by hand."""
+        return self._release
+
     async def send(self, data: bytes) -> None:
         await self._inner.send(data)
 

@@ -184,3 +184,28 @@ def test_belay_lab_release_all_frees_what_this_identity_holds_and_leaves_the_res
     assert (done.returncode, done.stdout) == (0, "this identity holds no labgrid place\n"), done.stderr
     usage = belay_in(tmp_path, lab.env(), "lab", "release")
     assert (usage.returncode, usage.stderr) == (2, "belay: error: belay lab release: give a PLACE or --all\n")
+
+
+CRASHING_TEST = """
+import os
+
+
+def test_crashes_its_worker(belay_sync_session):
+    assert belay_sync_session.eval("1 + 1") == 2
+    os._exit(3)
+"""
+
+
+def test_the_place_of_an_xdist_worker_that_crashed_is_released_and_one_acquired_by_hand_is_not(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.client("-p", "bench-2", "acquire")  # by hand: not free for the tags, and left as it is
+    (tmp_path / "test_crash.py").write_text(CRASHING_TEST)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "1", "--max-worker-restart",
+               "0", "--belay-port", "labgrid:board=unix", "test_crash.py"]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=lab.env(), timeout=300)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "belay: worker gw0 crashed holding labgrid place bench-1: released it" in run.stdout, run.stdout[
+        -3000:
+    ]
+    assert lab.holders() == {"bench-2": f"{os.uname().nodename}/{_user()}"}
