@@ -93,11 +93,8 @@ async def open_lab_port(
     token = None
     if place is None:
         token, place = await client.reserve(tags, deadline)
-    lock = _lock(settings.coordinator, place, port, shared=settings.share)
+    lock, acquired = await _take(client, port, place, token, deadline)
     try:
-        acquired = await _acquire(client, f"+{token}" if token else place, deadline)
-        if token:
-            await client.cancel(token)
         if acquired and settings.share:
             await _quietly_release(client, place)
             raise PortBusyError(f"labgrid place {place!r} is shared only when acquired by hand "
@@ -108,6 +105,23 @@ async def open_lab_port(
         raise
     logger.info("lab: %s is %s", port, where.describe())
     return LabTransport(port, inner, where, acquired, client, lock)
+
+
+async def _take(
+    client: LabClient, port: str, place: str, token: str | None, deadline: float
+) -> tuple[int, bool]:
+    """This host's lock on ``place``, and the place acquired (through the reservation ``token``,
+    cancelled whatever happens): ``(lock, acquired)``, holding nothing where it fails."""
+    try:
+        lock = _lock(client.settings.coordinator, place, port, shared=client.settings.share)
+        try:
+            return lock, await _acquire(client, f"+{token}" if token else place, deadline)
+        except BaseException:
+            _unlock(lock)
+            raise
+    finally:
+        if token:
+            await client.cancel(token)
 
 
 async def _open_where(
