@@ -11,6 +11,10 @@ The file is the first found from the working directory upwards: a ``belay.toml``
     [tool.belay.ports]                 # aliases, usable wherever a port is named
     lab = "rfc2217://10.0.0.5:4000"
 
+    [tool.belay.lab]                   # a labgrid lab (the lab_* options)
+    coordinator = "lab-host:20408"     # lab_coordinator; $LG_COORDINATOR is over it
+    wait = 60                          # lab_wait: seconds to wait for a place
+
 The result is one plain dict, ``{"options": {...}, "ports": {...}, "port": ...}``, which
 :func:`belay.container.from_config` hands the container.
 """
@@ -23,10 +27,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from belay.options import ENV_PREFIX, OptionError, SessionOptions, env_values
+from belay.options import ENV_PREFIX, OptionError, SessionOptions, env_name, env_values
 
 FILE_NAME = "belay.toml"
 OPTION_NAMES = frozenset(field.name for field in fields(SessionOptions))
+LAB_KEYS = {"coordinator": "lab_coordinator", "wait": "lab_wait", "share": "lab_share"}
+"""``[tool.belay.lab]``'s keys, and the options they set."""
 
 
 class ConfigError(ValueError):
@@ -80,7 +86,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def env_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The configuration ``BELAY_*`` variables give: ``BELAY_CALL_TIMEOUT`` and the other
-    option names, and ``BELAY_PORT``."""
+    option names (and labgrid's ``LG_COORDINATOR``), and ``BELAY_PORT``."""
     env = os.environ if environ is None else environ
     table: dict[str, Any] = dict(env_values(env))
     if env.get(ENV_PREFIX + "PORT"):
@@ -90,18 +96,32 @@ def env_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def normalise(table: Mapping[str, Any], source: str) -> dict[str, Any]:
     """``table`` (flat, as in ``[tool.belay]``) split into options, port aliases and the default
-    port. Raises :class:`ConfigError` naming ``source`` for unknown keys or non-text aliases."""
-    unknown = sorted(set(table) - OPTION_NAMES - {"ports", "port"})
+    port; ``[lab]``'s keys become ``lab_*`` options. Raises :class:`ConfigError` naming ``source``
+    for unknown keys or non-text aliases."""
+    unknown = sorted(set(table) - OPTION_NAMES - {"ports", "port", "lab"})
     if unknown:
         raise ConfigError(f"{source}: unknown belay settings: {', '.join(unknown)}")
     ports = table.get("ports", {})
     if not isinstance(ports, Mapping) or not all(isinstance(v, str) for v in ports.values()):
         raise ConfigError(f"{source}: ports must map alias names to port strings")
     config: dict[str, Any] = {"options": {k: v for k, v in table.items() if k in OPTION_NAMES}}
+    config["options"].update(_lab_options(table.get("lab", {}), source))
     config["ports"] = dict(ports)
     if table.get("port") is not None:
         config["port"] = str(table["port"])
     return config
+
+
+def _lab_options(lab: Any, source: str) -> dict[str, Any]:
+    """``[lab]``'s values by the options they set; raises :class:`ConfigError` for unknown keys."""
+    if not isinstance(lab, Mapping):
+        raise ConfigError(f"{source}: lab must be a table (coordinator, wait, share)")
+    unknown = sorted(set(lab) - set(LAB_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown lab settings: {', '.join(unknown)} (known: coordinator, wait, share)"
+        )
+    return {LAB_KEYS[key]: value for key, value in lab.items()}
 
 
 def check_options(options: Mapping[str, Any], source: str) -> None:
@@ -110,7 +130,7 @@ def check_options(options: Mapping[str, Any], source: str) -> None:
     try:
         SessionOptions.from_mapping(options)
     except OptionError as error:
-        where = f"{ENV_PREFIX}{error.name.upper()}" if source == "the environment" else source
+        where = env_name(error.name) if source == "the environment" else source
         raise ConfigError(f"{where}: {error}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{source}: {error}") from None

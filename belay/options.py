@@ -21,7 +21,9 @@ _SECONDS = (
     "sync_timeout",
     "lease",
 )
-_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts")
+_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "lab_share")
+_ENV_NAMES = {"lab_coordinator": "LG_COORDINATOR"}
+"""Options read from a variable other than ``BELAY_<NAME>``: labgrid's own, where it has one."""
 
 
 class OptionError(ValueError):
@@ -46,6 +48,17 @@ def _check_int(name: str, value: Any, least: int) -> None:
         raise OptionError(name, f"must be a whole number of at least {least}, not {value!r}")
 
 
+def _check_lab(coordinator: Any, wait: Any) -> None:
+    if coordinator is not None and (not isinstance(coordinator, str) or not coordinator.strip()
+                                    or any(part.isspace() for part in coordinator)):  # fmt: skip
+        raise OptionError(
+            "lab_coordinator", f"must be a coordinator's host:port (or none), not {coordinator!r}"
+        )
+    number = isinstance(wait, int | float) and not isinstance(wait, bool)
+    if not number or not math.isfinite(wait) or wait < 0:
+        raise OptionError("lab_wait", f"must be a finite number of seconds, 0 or more, not {wait!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
     """How sessions behave. Times are seconds as floats.
@@ -64,6 +77,11 @@ class SessionOptions:
     ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
     ``dtr``, ``rts``: the levels a serial port's DTR and RTS lines are held at while open
     (``True``, asserted, as a port opens: no board is reset by opening it).
+    ``lab_coordinator``: a labgrid lab's coordinator, ``host:port`` (``None``: labgrid's default).
+    ``lab_wait``: how long opening a ``labgrid:`` port waits for a place another identity holds,
+    or for a free place with the tags (0: refused at once).
+    ``lab_share``: let this process share a place's line with another belay process of this
+    host, where the place was acquired by hand (``labgrid-client acquire``) and both ask to share.
     """
 
     session_timeout: float = 1800.0
@@ -79,6 +97,9 @@ class SessionOptions:
     journal_max_bytes: int = 10 * 1024 * 1024
     dtr: bool = True
     rts: bool = True
+    lab_coordinator: str | None = None
+    lab_wait: float = 0.0
+    lab_share: bool = False
 
     def __post_init__(self) -> None:
         """Every value checked once, here, whoever made the record (code, ``BELAY_*``, a file):
@@ -90,6 +111,7 @@ class SessionOptions:
         for name in _FLAGS:
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be true or false, not {getattr(self, name)!r}")
+        _check_lab(self.lab_coordinator, self.lab_wait)
         journal = self.journal_path
         if journal is not None:
             if not isinstance(journal, str | os.PathLike) or not os.fspath(journal):
@@ -117,19 +139,25 @@ class SessionOptions:
         return cls.from_mapping(env_values(environ))
 
 
+def env_name(name: str) -> str:
+    """The environment variable option ``name`` is read from: ``BELAY_<NAME>``, or labgrid's own
+    ``LG_COORDINATOR`` for ``lab_coordinator``."""
+    return _ENV_NAMES.get(name, ENV_PREFIX + name.upper())
+
+
 def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The option values ``BELAY_<NAME>`` variables of ``environ`` (default: the process's) set,
-    as text by option name: the one place belay reads options from the environment."""
+    """The option values the variables of ``environ`` (default: the process's) set, as text by
+    option name: the one place belay reads options from the environment."""
     env = os.environ if environ is None else environ
     names = (field.name for field in fields(SessionOptions))
-    return {name: env[ENV_PREFIX + name.upper()] for name in names if ENV_PREFIX + name.upper() in env}
+    return {name: env[env_name(name)] for name in names if env_name(name) in env}
 
 
 def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts"):
+    if name in _FLAGS:
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise OptionError(name, f"must be true or false, not {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
@@ -142,6 +170,8 @@ def _convert(name: str, value: Any) -> Any:
         return Path(text) if text else None
     if name == "call_timeout" and text.lower() in ("", "none"):
         return None
+    if name == "lab_coordinator":
+        return text or None
     try:
         return float(text)
     except ValueError:

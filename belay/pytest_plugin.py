@@ -47,14 +47,18 @@ from belay.board_info import DeviceInfo
 from belay.config import ConfigError
 from belay.container import Container, from_config, resolve_alias
 from belay.errors import BelayError
+from belay.options import SessionOptions
 from belay.session.board import Board
 from belay.session.manager import DeviceSessionManager
 from belay.session.session import DeviceSession
-from belay.testing import backend, identity, ports
+from belay.testing import backend, identity, lab, ports
 from belay.testing.blocking_session import SyncSession, in_worker_thread
 from belay.testing.leaks import LeakCheck, LeakReport, open_board
+from belay.transports.port_names import is_lab_port
 
 PLAN = pytest.StashKey[ports.PortPlan]()
+LAB = pytest.StashKey["tuple[list[str], SessionOptions] | None"]()
+"""In the controller: each process's port and the options, where a port is a labgrid place."""
 BOARD_FIXTURES = ("belay_session", "belay_sync_session", "belay_device_info")
 
 
@@ -122,8 +126,30 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.pluginmanager.register(backend, "belay-anyio-backend")
     if _worker_id(config) is None:
+        config.stash[LAB] = _lab_ports(config.stash[PLAN])
         report = identity.BoardReport(_junit_xml_path(config))
         config.pluginmanager.register(report, "belay-board-report")
+        _watch_crashes(config)
+
+
+def _lab_ports(plan: ports.PortPlan) -> tuple[list[str], SessionOptions] | None:
+    """Each process's port (aliases resolved) and the options, where one of them is a labgrid
+    port; else ``None`` (also for a bad configuration: the ``belay_container`` fixture reports it)."""
+    try:
+        container = from_config()
+        options = container.options()
+    except (ConfigError, BelayError, ValueError):
+        return None
+    indexes = range(plan.workers) if plan.workers else [None]
+    assigned = [resolve_alias(plan.port_for(index), container.port_aliases()) for index in indexes]
+    return (assigned, options) if any(is_lab_port(port) for port in assigned) else None
+
+
+def _watch_crashes(config: pytest.Config) -> None:
+    """In an xdist controller testing on a lab port: release the place of a worker that crashes."""
+    found = config.stash.get(LAB, None)
+    if found is not None and config.stash[PLAN].workers:
+        config.pluginmanager.register(lab.CrashedWorkers(found[1]), "belay-lab-crashes")
 
 
 def _junit_xml_path(config: pytest.Config) -> str | None:
@@ -138,8 +164,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = "on" if _leak_check(config) else "off (--no-belay-leak-check)"
     return [
         *config.stash[PLAN].describe(),
+        *_lab_header(config),
         f"belay: leak check {state}; boards named in 'belay boards' below",
     ]
+
+
+def _lab_header(config: pytest.Config) -> list[str]:
+    """The places a run's labgrid ports take boards from."""
+    found = config.stash.get(LAB, None)
+    return [] if found is None else lab.header_lines(*found)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -193,6 +226,7 @@ async def _belay_board(
     request.node.user_properties.extend(
         identity.identity_properties(info, _worker_id(request.config) or "main")
     )
+    request.node.user_properties.extend(lab.place_properties(board.device.transport))
     marker = request.node.get_closest_marker(identity.REQUIRES_MARKER)
     if marker is not None:
         unknown = identity.unknown_requirements(marker.args)

@@ -31,7 +31,7 @@ from belay.cli.common import (
     EXIT_TIMEOUT,
     CliError,
     VersionAction,
-    with_line_levels,
+    with_port_options,
 )
 from belay.errors import BelayError, DeviceExecError, DeviceTimeoutError, ProtocolError, TransportError
 from belay.options import OptionError
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if standalone is not None:
             return standalone(args)
         handler: Callable[[argparse.Namespace, Container], int] = args.handler
-        return handler(args, with_line_levels(_configured(args), args))
+        return handler(args, with_port_options(_configured(args), args))
     except KeyboardInterrupt:
         sys.stderr.write("belay: interrupted\n")
         return EXIT_INTERRUPTED

@@ -1,5 +1,6 @@
 """What every ``belay`` command shares: exit statuses, the usage error, the options several
-commands take (``--port``/``--dtr``/``--rts``; exec's and run's ``--timeout``/``--keep``),
+commands take (``--port``/``--dtr``/``--rts``/``--lab-wait``/``--lab-share``; exec's and run's
+``--timeout``/``--keep``),
 choosing the port, and reading code.
 
 Kept free of heavy imports: every command imports it before it knows what it needs.
@@ -76,8 +77,22 @@ def seconds(text: str) -> float:
     return value
 
 
+def wait_seconds(text: str) -> float:
+    """A ``--lab-wait``: a finite number of seconds, 0 or more."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"a finite number of seconds, 0 or more, not {text!r}")
+    return value
+
+
 def add_port_options(parser: argparse.ArgumentParser) -> None:
-    """``-p/--port`` and the ``--dtr``/``--rts`` levels, as every command that opens a board takes them."""
+    """``-p/--port``, the ``--dtr``/``--rts`` levels and a lab port's ``--lab-wait``/``--lab-share``,
+    as every command that opens a board takes them."""
     parser.add_argument("-p", "--port", action=PortAction, help="board: a serial path, a pyserial URL, "
                         "'unix', 'microbit', id:SERIAL, VID:PID or a unique prefix of one (default: "
                         "$BELAY_PORT, else the one USB board, else 'unix')")  # fmt: skip
@@ -85,6 +100,12 @@ def add_port_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{line}", type=_line_level, metavar="0|1", help=f"hold the serial port's "
                             f"{line.upper()} line low (0) or high (1) while open (default 1, as a port "
                             f"opens: no reset; $BELAY_{line.upper()})")  # fmt: skip
+    parser.add_argument("--lab-wait", type=wait_seconds, metavar="SECONDS", help="on a labgrid: port, wait "
+                        "this long for a place another identity holds, or for a free place with the tags "
+                        "(default 0: refuse at once; $BELAY_LAB_WAIT, lab_wait)")  # fmt: skip
+    parser.add_argument("--lab-share", action="store_true", default=None, help="on a labgrid: port acquired "
+                        "by hand, share its line with the other belay processes here that ask to share it "
+                        "($BELAY_LAB_SHARE, lab_share)")  # fmt: skip
 
 
 def add_run_options(parser: argparse.ArgumentParser, what: str, keep_help: str) -> None:
@@ -95,11 +116,16 @@ def add_run_options(parser: argparse.ArgumentParser, what: str, keep_help: str) 
     parser.add_argument("-k", "--keep", action="store_true", help=keep_help)
 
 
-def with_line_levels(container: Container, args: argparse.Namespace) -> Container:
-    """``container``, its boards opened with the ``--dtr``/``--rts`` levels given."""
-    levels = {line: getattr(args, line) for line in LINES if getattr(args, line, None) is not None}
-    if levels:
-        container.config.options.from_dict(levels)
+PORT_OPTIONS = (*LINES, "lab_wait", "lab_share")
+"""The port options a command may be given: each sets the :class:`~belay.SessionOptions` field of its name."""
+
+
+def with_port_options(container: Container, args: argparse.Namespace) -> Container:
+    """``container``, its boards opened as the ``--dtr``/``--rts``/``--lab-wait``/``--lab-share``
+    given say (over the configuration and the environment)."""
+    given = {name: getattr(args, name) for name in PORT_OPTIONS if getattr(args, name, None) is not None}
+    if given:
+        container.config.options.from_dict(given)
     return container
 
 

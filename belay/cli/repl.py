@@ -97,10 +97,11 @@ async def repl(container: Container, port: str, in_fd: int, out_fd: int) -> None
     port opened with the DTR and RTS levels of ``--dtr``/``--rts`` (else the configured ones)."""
     import anyio
 
-    from belay.transports import ModemLines, with_lines
+    from belay.transports import LabOptions, ModemLines, with_lines
 
     options = container.options()
-    transport = await with_lines(container.transport_factory(), ModemLines(options.dtr, options.rts))(port)
+    lines, lab = ModemLines(options.dtr, options.rts), LabOptions.of(options)
+    transport = await with_lines(container.transport_factory(), lines, lab)(port)
     async with transport:
         sys.stderr.write(f"belay: connected to {port}; Ctrl-] leaves\r\n")  # \r: a raw terminal
         sys.stderr.flush()

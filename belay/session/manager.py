@@ -31,7 +31,7 @@ from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession, SessionStats
 from belay.session.session import DeviceSession
 from belay.session.state import ManagerEvent, ManagerState, SessionState, next_manager_state
-from belay.transports import ModemLines, TransportFactory, open_transport, with_lines
+from belay.transports import LabOptions, ModemLines, TransportFactory, open_transport, with_lines
 
 if TYPE_CHECKING:  # OpenTelemetry, and tenacity, are imported where they are used
     from opentelemetry.metrics import Meter
@@ -52,10 +52,11 @@ async def open_device(
     reset_if_full: bool = False,
     detect: bool = True,
 ) -> Device:
-    """Open the board on ``port`` with the bookkeeping and sync timeouts and the DTR/RTS levels
-    of ``options`` (soft-reset first if it is too full to be probed, with ``reset_if_full``):
+    """Open the board on ``port`` with the bookkeeping and sync timeouts, the DTR/RTS levels and
+    the lab settings of ``options`` (soft-reset first if it is too full to be probed, with ``reset_if_full``):
     a call given no deadline is belay's own; a session gives its users' calls theirs."""
-    factory = with_lines(transport_factory, ModemLines(dtr=options.dtr, rts=options.rts))
+    lines = ModemLines(dtr=options.dtr, rts=options.rts)
+    factory = with_lines(transport_factory, lines, LabOptions.of(options))
     return await Device.open(
         port, transport_factory=factory, call_timeout=options.bookkeeping_timeout,
         sync_timeout=options.sync_timeout, reset_if_full=reset_if_full, make_room=reap_expired,

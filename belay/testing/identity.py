@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 REQUIRES_MARKER = "belay_requires"
 PROPERTY_PREFIX = "belay_"
+PLACE_NAMES = ("belay_place", "belay_exporter")
+"""The properties that name a lab port's place and its exporter."""
 
 
 def unknown_requirements(names: Iterable[str]) -> list[str]:
@@ -51,9 +53,13 @@ def identity_properties(info: DeviceInfo, worker: str) -> list[tuple[str, str]]:
 
 
 def describe(properties: dict[str, str]) -> str:
+    """``micropython 1.24.0 on linux (PORT)``; a lab port's place and exporter after the port."""
+    where = properties.get("belay_port", "?")
+    if "belay_place" in properties:
+        where += f": place {properties['belay_place']} on exporter {properties.get('belay_exporter', '?')}"
     return (
         f"{properties.get('belay_implementation', '?')} {properties.get('belay_version', '?')} "
-        f"on {properties.get('belay_platform', '?')} ({properties.get('belay_port', '?')})"
+        f"on {properties.get('belay_platform', '?')} ({where})"
     )
 
 
@@ -78,7 +84,13 @@ class BoardReport:
         return [f"{worker}: {describe(props)}" for worker, props in sorted(self.boards.items())]
 
     def suite_properties(self) -> list[tuple[str, str]]:
-        return [(f"belay_board_{worker}", describe(props)) for worker, props in sorted(self.boards.items())]
+        """``belay_board_<worker>``; for a lab port also ``belay_place_<worker>`` and
+        ``belay_exporter_<worker>``."""
+        found = []
+        for worker, props in sorted(self.boards.items()):
+            found.append((f"belay_board_{worker}", describe(props)))
+            found += [(f"{name}_{worker}", props[name]) for name in PLACE_NAMES if name in props]
+        return found
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.boards:

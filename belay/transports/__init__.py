@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from belay.errors import PortNotFoundError
-from belay.transports.base import DEFAULT_LINES, ModemLines, Pacing, Transport
+from belay.transports.base import DEFAULT_LAB, DEFAULT_LINES, LabOptions, ModemLines, Pacing, Transport
 from belay.transports.port_names import VIRTUAL_BOARDS, is_lab_port
 
 # The transports imported on first use, by module: a command pays only for the kinds of port it
@@ -40,14 +40,17 @@ TransportFactory = Callable[[str], Awaitable[Transport]]
 """What the device layer is given to open a port: ``await factory(port)``."""
 
 
-async def open_transport(port: str, *, lines: ModemLines = DEFAULT_LINES) -> Transport:
+async def open_transport(
+    port: str, *, lines: ModemLines = DEFAULT_LINES, lab: LabOptions = DEFAULT_LAB
+) -> Transport:
     """Open ``port``: a virtual board name (with ``?baud=N``: behind a simulated line at ``N``
-    baud), a serial device path or a pyserial URL (DTR and RTS held at ``lines``)."""
+    baud), a serial device path or a pyserial URL (DTR and RTS held at ``lines``), a labgrid
+    place (opened as ``lab`` says)."""
     name, _, query = port.partition("?")
     if is_lab_port(name):
         from belay.transports.lab import open_lab_port
 
-        return await open_lab_port(port, lines=lines)
+        return await open_lab_port(port, lines=lines, lab=lab)
     if name not in VIRTUAL_BOARDS:
         from belay.transports.serial import SerialTransport
 
@@ -69,12 +72,16 @@ async def open_transport(port: str, *, lines: ModemLines = DEFAULT_LINES) -> Tra
     return PacedLine(board, baud)
 
 
-def with_lines(factory: TransportFactory, lines: ModemLines) -> TransportFactory:
-    """``factory``, opening serial ports with DTR and RTS at ``lines`` if it is
-    :func:`open_transport` (a factory of one's own opens ports its own way)."""
-    if factory is not open_transport or lines == DEFAULT_LINES:
+def with_lines(
+    factory: TransportFactory, lines: ModemLines, lab: LabOptions = DEFAULT_LAB
+) -> TransportFactory:
+    """``factory``, opening serial ports with DTR and RTS at ``lines`` and labgrid places as
+    ``lab`` says, if it is :func:`open_transport` (a factory of one's own opens ports its own way)."""
+    if factory is not open_transport:
         return factory
-    return functools.partial(open_transport, lines=lines)
+    if lab == DEFAULT_LAB:
+        return factory if lines == DEFAULT_LINES else functools.partial(open_transport, lines=lines)
+    return functools.partial(open_transport, lines=lines, lab=lab)
 
 
 def virtual_baud(port: str, query: str) -> int | None:
@@ -110,6 +117,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "VIRTUAL_BOARDS",
+    "LabOptions",
     "ModemLines",
     "Pacing",
     "Transport",

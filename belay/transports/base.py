@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from anyio.abc import AsyncResource
+
+if TYPE_CHECKING:
+    from belay.options import SessionOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,24 @@ class ModemLines:
 
 DEFAULT_LINES = ModemLines()
 """Both asserted: what opening a port does anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabOptions:
+    """How a ``labgrid:`` port opens: the coordinator (``None``: labgrid's ``$LG_COORDINATOR``),
+    the seconds to wait for a place, and whether to share a place acquired by hand."""
+
+    coordinator: str | None = None
+    wait: float = 0.0
+    share: bool = False
+
+    @classmethod
+    def of(cls, options: SessionOptions) -> LabOptions:
+        """The ``lab_*`` fields of ``options``."""
+        return cls(options.lab_coordinator, options.lab_wait, options.lab_share)
+
+
+DEFAULT_LAB = LabOptions()
 
 
 class Transport(AsyncResource):

@@ -10,7 +10,8 @@ exporter moved is found at its new address.
 
 labgrid lets two clients of one identity share a place's line, and the second one's raw-REPL
 entry interrupts the first: belay allows one process per place on this host (a lock file that
-names the process holding it).
+names the process holding it), unless the place was acquired by hand and every process using it
+asks to share it (``lab_share``, ``--lab-share``): none of them then releases it.
 """
 
 from __future__ import annotations
@@ -22,38 +23,27 @@ import os
 import re
 from pathlib import Path
 
-from belay.errors import PortBusyError, PortNotFoundError
-from belay.transports.base import DEFAULT_LINES, ModemLines, Transport
-from belay.transports.lab_client import LabClient, LabSettings
-from belay.transports.port_names import LAB_PREFIX
+from belay.errors import PortBusyError
+from belay.transports.base import DEFAULT_LAB, DEFAULT_LINES, LabOptions, ModemLines, Transport
+from belay.transports.lab_client import LabClient, LabSettings, PlaceAddress, parse_lab_port
 
 logger = logging.getLogger(__name__)
 
-_TAG = re.compile(r"^([\w.-]+)=([^,=]+)$")
-
-
-def parse_lab_port(port: str) -> tuple[str | None, dict[str, str]]:
-    """``(place, {})`` for ``labgrid:PLACE``, ``(None, tags)`` for ``labgrid:KEY=VALUE,...``.
-    Raises :class:`PortNotFoundError` for anything else."""
-    what = port[len(LAB_PREFIX) :]
-    if not what:
-        raise PortNotFoundError(f"{port!r} names no place: labgrid:PLACE or labgrid:KEY=VALUE", port=port)
-    if "=" not in what:
-        return what, {}
-    tags = [_TAG.match(item.strip()) for item in what.split(",")]
-    if not all(tags):
-        raise PortNotFoundError(f"{port!r}: tags are KEY=VALUE pairs separated by commas", port=port)
-    return None, {match.group(1): match.group(2) for match in tags if match}
-
 
 class LabTransport(Transport):
-    """A place's serial port through ser2net, the place held while it is open."""
+    """A place's serial port through ser2net, the place held while it is open; ``where`` says
+    which place and exporter it is."""
 
-    def __init__(self, port: str, inner: Transport, release: list[str], client: LabClient, lock: int) -> None:
-        self.port = port
-        self.place = release[0] if release else None
+    def __init__(self, port: str, inner: Transport, where: PlaceAddress, release: bool, client: LabClient,
+                 lock: int) -> None:  # fmt: skip
+        self.port, self.where, self.place = port, where, where.place
         self._inner, self._release, self._client, self._lock = inner, release, client, lock
         self.pacing = inner.pacing
+
+    @property
+    def releases(self) -> bool:
+        """Whether closing releases the place (belay acquired it), not one acquired by hand."""
+        return self._release
 
     async def send(self, data: bytes) -> None:
         await self._inner.send(data)
@@ -76,61 +66,102 @@ class LabTransport(Transport):
         try:
             await self._inner.aclose()
         finally:
-            release, self._release = self._release, []
+            release, self._release = self._release, False
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                for place in release:
-                    await _quietly_release(self._client, place)
+                if release:
+                    await _quietly_release(self._client, self.place)
             _unlock(self._lock)
 
 
 async def open_lab_port(
-    port: str, *, lines: ModemLines = DEFAULT_LINES, settings: LabSettings | None = None
+    port: str,
+    *,
+    lines: ModemLines = DEFAULT_LINES,
+    lab: LabOptions = DEFAULT_LAB,
+    settings: LabSettings | None = None,
 ) -> LabTransport:
-    """Acquire the place ``port`` names and open its serial port. Raises
-    :class:`PortBusyError` (held by another identity, or by another belay process here; no free
-    place with the tags within ``settings.wait``) or :class:`PortNotFoundError`."""
-    from belay.transports.serial import SerialTransport
+    """Acquire the place ``port`` names and open its serial port, waiting ``lab.wait`` seconds
+    at most for it. Raises :class:`PortBusyError` (held by another identity, or by another belay
+    process here; no free place with the tags in time; sharing refused) or
+    :class:`PortNotFoundError`."""
+    import anyio
 
-    settings = settings or LabSettings.from_env()
+    settings = settings or LabSettings.of(lab)
     client = LabClient(settings)
+    deadline = anyio.current_time() + settings.wait
     place, tags = parse_lab_port(port)
     token = None
     if place is None:
-        token, place = await client.reserve(tags, settings.wait)
-    lock = _lock(settings.coordinator, place, port)
+        token, place = await client.reserve(tags, deadline)
+    lock, acquired = await _take(client, port, place, token, deadline)
     try:
-        acquired = await _acquire(client, f"+{token}" if token else place, settings.wait)
-        if token:
-            await client.cancel(token)
-        release = [place] if acquired else []
-        try:
-            host, tcp = await client.address(place)
-            inner = await SerialTransport.open(f"rfc2217://{host}:{tcp}", lines=lines)
-        except BaseException:
-            for held in release:
-                await _quietly_release(client, held)
-            raise
+        if acquired and settings.share:
+            await _quietly_release(client, place)
+            raise PortBusyError(f"labgrid place {place!r} is shared only when acquired by hand "
+                                f"(labgrid-client -p {place} acquire)", port=port)  # fmt: skip
+        where, inner = await _open_where(client, place, acquired, lines)
     except BaseException:
         _unlock(lock)
         raise
-    logger.info("lab: %s is place %s at %s:%d", port, place, host, tcp)
-    return LabTransport(port, inner, release, client, lock)
+    logger.info("lab: %s is %s", port, where.describe())
+    return LabTransport(port, inner, where, acquired, client, lock)
 
 
-async def _acquire(client: LabClient, place: str, wait: float) -> bool:
-    """Acquire ``place``, trying again for ``wait`` seconds while another identity holds it."""
+async def _take(
+    client: LabClient, port: str, place: str, token: str | None, deadline: float
+) -> tuple[int, bool]:
+    """This host's lock on ``place``, and the place acquired (through the reservation ``token``,
+    cancelled whatever happens): ``(lock, acquired)``, holding nothing where it fails."""
+    try:
+        lock = _lock(client.settings.coordinator, place, port, shared=client.settings.share)
+        try:
+            return lock, await _acquire(client, f"+{token}" if token else place, deadline)
+        except BaseException:
+            _unlock(lock)
+            raise
+    finally:
+        if token:
+            await client.cancel(token)
+
+
+async def _open_where(
+    client: LabClient, place: str, acquired: bool, lines: ModemLines
+) -> tuple[PlaceAddress, Transport]:
+    """The place's address now and its serial port opened there; the place released again
+    (where belay acquired it) if that fails."""
+    from belay.transports.serial import SerialTransport
+
+    try:
+        where = await client.address(place)
+        return where, await SerialTransport.open(f"rfc2217://{where.host}:{where.port}", lines=lines)
+    except BaseException:
+        if acquired:
+            await _quietly_release(client, place)
+        raise
+
+
+async def _acquire(client: LabClient, place: str, deadline: float) -> bool:
+    """Acquire ``place``, trying again until ``deadline`` (anyio's clock) while another identity
+    holds it, saying so (again every :data:`~belay.transports.lab_client.PROGRESS_EVERY` s)."""
     import anyio
 
-    deadline = anyio.current_time() + wait
+    from belay.transports.lab_client import PROGRESS_EVERY
+
+    said, wait = None, client.settings.wait
     while True:
         try:
             return await client.acquire(place)
         except PortBusyError as busy:
-            left = deadline - anyio.current_time()
-            if left <= 0:
+            now = anyio.current_time()
+            if said is None and wait > 0:
+                logger.warning("lab: %s; waiting up to %g s for it", busy, wait)
+                said = now
+            elif said is not None and now - said >= PROGRESS_EVERY and now < deadline:
+                logger.warning("lab: %s; %.0f s left", busy, deadline - now)
+                said = now
+            if now >= deadline:
                 raise
-            logger.warning("lab: %s; waiting up to %.0f s more for it", busy, left)
-            await anyio.sleep(min(1.0, left))
+            await anyio.sleep(min(1.0, deadline - now))
 
 
 async def _quietly_release(client: LabClient, place: str) -> None:
@@ -149,28 +180,51 @@ def lock_folder() -> Path:
     return Path(user_cache_dir("belay", appauthor=False)) / "lab"
 
 
-def _lock(coordinator: str | None, place: str, port: str) -> int:
-    """Hold this host's lock on ``place`` (one belay process per place); raises
-    :class:`PortBusyError` naming the process that holds it."""
+def _lock(coordinator: str | None, place: str, port: str, *, shared: bool = False) -> int:
+    """Hold this host's lock on ``place``: alone, or ``shared`` with the other processes that
+    share it. Raises :class:`PortBusyError` naming the processes that hold it."""
     folder = lock_folder()
     folder.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^\w.-]", "_", f"{coordinator or 'default'}-{place}") + ".lock"
-    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        holders = _holders(fd)
         os.close(fd)
-        raise PortBusyError(
-            f"labgrid place {place!r} is in use by belay process {holder} on this host", port=port
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+        how = ", not shared" if shared else ""
+        raise PortBusyError(f"labgrid place {place!r} is in use by belay {holders} on this host{how}",
+                            port=port) from None  # fmt: skip
+    if not shared:
+        os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())  # O_APPEND: sharers' lines never overwrite each other
     return fd
 
 
+def _holders(fd: int) -> str:
+    """``process 41234`` or ``processes 41234, 41240``: the living processes the lock file names."""
+    text = os.pread(fd, 4096, 0).decode("ascii", "replace")
+    pids = [int(word) for word in text.split() if word.isdigit()]
+    alive = [pid for pid in dict.fromkeys(pids) if _alive(pid)] or pids[-1:]
+    if len(alive) == 1:
+        return f"process {alive[0]}"
+    return f"processes {', '.join(map(str, alive))}" if alive else "process ?"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _unlock(fd: int) -> None:
+    """Let go of the lock; the last process out (the lock its own alone) empties the file."""
     with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.ftruncate(fd, 0)
     with contextlib.suppress(OSError):
         os.close(fd)

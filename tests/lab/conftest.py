@@ -15,7 +15,7 @@ from lab_fixture import Lab, labgrid_bin, running_lab
 MISSING = "labgrid (in .venv-labgrid, made by scripts/test.sh, or on PATH) and ser2net are not installed"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if labgrid_bin() is None:
         pytest.skip(MISSING)
@@ -25,7 +25,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture
 def lab(running: Lab) -> Iterator[Lab]:
-    """The module's lab, every place free at the start and released again (by whoever holds it) after."""
+    """The run's lab, every place free at the start and released again (by whoever holds it) after."""
     running.release_all()
     yield running
     running.release_all()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -153,12 +154,20 @@ pytestmark = pytest.mark.anyio
 anyio_backend = "asyncio"
 
 
-def test_the_hil_suite_runs_on_two_xdist_workers_each_on_a_place_of_its_own(lab: Lab) -> None:
+def test_the_hil_suite_runs_on_two_xdist_workers_each_on_a_place_of_its_own(lab: Lab, tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
+    junit = tmp_path / "junit.xml"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "hil_tests", "-n", "2",
-               "--belay-port", "labgrid:board=unix"]  # fmt: skip
+               "--belay-port", "labgrid:board=unix", f"--junitxml={junit}"]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, cwd=root, env=lab.env(), timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "gw0: micropython" in run.stdout and "gw1: micropython" in run.stdout
     assert " passed" in run.stdout and "failed" not in run.stdout
     assert lab.holders() == {}
+    suite = {str(prop.get("name")): str(prop.get("value")) for prop in ET.parse(junit).iter("property")}
+    assert {suite["belay_place_gw0"], suite["belay_place_gw1"]} == {"bench-1", "bench-2"}
+    assert suite["belay_exporter_gw0"] == suite["belay_exporter_gw1"] == "exporter"
+    for worker in ("gw0", "gw1"):
+        where = f"(labgrid:board=unix: place {suite[f'belay_place_{worker}']} on exporter exporter)"
+        assert f"{worker}: micropython" in run.stdout and suite[f"belay_board_{worker}"].endswith(where)
+        assert f"{worker}: {suite[f'belay_board_{worker}']}" in run.stdout

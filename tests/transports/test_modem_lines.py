@@ -17,7 +17,7 @@ import pytest
 import serial
 
 from belay.cli import build_parser
-from belay.cli.common import with_line_levels
+from belay.cli.common import with_port_options
 from belay.container import Container
 from belay.options import SessionOptions
 from belay.transports import ModemLines, modem_lines, open_transport, telnet, with_lines
@@ -126,7 +126,7 @@ def test_options_and_the_command_line_choose_the_lines() -> None:
         dtr=False, rts=True
     )
     args = build_parser().parse_args(["exec", "--dtr", "0", "--rts", "off", "pass"])
-    assert with_line_levels(Container(), args).options().replace(
+    assert with_port_options(Container(), args).options().replace(
         journal_path=None
     ) == SessionOptions.from_env({"BELAY_DTR": "0", "BELAY_RTS": "0"}).replace(journal_path=None)
     with pytest.raises(SystemExit):
