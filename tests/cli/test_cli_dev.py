@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from virtual_boards import served_virtual_board
 
-from belay.cli.dev import module_names
+from belay.cli.dev_loop import module_names
 
 BELAY = [sys.executable, "-m", "belay"]
 MAIN = 'import lib.sensor, time\nprint("main", lib.sensor.read())\nwhile True:\n    print("tick", lib.sensor.read())\n    time.sleep_ms(100)\n'  # noqa: E501
