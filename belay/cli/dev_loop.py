@@ -111,7 +111,7 @@ class DevLoop:
                  entry: str | None, args: argparse.Namespace, status: Status, out: Any) -> None:  # fmt: skip
         self.manager, self.port, self.local, self.remote = manager, port, local, remote
         self.entry, self.args, self.status, self.out = entry, args, status, out
-        self.changes = Changes(local)
+        self.changes = Changes(local, args.exclude, args.include)
         self.stale: set[str] = set()  # board paths sent since the last run: imported afresh
         self.folders: set[str] | None = None  # the board folders the last whole sync left, relative to remote
 
@@ -182,6 +182,7 @@ class DevLoop:
         from belay.session.output import StdoutWriter
 
         source = await anyio.Path(self.local / str(self.entry)).read_text(encoding="utf-8")
+        await self._reset_for_modules()
 
         async def run(session: DeviceSession) -> None:
             try:
@@ -194,6 +195,22 @@ class DevLoop:
                 self.status.say(f"{self.entry} exited with an error{at}: waiting for changes")
 
         await self._in_session(StdoutWriter(self.out), run)
+
+    async def _reset_for_modules(self) -> None:
+        """On a board without ``sys.modules`` (the micro:bit) a module once imported cannot be
+        imported afresh: where one the loop sent may have been, the board is soft-reset (its
+        files stay; no session is open between runs)."""
+        board = self.manager.board(self.port)
+        entry = module_names([str(self.entry)])
+        names = [name for name in module_names(sorted(self.stale)) if name not in entry]
+        if board is None or board.device.capabilities.has_module_registry or not names or board.sessions:
+            return
+        try:
+            await board.device.soft_reset()
+        except BelayError as error:
+            raise BoardGone(error) from error
+        self.stale = set()
+        self.status.say(f"soft-reset the board: it cannot import {', '.join(names)} afresh otherwise")
 
     async def _run_in(self, session: DeviceSession, source: str) -> None:
         if self.stale:

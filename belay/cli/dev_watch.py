@@ -9,7 +9,7 @@ board is away it waits to be sent. Saves arriving before the loop takes them are
 from __future__ import annotations
 
 import ast
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,26 +41,27 @@ def syntax_errors(local: Path, paths: list[str]) -> list[str]:
 
 def kept_paths(local: Path, found: set[tuple[int, str]], ignore: Any) -> list[str]:
     """The relative paths of a burst of changes that a sync would send: not left out, and not
-    an editor's temporary file (made and removed within the burst)."""
+    an editor's temporary file (made and removed within the burst), nor in a folder left out."""
     added = {path for change, path in found if change == ADDED}
     kept = set()
     for _, path in found:
         relative = Path(path).relative_to(local).as_posix()
         here = Path(path).exists()
-        if (here or path not in added) and ignore.why(relative, Path(path).is_dir()) is None:
+        if (here or path not in added) and ignore.why_on_board(relative, Path(path).is_dir()) is None:
             kept.add(relative)
     return sorted(kept)
 
 
-async def changes(local: Path, stop: anyio.Event) -> AsyncIterator[list[str]]:
+async def changes(local: Path, stop: anyio.Event, exclude: Iterable[str] = (),
+                  include: Iterable[str] = ()) -> AsyncIterator[list[str]]:  # fmt: skip
     """Relative paths under ``local`` that changed, a burst of saves at a time (the files a sync
-    would leave out are not changes)."""
+    would leave out, by the same rules, are not changes)."""
     import watchfiles
 
     from belay.session.files.ignore import Ignore
     from belay.session.files.local import read_ignore_file
 
-    ignore = Ignore.build(read_ignore_file(local))
+    ignore = Ignore.build(read_ignore_file(local), exclude, include)
     watched = watchfiles.awatch(local, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop, rust_timeout=500)
     async for found in watched:
         kept = kept_paths(local, {(int(change), path) for change, path in found}, ignore)
@@ -71,13 +72,13 @@ async def changes(local: Path, stop: anyio.Event) -> AsyncIterator[list[str]]:
 class Changes:
     """The saves not yet taken by the loop, gathered by :meth:`watch` for the loop's whole life."""
 
-    def __init__(self, local: Path) -> None:
-        self.local = local
+    def __init__(self, local: Path, exclude: Iterable[str] = (), include: Iterable[str] = ()) -> None:
+        self.local, self.exclude, self.include = local, tuple(exclude), tuple(include)
         self.pending: set[str] = set()
         self._arrived = anyio.Event()
 
     async def watch(self, stop: anyio.Event) -> None:
-        async for kept in changes(self.local, stop):
+        async for kept in changes(self.local, stop, self.exclude, self.include):
             self.pending.update(kept)
             arrived, self._arrived = self._arrived, anyio.Event()
             arrived.set()
