@@ -21,12 +21,21 @@ from belay.cli.dev_watch import kept_paths
 from belay.session.files.ignore import Ignore
 
 FLAT_MAIN = MAIN.replace("lib.sensor", "sensor")
-RESET_ONCE = (
-    'import os\nprint("run", "marker" in os.listdir())\nif "marker" not in os.listdir():\n'
-    '    open("marker", "w").close()\n    os.system("kill -9 $PPID")\n    import time\n    time.sleep(5)\n'
-)
-"""An entry that hard-resets the served unix board the first time it runs (its interpreter is
-killed; ``belay virtual-board`` brings a fresh one up at the friendly REPL, its files kept)."""
+RESET = {
+    "unix": "import os\n    os.system('kill -9 $PPID')",
+    "microbit": "import microbit\n    microbit.reset()",
+}
+"""Board code that hard-resets the board it runs on: the served unix board's interpreter is killed
+(``belay virtual-board`` brings a fresh one up at the friendly REPL, its files kept); the
+micro:bit resets itself."""
+
+
+def reset_once(kind: str) -> str:
+    """An entry that hard-resets the board the first time it runs (a marker file says it did)."""
+    return (
+        'import os\nprint("run", "marker" in os.listdir())\nif "marker" not in os.listdir():\n'
+        f'    open("marker", "w").close()\n    {RESET[kind]}\n    import time\n    time.sleep(5)\n'
+    )
 
 
 def stopped_cleanly(dev: object, err: object, board: str) -> None:
@@ -131,14 +140,28 @@ def test_a_save_during_a_sync_starts_the_sync_over_and_leaves_no_half_file(tmp_p
         assert not [entry for entry in json.loads(listed.stdout) if entry["name"].endswith(".part")]
 
 
-def test_a_board_that_hard_resets_is_waited_for_and_the_entry_runs_again(tmp_path: Path) -> None:
-    project = write_project(tmp_path, {"main.py": RESET_ONCE})
-    with served_virtual_board("unix") as board, belay_dev(str(project), "--port", board) as (dev, out, err):
-        out.wait_for("run False", seconds=60)
-        err.wait_for(f"the board on {board} went away (it rebooted): waiting for it to come back", seconds=60)
-        err.wait_for(f"the board on {board} is back: syncing", seconds=60)
+def test_a_board_that_hard_resets_is_waited_for_and_the_entry_runs_again(tmp_path: Path, board: str) -> None:
+    project = write_project(tmp_path, {"main.py": reset_once(board)})
+    with served_virtual_board(board) as port, belay_dev(str(project), "--port", port) as (dev, out, err):
+        out.wait_for("run False", seconds=120)
+        err.wait_for(f"the board on {port} went away (it rebooted): waiting for it to come back", seconds=60)
+        err.wait_for(f"the board on {port} is back: syncing", seconds=60)
         out.wait_for("run True", seconds=60)
-        stopped_cleanly(dev, err, board)
+        stopped_cleanly(dev, err, port)
+
+
+def test_on_a_simulated_line_opened_by_the_loop_itself_a_save_runs_the_new_code(tmp_path: Path) -> None:
+    """``--port unix?baud=115200``: the board lives in the loop's own process."""
+    project = write_project(tmp_path, {"main.py": MAIN, "lib/__init__.py": "", "lib/sensor.py": sensor("v1")})
+    with belay_dev(str(project), "--port", "unix?baud=115200") as (dev, out, err):
+        out.wait_for("tick v1", seconds=120)
+        (project / "lib" / "sensor.py").write_text(sensor("v2"))
+        started = out.wait_for("main v2", seconds=60)
+        out.wait_for_count("tick v2", 3, seconds=60)
+        assert_old_run_stopped(out.seen, started, "v1")
+        dev.send_signal(signal.SIGINT)
+        assert dev.wait(timeout=60) == 0
+        err.wait_for("stopped")
 
 
 def test_a_board_that_goes_away_and_comes_back_at_its_port_is_synced_and_run_again(tmp_path: Path) -> None:
