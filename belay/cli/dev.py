@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from belay.container import Container
 
 
+FINAL_RESET_SECONDS = 15.0
+"""How long the soft reset that ends ``belay dev --soft-reset`` may take (the board may be gone)."""
+
+
 def entry_of(local: Path, args: argparse.Namespace) -> str | None:
     """The file the loop runs: ``--run``, else ``main.py`` where there is one. Raises
     :class:`CliError` for a folder or entry that is not there."""
@@ -57,6 +61,9 @@ async def dev(container: Container, port: str, args: argparse.Namespace, entry: 
                 await loop(steps)
         finally:
             stop.set()
+            if args.soft_reset:  # the last run's own threads end too
+                with anyio.CancelScope(shield=True), anyio.move_on_after(FINAL_RESET_SECONDS):
+                    await steps.reset_at_the_end()
 
 
 def cmd_dev(args: argparse.Namespace, container: Container) -> int:
@@ -83,5 +90,8 @@ def add_parser(commands: Any, name: str) -> None:
     parser.add_argument("--include", action="append", default=[], metavar="GLOB", help="send matching paths "
                         "even where left out by default (repeatable), as for sync")  # fmt: skip
     parser.add_argument("--mpy", action="store_true", help="send modules compiled with mpy-cross")
+    parser.add_argument("--soft-reset", action="store_true", help="soft-reset the board before each "
+                        "run: ends threads the entry started with _thread itself (a session ends its "
+                        "own)")  # fmt: skip
     add_port_options(parser)
     parser.set_defaults(handler=cmd_dev)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from belay.cli.dev_watch import Changes, syntax_errors
-from belay.errors import BelayError, DeviceExecError, TransportError
+from belay.errors import BelayError, DeviceExecError, ProtocolError, TransportError
 from belay.session.state import SessionState
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class DevLoop:
         self.changes = Changes(local, args.exclude, args.include)
         self.stale: set[str] = set()  # board paths sent since the last run: imported afresh
         self.folders: set[str] | None = None  # the board folders the last whole sync left, relative to remote
+        self.ran = False  # a run has been made since the last soft reset
 
     async def sync(self, changed: list[str]) -> None:
         """Send what changed: the ``changed`` files themselves where each is a file in a folder the
@@ -121,6 +122,8 @@ class DevLoop:
         :class:`SyncRestart` at a file's end when a save arrives, :class:`BoardGone`."""
         started = time.perf_counter()
         sent: list[str] = []
+        if self.args.soft_reset and self.ran:  # the old run's own threads end before anything is sent
+            await self._soft_reset("--soft-reset")
 
         async def send(session: DeviceSession) -> None:
             done = await self._put_changed(session, changed)
@@ -182,7 +185,7 @@ class DevLoop:
         from belay.session.output import StdoutWriter
 
         source = await anyio.Path(self.local / str(self.entry)).read_text(encoding="utf-8")
-        await self._reset_for_modules()
+        await self._reset_if_needed()
 
         async def run(session: DeviceSession) -> None:
             try:
@@ -196,27 +199,43 @@ class DevLoop:
 
         await self._in_session(StdoutWriter(self.out), run)
 
-    async def _reset_for_modules(self) -> None:
+    async def _reset_if_needed(self) -> None:
         """On a board without ``sys.modules`` (the micro:bit) a module once imported cannot be
-        imported afresh: where one the loop sent may have been, the board is soft-reset (its
-        files stay; no session is open between runs)."""
+        imported afresh: where one the loop sent may have been, the board is soft-reset."""
         board = self.manager.board(self.port)
         entry = module_names([str(self.entry)])
         names = [name for name in module_names(sorted(self.stale)) if name not in entry]
-        if board is None or board.device.capabilities.has_module_registry or not names or board.sessions:
+        if names and board is not None and not board.device.capabilities.has_module_registry:
+            await self._soft_reset(f"it cannot import {', '.join(names)} afresh otherwise")
+
+    async def _soft_reset(self, why: str) -> None:
+        """Soft-reset the board between runs (no session is open; its files stay): what the
+        board held in RAM is gone, threads the entry started with ``_thread`` itself included."""
+        board = self.manager.board(self.port)
+        if board is None or board.sessions:
             return
         try:
             await board.device.soft_reset()
-        except BelayError as error:
+        except TransportError as error:
             raise BoardGone(error) from error
-        self.stale = set()
-        self.status.say(f"soft-reset the board: it cannot import {', '.join(names)} afresh otherwise")
+        self.stale, self.ran = set(), False
+        self.status.say(f"soft-reset the board: {why}")
+
+    async def reset_at_the_end(self) -> None:
+        """Soft-reset the board as the loop ends (``--soft-reset``), if it is still there."""
+        board = self.manager.board(self.port)
+        if self.ran and board is not None and not board.sessions and not board.device.is_lost:
+            try:
+                await board.device.soft_reset()
+            except BelayError as error:
+                logger.info("the board on %s was not soft-reset at the end: %s", self.port, error)
 
     async def _run_in(self, session: DeviceSession, source: str) -> None:
         if self.stale:
             await session.exec(forget_modules(module_names(sorted(self.stale))))
             self.stale = set()
         self.status.say(f"running {self.entry}")
+        self.ran = True
         await session.exec(source, filename=str((self.local / str(self.entry)).resolve()))
         self.status.say(f"{self.entry} ended: waiting for changes")
         await self.follow(session)
@@ -258,21 +277,34 @@ async def loop(dev: DevLoop) -> None:
             dev.status.say(f"not sent: {'; '.join(errors)}: waiting for changes")
             pending = await dev.changes.next()
             continue
+        again = await sync_step(dev, pending)
+        pending = await run_until_change(dev) if again is None else again
+
+
+async def sync_step(dev: DevLoop, pending: list[str]) -> list[str] | None:
+    """Sync ``pending``; ``None`` once done, else what the next sync must send: a save arrived
+    meanwhile, the board went away and is back, or the sync failed (then after the next save)."""
+    garbled = False
+    while True:
         try:
             await dev.sync(pending)
+            return None
         except SyncRestart:
             pending = sorted({*pending, *dev.changes.take()})
             dev.status.say(f"changed during the sync: {listed(pending)}: starting the sync over")
-            continue
+            return pending
         except BoardGone as gone:
             await dev.wait_for_board(gone)
-            pending = sorted({*pending, *dev.changes.take()})
-            continue
+            return sorted({*pending, *dev.changes.take()})
+        except ProtocolError as error:  # stray bytes in an answer: the link is in step again at the next call
+            if garbled:
+                dev.status.say(f"sync failed: {error}: trying again on the next change")
+                return sorted({*pending, *await dev.changes.next()})
+            garbled = True
+            dev.status.say(f"the board's answer was garbled ({error}): syncing again")
         except BelayError as error:
             dev.status.say(f"sync failed: {error}: trying again on the next change")
-            pending = await dev.changes.next()
-            continue
-        pending = await run_until_change(dev)
+            return sorted({*pending, *await dev.changes.next()})
 
 
 def listed(paths: list[str]) -> str:

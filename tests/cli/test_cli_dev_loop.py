@@ -187,3 +187,28 @@ def test_a_board_that_goes_away_and_comes_back_at_its_port_is_synced_and_run_aga
                 out.wait_for_count("tick v2", 3, seconds=60)
                 assert_old_run_stopped(out.seen, started, "v1")
                 stopped_cleanly(dev, err, str(port))
+
+
+BEATING = (
+    'import _thread, os, time\nV = "v1"\ntry:\n    os.remove("beat")\nexcept OSError:\n    pass\n'
+    'time.sleep_ms(500)\nprint("old thread", "beat" in os.listdir())\n\n\ndef beat():\n    while True:\n'
+    '        with open("beat", "w") as f:\n            f.write(V)\n        time.sleep_ms(50)\n\n\n'
+    '_thread.start_new_thread(beat, ())\nprint("main", V)\n'
+)
+"""An entry whose thread, started with ``_thread`` itself (no session's), writes ``beat`` every
+50 ms; the next run removes it and, half a second later, says whether an old thread wrote it again."""
+
+
+def test_with_soft_reset_a_thread_the_entry_started_itself_is_gone_at_the_next_run(tmp_path: Path) -> None:
+    project = write_project(tmp_path, {"main.py": BEATING})
+    with served_virtual_board("unix") as board, belay_dev(str(project), "--soft-reset", "--port", board) as (
+        dev, out, err,
+    ):  # fmt: skip
+        out.wait_for("main v1", seconds=60)
+        (project / "main.py").write_text(BEATING.replace('"v1"', '"v2"'))
+        reset = err.wait_for("soft-reset the board: --soft-reset", seconds=60)
+        assert reset > err.wait_for("changed: main.py: restarting"), "reset before the first run"
+        out.wait_for("main v2", seconds=60)
+        assert "old thread True" not in out.seen, "the old run's thread went on"
+        assert out.seen.count("old thread False") == 2
+        stopped_cleanly(dev, err, board)
