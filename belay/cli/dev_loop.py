@@ -158,7 +158,7 @@ class DevLoop:
         if any(not (self.local / path).is_file() or path.rpartition("/")[0] not in self.folders
                for path in changed):  # fmt: skip
             return None
-        data = [(self.local / path).read_bytes() for path in changed]
+        data = [await anyio.Path(self.local / path).read_bytes() for path in changed]
         total, done = sum(len(content) for content in data), 0
         for path, content in zip(changed, data, strict=True):
             await session.fs.put(content, join(self.remote, path))
