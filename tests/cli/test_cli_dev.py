@@ -4,55 +4,17 @@
 from __future__ import annotations
 
 import json
-import queue
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dev_process import BELAY, MAIN, Lines, belay, sensor
 from virtual_boards import served_virtual_board
 
-from belay.cli.dev import module_names
-
-BELAY = [sys.executable, "-m", "belay"]
-MAIN = 'import lib.sensor, time\nprint("main", lib.sensor.read())\nwhile True:\n    print("tick", lib.sensor.read())\n    time.sleep_ms(100)\n'  # noqa: E501
-
-
-def belay(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*BELAY, *arguments], capture_output=True, text=True, timeout=timeout)
-
-
-def sensor(value: str) -> str:
-    return f'def read():\n    return "{value}"\n'
-
-
-class Lines:
-    """What a process prints, line by line, read by a thread (so waiting never blocks for good)."""
-
-    def __init__(self, stream: object) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self._queue.put(line.rstrip("\n"))
-
-    def wait_for(self, text: str, seconds: float = 30.0) -> int:
-        """The index in :attr:`seen` of the first line holding ``text``; fails after ``seconds``."""
-        end = time.monotonic() + seconds
-        while True:
-            for index, line in enumerate(self.seen):
-                if text in line:
-                    return index
-            try:
-                self.seen.append(self._queue.get(timeout=max(0.01, end - time.monotonic())))
-            except queue.Empty:
-                raise AssertionError(f"no line with {text!r}; saw {self.seen[-15:]}") from None
+from belay.cli.dev_loop import module_names
 
 
 @pytest.fixture
