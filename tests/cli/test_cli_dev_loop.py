@@ -110,8 +110,10 @@ def test_on_the_microbit_a_save_ends_the_old_run_and_ctrl_c_leaves_the_friendly_
 
 
 def test_a_save_during_a_sync_starts_the_sync_over_and_leaves_no_half_file(tmp_path: Path) -> None:
-    """Five 12 KB files take about six seconds at 115200 baud; main.py is saved as the first is done."""
-    data = {f"data{index}.bin": os.urandom(12 * 1024) for index in range(5)}
+    """Five 20 KB files take about nine seconds at 115200 baud; main.py is saved as the first is
+    done. (Files this large go one to a call; smaller ones would go many to a call, and a save
+    is seen at a call's end.)"""
+    data = {f"data{index}.bin": os.urandom(20 * 1024) for index in range(5)}
     project = write_project(tmp_path, {"main.py": 'print("main v1")\n', **data})
     with served_virtual_board("unix", "--baud", "115200") as board:
         with belay_dev(str(project), "--port", board) as (dev, out, err):
@@ -123,10 +125,10 @@ def test_a_save_during_a_sync_starts_the_sync_over_and_leaves_no_half_file(tmp_p
             )
             out.wait_for("main v2", seconds=120)
             assert "main v1" not in out.seen
-            (project / "data3.bin").write_bytes(os.urandom(12 * 1024))
-            (project / "data4.bin").write_bytes(os.urandom(12 * 1024))
+            (project / "data3.bin").write_bytes(os.urandom(20 * 1024))
+            (project / "data4.bin").write_bytes(os.urandom(20 * 1024))
             err.wait_for("changed: data3.bin, data4.bin: restarting", seconds=60)
-            mark = err.wait_for("sent :data3.bin (12.0 of 24.0 KB)", seconds=60)
+            mark = err.wait_for("sent :data3.bin (20.0 of 40.0 KB)", seconds=60)
             (project / "main.py").write_text('print("main v3")\n')
             again = err.wait_for(
                 "changed during the sync: data3.bin, data4.bin, main.py: starting", seconds=60
