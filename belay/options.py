@@ -64,6 +64,12 @@ class SessionOptions:
     ``journal_max_bytes``: past this size the journal is rotated (one old file is kept).
     ``dtr``, ``rts``: the levels a serial port's DTR and RTS lines are held at while open
     (``True``, asserted, as a port opens: no board is reset by opening it).
+    ``keep_modules``: leave the modules a session first imported in ``sys.modules`` when it
+    ends (by default they are its resources: removed, their heap freed, the next import
+    reads the file as it is then).
+    ``thread_output_limit``: how many characters of what a session's background threads and
+    timers print the board keeps until :meth:`~belay.DeviceSession.output` reads them (the
+    last ones; a gap is marked ``[... N characters dropped ...]``).
     """
 
     session_timeout: float = 1800.0
@@ -79,6 +85,8 @@ class SessionOptions:
     journal_max_bytes: int = 10 * 1024 * 1024
     dtr: bool = True
     rts: bool = True
+    keep_modules: bool = False
+    thread_output_limit: int = 2048
 
     def __post_init__(self) -> None:
         """Every value checked once, here, whoever made the record (code, ``BELAY_*``, a file):
@@ -87,6 +95,7 @@ class SessionOptions:
             _check_seconds(name, getattr(self, name), none_allowed=name == "call_timeout")
         _check_int("max_concurrent_sessions", self.max_concurrent_sessions, 1)
         _check_int("journal_max_bytes", self.journal_max_bytes, 1024)
+        _check_int("thread_output_limit", self.thread_output_limit, 64)
         for name in _FLAGS:
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be true or false, not {getattr(self, name)!r}")
@@ -129,11 +138,11 @@ def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts"):
+    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "keep_modules"):
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise OptionError(name, f"must be true or false, not {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
-    if name in ("max_concurrent_sessions", "journal_max_bytes"):
+    if name in ("max_concurrent_sessions", "journal_max_bytes", "thread_output_limit"):
         try:
             return int(text)
         except ValueError:
