@@ -54,7 +54,8 @@ class DeviceSession:
 
     Everything it leaves on the board is recorded in :attr:`resources` and removed by
     :meth:`close` (the manager calls it when the ``async with`` block ends). The board knows
-    the session by ``token``, a secret only this host holds; ``session_id`` is its public name.
+    the session by ``token``, a secret only this host holds (given, and never changed: its
+    files and tasks keep it); ``session_id`` is its public name.
     What its code prints goes to ``on_output`` as it arrives (default: the host's standard
     output; ``None``: nowhere).
     """
@@ -145,9 +146,6 @@ class DeviceSession:
         orphans = await self._board.ensure_agent()
         self._boot = self._board.device.reboots
         renew = self._board.tokens_to_renew(self, self._clock())
-        taken = {calls.handle_of(other.token) for other in self._board.sessions.values() if other is not self}
-        while calls.handle_of(self.token) in taken:  # never two of this host's sessions on one handle
-            self.token = secrets.token_urlsafe(8)
         lease_ms = int(self.options.lease * 1000)
         reaped, self.handle = await begin_on_board(self._board, self.token, self.session_id, lease_ms, renew)
         self.state = next_state(self.state, SessionEvent.BEGIN)

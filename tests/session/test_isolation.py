@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -199,6 +200,26 @@ async def test_two_sessions_of_a_host_never_share_a_handle(
         await first.exec("where = 'first'")
         await two.exec("where = 'second'")
         assert (await first.eval("where"), await two.eval("where")) == ("first", "second")
+
+
+@unix_only
+async def test_a_session_whose_token_was_redrawn_for_its_handle_is_one_session_everywhere(
+    manager: DeviceSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two sessions whose tokens share a handle gets another token, and every
+    part of it names the session by that one: its files as its calls (the crowd soak's put once
+    named a token the board never held, the first it was given)."""
+    tokens = iter(two_tokens_with_one_handle())
+    real = secrets.token_urlsafe
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(tokens, None) or real(n))
+    port = port_of(manager)
+    async with manager.session(port, on_output=None) as first, manager.session(port, on_output=None) as two:
+        assert calls.handle_of(first.token) != calls.handle_of(two.token)
+        await two.fs.put(b"mine", "redrawn.bin", temporary=True)
+        assert two.fs.temporary_files() == ["redrawn.bin"]
+        assert await two.eval("open('redrawn.bin').read()") == "mine"
+    async with manager.session(port, on_output=None) as after:
+        assert await after.eval("'redrawn.bin' in __import__('os').listdir()") is False  # ended with it
 
 
 async def test_a_session_on_a_board_that_rebooted_is_told_so(manager: DeviceSessionManager) -> None:

@@ -11,8 +11,10 @@ from belay.agent.sources import minified_device_file
 
 def handle_of(token: str) -> int:
     """The session's handle: a six-digit number drawn from the token's SHA-256, so one
-    session's handle says nothing of another's (1 in 900 000 to guess; two open sessions share
-    one by that chance, and the agent would take the first). Six digits, not more: every call
+    session's handle says nothing of another's (1 in 900 000 to guess). Two open sessions of
+    different hosts share one by that chance, and the agent would take the first; a host never
+    gives two of its own one (:meth:`~belay.session.board.Board.token_with_a_free_handle`
+    draws another token before the session is made). Six digits, not more: every call
     names it, and the micro:bit's raw REPL keeps its input buffer as long as the longest call."""
     digest = hashlib.sha256(token.encode()).digest()
     return int.from_bytes(digest[:4], "big") % 900_000 + 100_000
