@@ -21,7 +21,7 @@ _SECONDS = (
     "sync_timeout",
     "lease",
 )
-_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts")
+_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "keep_modules")
 
 
 class OptionError(ValueError):
@@ -138,7 +138,7 @@ def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if name in ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "keep_modules"):
+    if name in _FLAGS:
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise OptionError(name, f"must be true or false, not {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
