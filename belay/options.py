@@ -21,7 +21,7 @@ _SECONDS = (
     "sync_timeout",
     "lease",
 )
-_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "lab_share")
+_FLAGS = ("enable_metrics", "wait_for_session_slot", "dtr", "rts", "lab_share", "keep_modules")
 _ENV_NAMES = {"lab_coordinator": "LG_COORDINATOR"}
 """Options read from a variable other than ``BELAY_<NAME>``: labgrid's own, where it has one."""
 
@@ -82,6 +82,12 @@ class SessionOptions:
     or for a free place with the tags (0: refused at once).
     ``lab_share``: let this process share a place's line with another belay process of this
     host, where the place was acquired by hand (``labgrid-client acquire``) and both ask to share.
+    ``keep_modules``: leave the modules a session first imported in ``sys.modules`` when it
+    ends (by default they are its resources: removed, their heap freed, the next import
+    reads the file as it is then).
+    ``thread_output_limit``: how many characters of what a session's background threads and
+    timers print the board keeps until :meth:`~belay.DeviceSession.output` reads them (the
+    last ones; a gap is marked ``[... N characters dropped ...]``).
     """
 
     session_timeout: float = 1800.0
@@ -100,6 +106,8 @@ class SessionOptions:
     lab_coordinator: str | None = None
     lab_wait: float = 0.0
     lab_share: bool = False
+    keep_modules: bool = False
+    thread_output_limit: int = 2048
 
     def __post_init__(self) -> None:
         """Every value checked once, here, whoever made the record (code, ``BELAY_*``, a file):
@@ -108,6 +116,7 @@ class SessionOptions:
             _check_seconds(name, getattr(self, name), none_allowed=name == "call_timeout")
         _check_int("max_concurrent_sessions", self.max_concurrent_sessions, 1)
         _check_int("journal_max_bytes", self.journal_max_bytes, 1024)
+        _check_int("thread_output_limit", self.thread_output_limit, 64)
         for name in _FLAGS:
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be true or false, not {getattr(self, name)!r}")
@@ -161,7 +170,7 @@ def _convert(name: str, value: Any) -> Any:
         if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise OptionError(name, f"must be true or false, not {value!r}")
         return text.lower() in ("1", "true", "yes", "on")
-    if name in ("max_concurrent_sessions", "journal_max_bytes"):
+    if name in ("max_concurrent_sessions", "journal_max_bytes", "thread_output_limit"):
         try:
             return int(text)
         except ValueError:

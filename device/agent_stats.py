@@ -14,7 +14,7 @@ def _belay_stats():
         g = e.get
         s.append((r[0], d(now, r[3]), d(now, r[2]), r[1], dict(g("t", {})), list(g("T", {})),
                   [k for k, o in r[4].items() if type(o) is type(_belay_stats)], list(g("f", [])),
-                  sum([len(t) for t in g("o", [])]), len(g("p", {}))))
+                  sum([len(t) for t in g("o", [])]), len(g("p", {})), list(g("m", []))))
     w = getattr(_ba, "W", None)
     return (_ba.VERSION, s, list(_ba.reaped), _ba.zombies() if w else {},
             None if not w else (w[0] is not None and w[1] is not None and d(now, w[1]) < 5000),

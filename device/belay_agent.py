@@ -1,8 +1,10 @@
 # belay_agent: the device half of belay sessions (MicroPython 1.9 and newer), imported as _ba,
 # the one name belay keeps in the REPL's globals. Every string the host sends it is built in
 # belay/agent/calls.py. A session is known by an unguessable token (t) only its host holds and
-# shown by its public id (sid); its calls name it by a short handle (h, an int begin issues, never
-# issued twice while the agent lives), valid only while the session is open. Its record is a list
+# shown by its public id (sid); its calls name it by a short handle (h, a six-digit int its host
+# derives from the token and begin is given: not guessable from another session's), valid only
+# while the session is open. Sessions are isolated from each other's mistakes, not from malice:
+# MicroPython has no privilege separation, and any code can read this module's records. Its record is a list
 # (less heap than an object):
 #   [sid, lease_ms, seen, born, namespace, extras, h]
 # extras is None until the session needs it: a dict of temp files "f", open file
@@ -24,9 +26,10 @@ except AttributeError:
     ROOT = ""
 
 S = {}
-# Why the last 4 tokens went: hash, reason (a ring, allocated once); G[8]: next slot; G[9]: the
-# last handle issued.
-G = [0] * 10
+# Why the last 4 tokens went: hash, reason (a ring, allocated once); G[8]: next slot. Reasons:
+# "ended" (by its host), "host" (by another host: belay reap --all, belay clean), "lease",
+# "lost", "code" (by code on the board).
+G = [0] * 9
 reaped = []
 _p = print
 
@@ -72,7 +75,7 @@ def v(o):
     _p("\x1e", repr(o) if type(o) is str else o, sep="")
 
 
-def begin(t, sid, lease, reserve, each, renew=()):
+def begin(t, h, sid, lease, reserve, each, renew=()):
     for o in renew:
         if o in S:
             get(o)
@@ -84,8 +87,7 @@ def begin(t, sid, lease, reserve, each, renew=()):
         gc.collect()
     if gc.mem_free() < reserve + each * len(S):  # no room for it and every session's calls
         raise MemoryError("belay:full:%d:%d" % (gc.mem_free(), len(S)))
-    G[9] += 1
-    S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None, G[9]]
+    S[t] = [sid, lease, ticks_ms(), ticks_ms(), {"__name__": "__main__"}, None, h]
     v(reaped)
     del reaped[:]
 
@@ -122,8 +124,9 @@ def _end(t, wait, why):
 
 
 def reap(every):
-    # End every session whose lease ran out (every session with every=1); what was reaped
-    # waits in `reaped` until a host collects it (begin, or `belay reap`).
+    # End every session whose lease ran out (every session with every: 1 from code on the board,
+    # "host" from a host); what was reaped waits in `reaped` until a host collects it (begin,
+    # or `belay reap`).
     # No list of S's tokens: a stale word on the unix reaper thread's stack once pinned such a
     # dead list, and with it the tokens of every session it held, after the sessions ended.
     now = ticks_ms()
@@ -135,7 +138,7 @@ def reap(every):
                 break
         else:
             break
-        reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, "ended" if every else "lease")))
+        reaped.append((r[0], ticks_diff(now, r[2]), _end(t, 200, (every if every != 1 else "code") if every else "lease")))
         n = 1
     del reaped[:-8]
     if n:

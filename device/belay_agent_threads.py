@@ -15,6 +15,13 @@ T = {}  # thread ident -> its session's record; -1 -> 1 while a machine.Timer ca
 B = [None]  # when the call in progress began (None: no call)
 R = {}  # "sid/name" -> [state, error] of every running thread; zombies() are those whose session ended
 W = [None, None]  # the reaper (once started), when it last ran
+# Modules a session's call first imports are its own (its extras' "m"), removed from
+# sys.modules when it ends: K[0] the modules known when the call began, K[1] its record.
+try:
+    from sys import modules as M
+except ImportError:
+    M = None
+K = [set(M or ()), None]
 
 
 def ext(r):
@@ -29,10 +36,21 @@ def running():
 
 
 def _keep(r, text):
-    o = ext(r).setdefault("o", [])
+    # The last L characters (the host's thread_output_limit; 2048 by default) are kept; what
+    # goes is counted in "d", and out() marks the gap.
+    e = ext(r)
+    o = e.setdefault("o", [])
     o.append(text)
-    while len(o) > 1 and sum([len(s) for s in o]) > 2048:
-        o.pop(0)
+    n = sum([len(s) for s in o]) - e.get("L", 2048)
+    while n > 0:
+        s = o[0]
+        k = min(n, len(s))
+        e["d"] = e.get("d", 0) + k
+        n -= k
+        if k < len(s):
+            o[0] = s[k:]
+        else:
+            o.pop(0)
 
 
 def _capture(r):
@@ -87,8 +105,9 @@ def _start(r, name, fn, args):
         raise
 
 
-def thread(t, name, fn, args):
+def thread(t, name, fn, args, L=2048):
     r = A.get(t)
+    ext(r)["L"] = L
     _start(r, name, r[4][fn], args)
 
 
@@ -104,9 +123,10 @@ def _tick(r, tm, name, fn, period, args):
             fn(*args)
 
 
-def timer(t, name, fn, period, args):
+def timer(t, name, fn, period, args, L=2048):
     r = A.get(t)
     f = r[4][fn]
+    ext(r)["L"] = L
     tm = ext(r).setdefault("T", {})
     try:
         from machine import Timer
@@ -130,9 +150,10 @@ def timer(t, name, fn, period, args):
 
 
 def out(t):
-    r = A.get(t)
-    o = r[5] and r[5].pop("o", None)
-    A.v("".join(o or ()))
+    e = A.get(t)[5] or {}
+    o = "".join(e.pop("o", ()))
+    n = e.pop("d", 0)
+    A.v("[... %d characters dropped ...]\n%s" % (n, o) if n else o)
 
 
 def cancel_timer(t, name):
@@ -144,6 +165,9 @@ def cancel_timer(t, name):
 def _stop(r, wait):
     r[1] = -1
     e = r[5] or {}
+    for k in e.get("m", ()):  # its modules go, their heap with them (unless its host keeps them)
+        M.pop(k, None)
+        K[0].discard(k)
     tm = e.get("T", {})
     for h in tm.values():
         if h:
@@ -168,10 +192,29 @@ def _stop(r, wait):
 # call began (no host could renew them meanwhile).
 def g(t):
     B[0] = A.ticks_ms()
-    return A.get(t)[4]
+    r = A.get(t)
+    if M is not None:
+        if len(K[0]) != len(M):  # imported outside a call (the agent's parts, a thread): no one's
+            K[0] = set(M)
+        K[1] = r
+    return r[4]
+
+
+def _mine():
+    r = K[1]
+    K[1] = None
+    if r is not None and len(K[0]) != len(M):
+        m = ext(r).setdefault("m", [])
+        for k in M:
+            if k not in K[0]:
+                K[0].add(k)
+                if not k.startswith("belay_agent"):
+                    m.append(k)
 
 
 def d():
+    if M is not None:
+        _mine()
     b = B[0]
     B[0] = None
     n = A.ticks_ms()

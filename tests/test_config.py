@@ -105,7 +105,8 @@ def test_a_time_that_is_not_finite_is_refused_naming_the_variable(name: str, val
     [("journal_path = 42", "journal_path must be a file path"),
      ("call_timeout = nan", "call_timeout must be"), ("lease = true", "lease must be"),
      ("max_concurrent_sessions = 2.5", "max_concurrent_sessions must"),
-     ("dtr = 1", "dtr must be true or false")],
+     ("dtr = 1", "dtr must be true or false"), ("keep_modules = 1", "keep_modules must be true or false"),
+     ("thread_output_limit = 2.5", "thread_output_limit must")],
 )  # fmt: skip
 def test_a_value_of_the_wrong_type_in_the_file_is_refused_naming_the_file(
     tmp_path: Path, line: str, message: str

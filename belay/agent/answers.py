@@ -1,9 +1,10 @@
 """Reading what the agent answers: a value after a marker byte, and output around it.
 
 The agent prints a call's value as ``\\x1e`` followed by its ``repr`` (``_ba.v``), after
-anything the call's code printed itself. :class:`AnswerStream` passes that printed output on
-as it arrives and keeps the value back; :func:`value_of` reads the value, a Python literal,
-with :func:`belay.literals.loads` (never evaluated).
+anything the call's code printed itself: the last mark is the answer, whatever the code
+printed. :class:`AnswerStream` passes that printed output on as it arrives and keeps the value
+back; :func:`value_of` reads the value, a Python literal, with :func:`belay.literals.loads`
+(never evaluated).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from belay.device import Device
 
 MARK = b"\x1e"
-"""Starts the agent's answer (ASCII record separator: no printable text contains it)."""
+"""Starts the agent's answer (ASCII record separator). Code may print it too: the agent prints
+its answer after everything the call's code printed (every call answers, ``exec`` included), so
+the answer is the last mark, and an earlier one is printed text, passed on as such."""
 
 
 class AnswerStream:
@@ -67,27 +70,44 @@ def split_answer(output: bytes) -> tuple[bytes, bytes | None]:
     return output[:cut], output[cut + 1 :]
 
 
-def value_of(output: bytes, *, truncated: bool = False) -> Any:
+def value_of(output: bytes, *, truncated: bool = False, port: str | None = None) -> Any:
     """The value the agent answered in ``output``, read as a Python literal (never evaluated).
 
-    Raises :class:`DeviceValueError` when there is none, or it is not a literal or too large.
-    A string's bytes that are not UTF-8 come back as lone surrogates (``surrogateescape``).
+    Raises :class:`DeviceValueError` when there is none (naming ``port``), or it is not a
+    literal or too large. A string's bytes that are not UTF-8 come back as lone surrogates
+    (``surrogateescape``).
     """
-    return literals.loads(_answer_text(output, truncated))
+    return literals.loads(_answer_text(output, truncated, port))
 
 
-async def read_value(output: bytes, *, truncated: bool = False, timeout: float | None = None) -> Any:
+async def read_value(
+    output: bytes, *, truncated: bool = False, timeout: float | None = None, port: str | None = None
+) -> Any:
     """:func:`value_of` within ``timeout`` seconds, a long answer read off the event loop; also
     raises :class:`~belay.errors.DeviceTimeoutError` when reading it takes longer."""
-    return await literals.aloads(_answer_text(output, truncated), timeout=timeout)
+    return await literals.aloads(_answer_text(output, truncated, port), timeout=timeout)
 
 
-def _answer_text(output: bytes, truncated: bool) -> str:
+CUT_SHORT = (
+    "the board{where} ended the call's output before belay's answer: the code printed a \\x04 "
+    "(Ctrl-D), which ends the raw REPL's output for every raw-REPL tool; what it printed after "
+    "that byte was lost (print repr() of such text, or write it to a file)"
+)
+"""Why a call that always answers answered nothing: the agent prints its answer last, so only
+a ``\x04`` in what the code printed (the raw REPL's end of output) cuts it off."""
+
+
+def no_answer(port: str | None = None) -> DeviceValueError:
+    """The loud error for output cut short by a printed ``\x04`` (see :data:`CUT_SHORT`)."""
+    return DeviceValueError(CUT_SHORT.format(where=f" on {port}" if port else ""))
+
+
+def _answer_text(output: bytes, truncated: bool, port: str | None = None) -> str:
     if truncated:
         raise DeviceValueError("the value printed by the board exceeded the output limit")
     _, answer = split_answer(output)
     if answer is None:
-        raise DeviceValueError("the board answered no value")
+        raise no_answer(port)
     return answer.decode("utf-8", "surrogateescape").strip()
 
 
@@ -113,4 +133,4 @@ async def ask(device: Device, code: str, *, timeout: float | None = None) -> Any
     return await read_value(result.output, truncated=result.output_truncated, timeout=deadline.remaining())
 
 
-__all__ = ["MARK", "AnswerStream", "as_int", "ask", "read_value", "split_answer", "value_of"]
+__all__ = ["MARK", "AnswerStream", "as_int", "ask", "no_answer", "read_value", "split_answer", "value_of"]

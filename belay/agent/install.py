@@ -14,13 +14,14 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from belay.agent import calls
 from belay.agent.answers import as_int, ask
 from belay.agent.names import AGENT_MODULES, CORE_MODULE, ON_DEMAND_MODULES, THREADS_MODULE, file_name
 from belay.agent.sources import device_file, minify
 from belay.device import Device
-from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, SessionError
+from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, DeviceValueError, SessionError
 from belay.heap import ONE_CHUNK_AGENT_FREE_FROM, ROOMY_TRANSFERS_FROM, roomy_for_transfers
 from belay.protocol import codec
 
@@ -147,6 +148,9 @@ class CleanReport:
 
     sessions_ended: int
     reset: bool
+    zombies: tuple[str, ...] = ()
+    """Threads (``"session/thread"``) still running after their sessions ended: a reset stops
+    them (done unless ``reset=False``, which leaves them running)."""
 
 
 async def remove_agent(device: Device, *, force: bool = False, reset: bool = True) -> CleanReport:
@@ -173,13 +177,20 @@ async def remove_agent(device: Device, *, force: bool = False, reset: bool = Tru
             f"the board on {device.port} holds {live} live belay session(s): end them first, "
             "or pass --force to end them now"
         )
-    ended = as_int(await ask(device, calls.remove_agent(AGENT_FILES)), "the sessions it ended")
+    ended, zombies = _removal(await ask(device, calls.remove_agent(AGENT_FILES)))
     await _sweep_every_part(device)
-    must_reset = reset and not device.capabilities.has_module_registry and live != -1
+    must_reset = reset and (not device.capabilities.has_module_registry or bool(zombies)) and live != -1
     if must_reset:
         await device.soft_reset()
     logger.info("belay agent removed from %s (%s sessions ended)", device.port, ended)
-    return CleanReport(ended, must_reset)
+    return CleanReport(ended, must_reset, zombies)
+
+
+def _removal(answer: Any) -> tuple[int, tuple[str, ...]]:
+    """The removal's answer: the sessions it ended, the zombie threads it found."""
+    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], list)):
+        raise DeviceValueError(f"the board answered {answer!r:.100} to removing the agent")
+    return as_int(answer[0], "the sessions it ended"), tuple(str(name) for name in answer[1])
 
 
 async def _sweep_every_part(device: Device) -> None:

@@ -9,6 +9,7 @@ from belay.errors import DeviceValueError
 
 SESSION_FIELDS = (
     "age_ms", "idle_ms", "lease_ms", "threads", "timers", "methods", "files", "output", "proxies",
+    "modules",
 )  # fmt: skip
 """After the session id, in the order the agent sends them."""
 BOARD_FIELDS = ("version", "sessions", "reaped", "zombies", "reaper", "mem_free", "mem_alloc")

@@ -3,7 +3,8 @@ ending the sessions whose hosts went silent, and removing everything belay left 
 
 ``device/agent_stats.py`` (sent on demand, to spare the agent's heap) prints one dict:
 ``version``, ``sessions`` (by id: ``age_ms``, ``idle_ms``, ``lease_ms``, ``threads``
-{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``proxies``, ``output``),
+{name: [state, error]}, ``timers``, ``methods`` {name: hash}, ``files``, ``proxies``, ``output``,
+``modules`` (the names the session first imported, removed when it ends)),
 ``reaped`` (not yet collected by a host), ``zombies`` ({"session/thread": [state, error]}:
 threads still running after their session ended), ``mem_free`` and ``mem_alloc``.
 """
@@ -100,7 +101,7 @@ def sessions_table(stats: dict[str, Any], port: str) -> Table:
         collapse_padding=True,
     )
     table.add_column("session", no_wrap=True, min_width=12)
-    for name in ("age", "lease", "threads", "timers", "funcs", "files", "proxies", "output"):
+    for name in ("age", "lease", "threads", "timers", "funcs", "files", "proxies", "modules", "output"):
         table.add_column(name, justify="right", no_wrap=True)
     for sid, record in sorted(stats["sessions"].items()):
         table.add_row(
@@ -112,6 +113,7 @@ def sessions_table(stats: dict[str, Any], port: str) -> Table:
             str(len(record.get("methods", {}))),
             str(len(record.get("files", []))),
             str(record.get("proxies", 0)),
+            str(len(record.get("modules", []))),
             f"{record.get('output', 0)} B",
         )
     return table
@@ -208,10 +210,22 @@ def render_clean(report: CleanReport, port: str, console: Console) -> None:
         )
     ended = f", ended {report.sessions_ended} session(s)" if report.sessions_ended > 0 else ""
     console.print(f"removed the belay agent from {port}{ended}", markup=False, soft_wrap=True)
-    if report.reset and report.sessions_ended >= 0:
+    for zombie in report.zombies:
         console.print(
-            f"soft-reset {port}: it cannot forget an imported module otherwise", markup=False, soft_wrap=True
+            f"thread {zombie} was still running on {port} after its session ended (a zombie)",
+            markup=False,
+            soft_wrap=True,
         )
+    if report.zombies and not report.reset:
+        console.print(
+            f"only a reset stops it: run belay clean without --no-reset, or belay reset -p {port}",
+            markup=False,
+            soft_wrap=True,
+        )
+    elif report.reset and report.sessions_ended >= 0:
+        why = "to stop the thread(s) above" if report.zombies else "it cannot forget an imported module"
+        why += "" if report.zombies else " otherwise"
+        console.print(f"soft-reset {port}: {why}", markup=False, soft_wrap=True)
 
 
 def cmd_stats(args: argparse.Namespace, container: Container) -> int:
@@ -284,6 +298,6 @@ def add_parser(commands: Any, name: str) -> None:
             "--force", action="store_true", help="end live sessions too (their hosts lose them)"
         )
         clean.add_argument("--no-reset", action="store_true", help="never soft-reset the board (a "
-                           "board without sys.modules then keeps the agent in RAM until its next "
-                           "reset)")  # fmt: skip
+                           "board without sys.modules then keeps the agent in RAM, and a thread "
+                           "still running after its session ended runs on, till a reset)")  # fmt: skip
         clean.set_defaults(handler=cmd_clean)

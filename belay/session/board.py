@@ -8,6 +8,7 @@ knows of the agent and the files on it. (The board's identity is
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -122,6 +123,18 @@ class Board(AsyncResource):
     async def value(self, code: str, *, timeout: float | None = None) -> Any:
         """Run agent ``code`` outside any session and return the value it answers."""
         return await ask(self.device, code, timeout=timeout)
+
+    def token_with_a_free_handle(self, token: str) -> str:
+        """``token``, or a fresh one where its handle is already one of this host's sessions
+        here (or of the orphans a lost connection left here): the agent takes the first
+        session a handle names. A session's token is chosen once, here, and never changes
+        (its files and tasks keep it from the start); register the session in
+        :attr:`sessions` with no ``await`` between, so sessions opening at once never meet."""
+        taken = {calls.handle_of(other.token) for other in self.sessions.values()}
+        taken.update(calls.handle_of(orphan) for orphan in self.orphans)
+        while calls.handle_of(token) in taken:
+            token = secrets.token_urlsafe(8)
+        return token
 
     def tokens_to_renew(self, asking: BoardSession, now: float) -> Iterable[str]:
         """This host's other sessions here not renewed lately (a long call may have kept their

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from belay.board_info import Capabilities
 from belay.link import OutputCallback
+from belay.options import SessionOptions
 from belay.session.tracker import ResourceTracker
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class SessionContext(Protocol):
     session_id: str
     token: str
     resources: ResourceTracker
+    options: SessionOptions
 
     @property
     def ref(self) -> str | int: ...

@@ -14,6 +14,9 @@ GONE_PREFIX = "belay:"
 """The agent's ``KeyError`` for a token it does not hold reads ``belay:<why>``."""
 
 
+UNKNOWN = "the board does not know it (was the agent reloaded, or its records changed by code on the board?)"
+
+
 class _Session(Protocol):
     session_id: str
     token: str
@@ -66,9 +69,11 @@ class BoardErrors:
         session = self._session
         why = {
             "lease": f"its lease ({session.lease:g}s) ran out and the board reaped it",
-            "ended": "it was ended on the board by another host (belay reap --all or belay clean)",
+            "ended": "it was ended on the board by its host",
+            "host": "it was ended on the board by another host (belay reap --all or belay clean)",
+            "code": "it was ended by code running on the board",
             "lost": "it was ended as left behind by a lost connection",
-        }.get(message[len(GONE_PREFIX) :], "the board does not know it (was the agent reloaded?)")
+        }.get(message[len(GONE_PREFIX) :], UNKNOWN)
         return SessionError(
             f"the board on {session.port} no longer holds session {session.session_id}: {why}",
             session_id=session.session_id,

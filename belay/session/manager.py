@@ -204,8 +204,9 @@ class DeviceSessionManager(AsyncResource):
             self._wake_waiters()
             raise
         self._opening -= 1
+        token = board.token_with_a_free_handle(self._new_token())  # then registered: no await between
         session = DeviceSession(
-            board, self._new_id(), session_options, self._clock, self._new_token(), on_output=on_output,
+            board, self._new_id(), session_options, self._clock, token, on_output=on_output,
             telemetry=telemetry,
         )  # fmt: skip
         self._sessions[session.session_id] = session

@@ -30,7 +30,7 @@ async def begin_on_board(
         if error.remote_type != "MemoryError":
             raise
         raise no_room(error, board, reserve, each) from None
-    return reaped_and_handle(done)
+    return begin_answer(done), calls.handle_of(token)
 
 
 def _most(device: Device) -> int | None:
@@ -55,16 +55,12 @@ def no_room(error: DeviceExecError, board: Board, reserve: int, each: int) -> Se
     )
 
 
-def reaped_and_handle(results: list[CallResult]) -> tuple[Any, int]:
-    """The last two answers of ``begin``'s steps: what was reaped, and the session's handle."""
+def begin_answer(results: list[CallResult]) -> Any:
+    """The last answer of ``begin``'s steps: what was reaped."""
     output = b"".join(result.output for result in results)
-    if any(result.output_truncated for result in results) or output.count(MARK) < 2:
+    if any(result.output_truncated for result in results) or output.count(MARK) < 1:
         raise ProtocolError(f"the agent answered {output[-200:]!r} to begin a session")
-    first, second = output.rsplit(MARK, 2)[1:]
-    handle = value_of(MARK + second)
-    if type(handle) is not int or handle <= 0:
-        raise ProtocolError(f"the agent answered {handle!r:.100} for a session's handle")
-    return value_of(MARK + first), handle
+    return value_of(output[output.rfind(MARK) :])
 
 
 async def end_on_board(board: Board, token: str, handle: int | None) -> Any:
@@ -80,7 +76,7 @@ async def end_on_board(board: Board, token: str, handle: int | None) -> Any:
 
 async def why_gone(device: Device, token: str, handle: int | None, error: DeviceExecError) -> DeviceExecError:
     """``error``; where the board knows no session by this handle, the board's word for why
-    it is gone (the handle is never reused; the token says why it went)."""
+    it is gone (the token says why it went)."""
     if handle is None or error.remote_message != "belay:unknown":
         return error
     try:

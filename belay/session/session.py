@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from belay.agent import calls
-from belay.agent.answers import AnswerStream, read_value, split_answer, value_of
+from belay.agent.answers import AnswerStream, no_answer, read_value, split_answer, value_of
 from belay.board_info import Capabilities, DeviceInfo
 from belay.deadline import Deadline
 from belay.device import OUTPUT_TRUNCATED, Device
@@ -20,7 +20,6 @@ from belay.errors import (
     BelayError,
     ConnectionLostError,
     DeviceExecError,
-    DeviceValueError,
     ResourceCleanupError,
     SessionError,
 )
@@ -32,7 +31,8 @@ from belay.session.board import Board
 from belay.session.context import DEFAULT, Timeout
 from belay.session.diagnosis import BoardErrors
 from belay.session.files.facade import SessionFiles
-from belay.session.functions.source import remote_code
+from belay.session.functions.factory import make_task, make_thread
+from belay.session.functions.modules import adopt_modules
 from belay.session.functions.tasks import RemoteFunction, Task, Thread, Timer, start_timer
 from belay.session.metered import LabelledCalls, MeteredTracker
 from belay.session.opening import begin_on_board, end_on_board, why_gone
@@ -54,7 +54,8 @@ class DeviceSession:
 
     Everything it leaves on the board is recorded in :attr:`resources` and removed by
     :meth:`close` (the manager calls it when the ``async with`` block ends). The board knows
-    the session by ``token``, a secret only this host holds; ``session_id`` is its public name.
+    the session by ``token``, a secret only this host holds (given, and never changed: its
+    files and tasks keep it); ``session_id`` is its public name.
     What its code prints goes to ``on_output`` as it arrives (default: the host's standard
     output; ``None``: nowhere).
     """
@@ -73,7 +74,7 @@ class DeviceSession:
         self.telemetry = telemetry  # None: metrics off
         self.token = token or secrets.token_urlsafe(8)
         self.handle: int | None = None
-        """What names the session in its calls once it began (the agent issues it; never reused)."""
+        """What names the session in its calls once it began (drawn from the token: not guessable)."""
         self.options = options
         self.created_at = time.time()
         self.resources = (
@@ -185,6 +186,8 @@ class DeviceSession:
         if self._board.device.reboots != self._boot:
             return None  # the board rebooted: nothing of the session is left on it
         try:
+            if self.options.keep_modules and self.capabilities.threads:
+                await self._board.device.exec(calls.keep_modules(self.ref))
             report = await end_on_board(self._board, self.token, self.handle)
         except ConnectionLostError as error:
             return self._lost(error, failures)
@@ -235,17 +238,22 @@ class DeviceSession:
 
     async def run(
         self, code: str, *, timeout: Timeout = DEFAULT, on_output: OutputCallback | None = None,
-        kind: str = "exec", name: str | None = None,
+        kind: str = "exec", name: str | None = None, modules: bool = False,
     ) -> str:  # fmt: skip
         """Run agent-level ``code`` for this session (pending setups first); return what it
         printed, streamed to ``on_output`` (default: the session's) as it arrives. ``kind`` and
-        ``name`` label the call in telemetry."""
+        ``name`` label the call in telemetry; with ``modules``, its answer lists the modules
+        the session first imported (:func:`~belay.agent.calls.exec_code`'s)."""
         forward = on_output if on_output is not None else self.on_output
         result = await self._call(code, timeout, forward, kind, name)
-        printed, _ = split_answer(result.output)
+        printed, answer = split_answer(result.output)
         text = printed.decode("utf-8", "replace").replace("\r\n", "\n")
         if result.output_truncated:
             text += OUTPUT_TRUNCATED.format(limit=self._board.device.max_output)
+        elif modules:
+            if answer is None:  # exec answers after all it printed: none, its output was cut short
+                raise no_answer(self.port)
+            adopt_modules(self.resources, answer)
         return text
 
     async def run_value(
@@ -255,10 +263,10 @@ class DeviceSession:
         the code printed on the way reaches ``on_output``."""
         deadline = Deadline.after(self._timeout(timeout, kind))
         result = await self._call(code, timeout, self.on_output, kind, name)
+        truncated, port = result.output_truncated, self.port
         if len(result.output) <= INLINE_TEXT:  # short: parsed here, no thread, within microseconds
-            return value_of(result.output, truncated=result.output_truncated)
-        left = deadline.remaining()
-        return await read_value(result.output, truncated=result.output_truncated, timeout=left)
+            return value_of(result.output, truncated=truncated, port=port)
+        return await read_value(result.output, truncated=truncated, timeout=deadline.remaining(), port=port)
 
     async def _call(
         self, code: str, timeout: Timeout, forward: OutputCallback | None, kind: str, name: str | None
@@ -342,6 +350,7 @@ class DeviceSession:
                 calls.exec_code(self.ref, code, self.capabilities.threads),
                 timeout=timeout,
                 on_output=on_output,
+                modules=True,
             )
 
     async def eval(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
@@ -351,8 +360,8 @@ class DeviceSession:
         )
 
     async def proxy(self, expression: str, *, timeout: Timeout = DEFAULT) -> Any:
-        """Evaluate ``expression`` on the board and keep the object there: a
-        :class:`~belay.session.functions.proxies.Proxy` of it (its value, when it is a literal)."""
+        """Evaluate ``expression`` on the board and keep the object there: always a
+        :class:`~belay.session.functions.proxies.Proxy` of it (``await p.snapshot()`` copies it)."""
         from belay.session.functions import proxies
 
         return await proxies.evaluate(self, expression, timeout)
@@ -373,24 +382,13 @@ class DeviceSession:
         ``async for value in f(*args)`` for a generator; its source is sent once. Raises
         :class:`DeviceValueError` for what cannot run there (a closure variable, an ``async
         def``, source that is not available)."""
-        code = remote_code(function, source=source)
-        calls_as = self if self.telemetry is None else LabelledCalls(self, "task", code.name)
-        if code.is_generator:
-            from belay.session.functions.generators import GeneratorTask
-
-            return GeneratorTask(calls_as, function, code=code)
-        return Task(calls_as, function, code=code)
+        return make_task(self, self.telemetry is not None, function, source)
 
     def thread(self, function: Callable[..., Any] | None = None, *, source: str | None = None) -> Thread:
         """Start ``function`` (or the def in ``source``) in a tracked background thread:
         ``await f(*args)``. Raises :class:`DeviceValueError` for a generator (a thread
         cannot yield to the host) and what :meth:`task` refuses."""
-        code = remote_code(function, source=source)
-        if code.is_generator:
-            raise DeviceValueError(f"{code.name} is a generator: a thread cannot yield values to the host")
-        return Thread(
-            self if self.telemetry is None else LabelledCalls(self, "task", code.name), function, code=code
-        )
+        return make_thread(self, self.telemetry is not None, function, source)
 
     def setup(self, function: Callable[..., Any]) -> Task:
         """Run ``function`` on the board before this session's next call."""
@@ -426,6 +424,7 @@ class DeviceSession:
         stats = stats_record(answer, self.port)
         record: dict[str, Any] = stats["sessions"].get(self.session_id, {})
         self.resources.update_thread_states({n: s for n, (s, _) in record.get("threads", {}).items()})
+        adopt_modules(self.resources, list(record.get("modules", [])))
         return record
 
     def _check_active(self) -> None:

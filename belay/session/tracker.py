@@ -52,6 +52,18 @@ class CallbackResource(SessionResource):
             await result
 
 
+class ModuleResource(SessionResource):
+    """A module a session's code first imported: the agent removes it from ``sys.modules``
+    when the session ends (unless ``SessionOptions.keep_modules``), freeing its heap."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"module-{name}", "module")
+        self.name = name
+
+    async def cleanup(self) -> None:
+        """Nothing to send: ending the session on the board removes its modules."""
+
+
 class ResourceTracker:
     """One session's records: background threads, deployed methods, timers, files, custom resources."""
 

@@ -110,3 +110,53 @@ def test_an_exhausted_board_is_cleaned_with_force(served_board: str) -> None:
     cleaned = belay("clean", "--force", "-p", served_board)
     assert cleaned.returncode == 0, cleaned.stderr
     assert "belay_agent.py" not in footprint(served_board)[0]
+
+
+STUBBORN = "def stubborn(go):\n import belay_agent\n while go[0]:\n  belay_agent.sleep_ms(5)"
+
+
+def leave_a_zombie(port: str) -> None:
+    """A session whose thread ignores the stop request ends: the thread runs on, a zombie."""
+
+    async def leave() -> None:
+        async with await Device.open(port) as device:
+            await ensure_agent(device)
+            await device.exec(calls.start_threads())
+            token = "a-zombie-session-token"
+            await device.exec(
+                calls.begin(token, "zombie-sess", 60_000, [])
+                + "\n"
+                + calls.exec_code(token, STUBBORN, True)
+                + "\n_g = [1]\n"
+                + calls.start_thread(token, "stubborn-1", "stubborn", "(_g,)")
+            )
+            await device.exec(calls.end(token, 50))
+
+    anyio.run(leave)
+
+
+def still_running(port: str) -> bool:
+    async def look() -> bool:
+        async with await Device.open(port) as device:
+            return bool(await device.eval_code("print(repr('_g' in globals()))"))
+
+    return anyio.run(look)
+
+
+@pytest.mark.parametrize("served_board", ["unix"], indirect=True)
+def test_clean_says_a_zombie_thread_runs_on_and_resets_to_stop_it(served_board: str) -> None:
+    leave_a_zombie(served_board)
+    kept = belay("clean", "--no-reset", "-p", served_board)
+    assert kept.returncode == 0, kept.stderr
+    assert "thread zombie-sess/stubborn-1 was still running" in kept.stdout and "(a zombie)" in kept.stdout
+    assert "only a reset stops it" in kept.stdout and "belay reset" in kept.stdout
+    assert still_running(served_board)
+    stop = "_g[0] = 0"  # let it end, for the next run
+    assert belay("exec", "-p", served_board, f"import __main__\n__main__.{stop}").returncode == 0
+
+    leave_a_zombie(served_board)
+    reset = belay("clean", "-p", served_board)
+    assert reset.returncode == 0, reset.stderr
+    assert "thread zombie-sess/stubborn-1 was still running" in reset.stdout
+    assert "soft-reset" in reset.stdout and "to stop the thread(s) above" in reset.stdout
+    assert not still_running(served_board)  # the reset ended it (and the REPL's names)

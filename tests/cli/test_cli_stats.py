@@ -27,6 +27,7 @@ STATS = {
             "threads": {"spin-1": ["running", None], "boom-2": ["crashed", "ValueError: no"],
                         "once-3": ["finished", None]},
             "timers": ["timer-1"], "methods": {"add": "ba1a", "spin": "39b0"}, "files": [], "output": 38,
+            "modules": ["sensors", "sensors.bme"],
         },
         "ffff0000": {
             "age_ms": 4_000_000, "idle_ms": 40_000, "lease_ms": 30_000, "threads": {},
@@ -67,7 +68,7 @@ def test_lease_left_is_the_lease_less_the_idle_time_or_expired() -> None:
 def test_table_shows_each_session_its_threads_and_the_heap() -> None:
     text = rendered(STATS)
     first = next(line for line in text.splitlines() if "47a5f30a" in line).split()
-    assert first == ["47a5f30a", "453ms", "1m59s", "1/1/1", "1", "2", "0", "0", "38", "B"]
+    assert first == ["47a5f30a", "453ms", "1m59s", "1/1/1", "1", "2", "0", "0", "2", "38", "B"]
     second = next(line for line in text.splitlines() if "ffff0000" in line).split()
     assert second[1:3] == ["1h06m", "expired"]
     assert "session 47a5f30a: thread boom-2 crashed: ValueError: no" in text

@@ -225,7 +225,7 @@ def _watching_side_effects() -> Iterator[list[str]]:
 async def test_an_agent_count_that_is_not_an_int_is_a_device_value_error(answer: bytes) -> None:
     from belay.agent.install import remove_agent
 
-    answers = iter([MARK + b"0", MARK + answer])  # live sessions: none; sessions ended: ...
+    answers = iter([MARK + b"0", MARK + b"(" + answer + b", [])"])  # live sessions: none; (ended, zombies)
     async with hostile(lambda code: next(answers)) as (device, _):
         with pytest.raises(DeviceValueError, match="not an int"):
             await remove_agent(device, reset=False)

@@ -52,3 +52,15 @@ async def board_exec(manager: DeviceSessionManager, code: str) -> None:
     board = manager.board("unix")
     assert board is not None
     await board.device.exec(code)
+
+
+async def test_a_session_that_imported_a_module_leaves_no_leak() -> None:
+    async with DeviceSessionManager() as manager:
+        await open_board(manager, "unix")
+        check = LeakCheck(manager, "unix", enabled=True)
+        session = await check.start()
+        await session.fs.put(b"TABLE = [bytearray(64) for _ in range(8)]\n", "belay_leak_mod.py")
+        await session.exec("import belay_leak_mod")
+        await session.fs.rm("belay_leak_mod.py")
+        report = await check.finish()
+        assert report.leaks == []  # the module went with the session, its heap with it

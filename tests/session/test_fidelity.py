@@ -12,7 +12,7 @@ import time
 import pytest
 from session_helpers import observer, port_of
 
-from belay import DeviceExecError, DeviceSessionManager, DeviceTimeoutError
+from belay import DeviceExecError, DeviceSessionManager, DeviceTimeoutError, DeviceValueError
 
 pytestmark = pytest.mark.anyio
 
@@ -166,3 +166,41 @@ async def test_a_script_run_with_its_filename_maps_module_frames(
             await session.exec(script, filename="/src/job.py")
     assert 'File "/src/job.py", line 3, in <module>' in str(raised.value)
     assert "RuntimeError: from the script" in str(raised.value)
+
+
+# --- text that looks like belay's framing (issue 25, item 8) --------------------------------
+
+
+async def test_text_with_belays_answer_mark_is_printed_output_never_an_answer(
+    manager: DeviceSessionManager,
+) -> None:
+    printed: list[bytes] = []
+    async with manager.session(port_of(manager), on_output=printed.append) as session:
+        assert await session.exec("print('\\x1e123')") == "\x1e123\n"
+
+        @session.task
+        def marked():  # type: ignore[no-untyped-def]
+            print("\x1e(1, 2)")  # noqa: T201 - runs on the board
+            print("a\x1eb")  # noqa: T201
+            return 8
+
+        assert await marked() == 8
+        assert await session.eval("[len('\\x1e7')]") == [2]
+    text = b"".join(printed).replace(b"\r\n", b"\n")
+    assert text == b"\x1e123\n\x1e(1, 2)\na\x1eb\n"
+
+
+async def test_a_printed_ctrl_d_fails_loudly_and_the_session_goes_on(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager), on_output=None) as session:
+
+        @session.task
+        def framed():  # type: ignore[no-untyped-def]
+            print("OK\x04\x04>")  # noqa: T201 - runs on the board
+            return 8
+
+        for call in (framed, lambda: session.exec("print('\\x04\\x04>OK')")):
+            with pytest.raises(
+                DeviceValueError, match=rf"on {port_of(manager)} .*printed a \\x04 \(Ctrl-D\)"
+            ):
+                await call()
+            assert await session.eval("1 + 1") == 2  # the session goes on

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import anyio
 import pytest
 from session_helpers import agent_stats, live_session_ids, observer, port_of
 
-from belay import DeviceSession, DeviceSessionManager, SessionError
+from belay import DeviceSession, DeviceSessionManager, ResourceCleanupError, SessionError
 from belay.agent import calls
 from belay.device import Device
 from belay.session.reaping import reap_board
@@ -140,6 +141,85 @@ async def test_a_session_ended_by_another_host_is_told_so(manager: DeviceSession
     message = str(gone.value)
     assert "ended on the board by another host" in message and "lease" not in message
     assert session.token not in message
+
+
+async def test_a_session_ended_by_code_on_the_board_is_told_so(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager), on_output=None) as session:
+        other = await manager.create_session(port_of(manager), on_output=None)
+        try:  # where exec reads its session's modules after the code (boards with threads), it says so
+            await other.exec("import belay_agent\nbelay_agent.reap(1)")  # a mistake: ends every session
+        except SessionError as error:
+            assert "ended by code running on the board" in str(error)
+        try:  # else its end does
+            await manager.end_session(other.session_id)
+        except ResourceCleanupError as error:
+            assert "ended by code running on the board" in str(error)
+        with pytest.raises(SessionError) as gone:
+            await session.eval("1")
+    message = str(gone.value)
+    assert "ended by code running on the board" in message and "another host" not in message
+    assert session.token not in message
+
+
+async def test_a_sessions_handle_is_not_guessable_from_anothers(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager), on_output=None) as first:
+        await first.exec("secret = 42")
+        async with manager.session(port_of(manager), on_output=None) as second:
+            assert first.handle is not None and second.handle is not None
+            assert abs(first.handle - second.handle) > 1  # not issued in sequence
+            for guess in (second.handle - 1, second.handle + 1):  # a neighbour is no session
+                reach = f"import belay_agent\ntry:\n belay_agent.g({guess})\n r=1\nexcept KeyError:\n r=0"
+                await second.exec(reach)
+                assert await second.eval("r") == 0
+            assert await second.eval("'secret' in globals()") is False
+
+
+def two_tokens_with_one_handle() -> tuple[str, str]:
+    seen: dict[int, str] = {}
+    for n in range(1_000_000):
+        token = f"colliding-token-{n}"
+        handle = calls.handle_of(token)
+        if handle in seen:
+            return seen[handle], token
+        seen[handle] = token
+    raise AssertionError("no two tokens share a handle")
+
+
+@unix_only
+async def test_two_sessions_of_a_host_never_share_a_handle(
+    manager: DeviceSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import belay.session.session as session_module
+
+    tokens = iter(two_tokens_with_one_handle())
+    real = session_module.secrets.token_urlsafe
+    monkeypatch.setattr(session_module.secrets, "token_urlsafe", lambda n: next(tokens, None) or real(n))
+    port = port_of(manager)
+    async with manager.session(port, on_output=None) as first, manager.session(port, on_output=None) as two:
+        assert first.handle != two.handle
+        await first.exec("where = 'first'")
+        await two.exec("where = 'second'")
+        assert (await first.eval("where"), await two.eval("where")) == ("first", "second")
+
+
+@unix_only
+async def test_a_session_whose_token_was_redrawn_for_its_handle_is_one_session_everywhere(
+    manager: DeviceSessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two sessions whose tokens share a handle gets another token, and every
+    part of it names the session by that one: its files as its calls (the crowd soak's put once
+    named a token the board never held, the first it was given)."""
+    tokens = iter(two_tokens_with_one_handle())
+    real = secrets.token_urlsafe
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(tokens, None) or real(n))
+    port = port_of(manager)
+    async with manager.session(port, on_output=None) as first, manager.session(port, on_output=None) as two:
+        assert calls.handle_of(first.token) != calls.handle_of(two.token)
+        await two.fs.put(b"mine", "redrawn.bin", temporary=True)
+        assert two.fs.temporary_files() == ["redrawn.bin"]
+        assert await two.eval("open('redrawn.bin').read()") == "mine"
+    async with manager.session(port, on_output=None) as after:
+        assert await after.eval("'redrawn.bin' in __import__('os').listdir()") is False  # ended with it
 
 
 async def test_a_session_on_a_board_that_rebooted_is_told_so(manager: DeviceSessionManager) -> None:

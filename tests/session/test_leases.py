@@ -243,7 +243,7 @@ async def never_begun(device: Device, name: str) -> None:
     pass
 
 
-GONE = {"lease": gone_by_lease, "ended": gone_by_reap_all, "lost": gone_by_orphaning, "unknown": never_begun}
+GONE = {"lease": gone_by_lease, "host": gone_by_reap_all, "lost": gone_by_orphaning, "unknown": never_begun}
 
 
 @pytest.mark.parametrize("why", list(GONE))

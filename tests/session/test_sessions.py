@@ -319,3 +319,28 @@ async def test_background_output_and_crashes_are_kept_for_the_session() -> None:
         output = await session.output()
         assert "from the thread" in output and "crashed: ValueError: boom" in output
         assert await session.output() == ""  # read once
+
+
+@pytest.mark.parametrize("limit", [2048, 100])
+async def test_background_output_past_the_limit_is_marked_as_dropped(limit: int) -> None:
+    options = {} if limit == 2048 else {"thread_output_limit": limit}
+    async with (
+        DeviceSessionManager() as manager,
+        manager.session("unix", on_output=None, **options) as session,
+    ):
+
+        @session.thread
+        def chatty(n):  # type: ignore[no-untyped-def]
+            for k in range(n):
+                print("line %04d" % k)  # noqa: T201, UP031 - runs on the board (MicroPython 1.9)
+
+        name = await chatty(300)  # 3000 characters
+        with anyio.fail_after(5):
+            while (await session.board_stats())["threads"][name][0] == "running":  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        output = await session.output()
+        dropped = 3000 - limit
+        assert output.startswith(f"[... {dropped} characters dropped ...]\n")
+        kept = output.split("\n", 1)[1]
+        assert len(kept) == limit and kept.endswith("line 0299\n")
+        assert await session.output() == ""  # read once, the gap with it

@@ -13,9 +13,18 @@ def exec_code(token: Ref, code: str, guarded: bool) -> str:
     the reaper however it ends; elsewhere (the micro:bit) the plain form spares the parser's
     heap, and a collection first frees what the parser needs (one the parser triggers itself,
     deep in its own stack, frees less, likely kept by stale pointers there: twelve sessions at
-    work at once met ``MemoryError: parser could not allocate`` without it, none with it)."""
+    work at once met ``MemoryError: parser could not allocate`` without it, none with it). It
+    answers after all the code printed (so printed text is never taken for the answer): the
+    modules the session first imported so far (guarded), else ``0``."""
     run = f"exec({_u(code)},_ba.g({token!r}))"
-    return f"try:{run}\nfinally:_ba.d()" if guarded else f"_ba.gc.collect()\n{run}"
+    if not guarded:
+        return f"_ba.gc.collect()\n{run}\n_ba.v(0)"
+    return f"try:{run}\nfinally:_ba.d()\n_ba.v(_ba.x({token!r}).get('m',[]))"
+
+
+def keep_modules(token: Ref) -> str:
+    """Let the session's modules stay in ``sys.modules`` when it ends."""
+    return f"_ba.x({token!r}).pop('m',None)"
 
 
 def eval_expression(token: Ref, expression: str, guarded: bool) -> str:
@@ -65,14 +74,15 @@ def collect_garbage() -> str:
 
 
 def proxy_of(token: str, expression: str) -> str:
-    """Evaluate ``expression`` in the session's namespace; a literal, or a new proxy's id."""
+    """Evaluate ``expression`` in the session's namespace and keep it: a new proxy's id."""
     return f"_ba.P('e',{token!r},{_u(expression)})"
 
 
 def proxy_op(op: str, token: str, ref: int, path: str, arguments: str = "") -> str:
     """Proxy ``ref``'s object at ``path`` (a tuple literal of steps): get it (``"g"``), call it
-    (``"c"``, ``arguments`` as call-argument source starting with ``,``), its length
-    (``"l"``), membership (``"n"``), set (``"s"``), or a new iterator over it (``"i"``)."""
+    (``"c"``, ``arguments`` as call-argument source starting with ``,``), copy it (``"v"``:
+    a literal, else ``(3, type)``), its length (``"l"``), membership (``"n"``), set (``"s"``),
+    or a new iterator over it (``"i"``)."""
     return f"_ba.P({op!r},{token!r},{ref},{path}{arguments})"
 
 
@@ -89,13 +99,16 @@ def adopt_proxies(token: str) -> str:
     return f"_ba.P('a',{token!r})"
 
 
-def start_thread(token: str, name: str, function: str, arguments: str) -> str:
-    """``arguments`` is a tuple literal."""
-    return f"_ba.thread({token!r},{_u(name)},{function!r},{arguments})"
+def start_thread(token: str, name: str, function: str, arguments: str, keep: int = 2048) -> str:
+    """``arguments`` is a tuple literal; the session's background output keeps its last
+    ``keep`` characters (what goes before is marked as dropped)."""
+    return f"_ba.thread({token!r},{_u(name)},{function!r},{arguments},{keep})"
 
 
-def start_timer(token: str, name: str, function: str, period_ms: int, arguments: str) -> str:
-    return f"_ba.timer({token!r},{_u(name)},{function!r},{period_ms},{arguments})"
+def start_timer(
+    token: str, name: str, function: str, period_ms: int, arguments: str, keep: int = 2048
+) -> str:
+    return f"_ba.timer({token!r},{_u(name)},{function!r},{period_ms},{arguments},{keep})"
 
 
 def cancel_timer(token: str, name: str) -> str:

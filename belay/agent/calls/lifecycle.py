@@ -98,15 +98,17 @@ def live_sessions() -> str:
 
 def remove_agent(files: Iterable[str]) -> str:
     """``belay clean``: end every session, stop the reaper, remove the agent's files, modules
-    and names; answers how many sessions it ended."""
+    and names; answers how many sessions it ended and the threads still running after their
+    sessions ended (zombies, ``"session/thread"``: only a reset stops them)."""
     return (
-        "_ba_n=0\nif '_ba' in globals() and hasattr(_ba,'reap'):\n"
-        " _ba_n=len(_ba.S)\n _ba.reap(1)\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
-        " if _ba_w:\n  if _ba_w[0] not in (None,1): _ba_w[0].deinit()\n  _ba_w[0]=None\n del _ba_w\n"
+        "_ba_n=0\n_ba_z=[]\nif '_ba' in globals() and hasattr(_ba,'reap'):\n"
+        " _ba_n=len(_ba.S)\n _ba.reap('host')\n del _ba.reaped[:]\n _ba_w=getattr(_ba,'W',None)\n"
+        " if _ba_w:\n  _ba_z=sorted(_ba.zombies())\n"
+        "  if _ba_w[0] not in (None,1): _ba_w[0].deinit()\n  _ba_w[0]=None\n del _ba_w\n"
         f"for _ba_k in {list(files)!r}:\n try:\n  __import__('os').remove(_ba_k)\n except OSError:\n  pass\n"
         "if hasattr(__import__('sys'),'modules'):\n"
         f" for _ba_k in {AGENT_MODULES!r}: __import__('sys').modules.pop(_ba_k,None)\n"
-        "print('\\x1e'+repr(_ba_n))\n"
-        "for _ba_k in ('_ba','_ba_f','_ba_n','_ba_k'): globals().pop(_ba_k,None)\n"
+        "print('\\x1e'+repr((_ba_n,_ba_z)))\n"
+        "for _ba_k in ('_ba','_ba_f','_ba_n','_ba_z','_ba_k'): globals().pop(_ba_k,None)\n"
         "__import__('gc').collect()"
     )

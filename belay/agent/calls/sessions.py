@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from belay.agent.names import Ref
 from belay.agent.sources import minified_device_file
+
+
+def handle_of(token: str) -> int:
+    """The session's handle: a six-digit number drawn from the token's SHA-256, so one
+    session's handle says nothing of another's (1 in 900 000 to guess). Two open sessions of
+    different hosts share one by that chance, and the agent would take the first; a host never
+    gives two of its own one (:meth:`~belay.session.board.Board.token_with_a_free_handle`
+    draws another token before the session is made). Six digits, not more: every call
+    names it, and the micro:bit's raw REPL keeps its input buffer as long as the longest call."""
+    digest = hashlib.sha256(token.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 900_000 + 100_000
 
 
 def begin(
@@ -16,7 +28,7 @@ def begin(
     ``MemoryError`` reading ``belay:full:<free>:<sessions open>``; answers the sessions reaped since a host
     last asked."""
     tokens = list(renew)
-    return f"_ba.begin({token!r},{session_id!r},{lease_ms},{reserve},{each}" + (
+    return f"_ba.begin({token!r},{handle_of(token)},{session_id!r},{lease_ms},{reserve},{each}" + (
         f",{tokens!r})" if tokens else ")"
     )
 
@@ -30,25 +42,21 @@ def begin_steps(
     each: int,
     most: int | None,
 ) -> list[str]:
-    """:func:`begin`, then the session's handle (which names it in its calls while it is open):
-    the last two answers. As calls of at most ``most`` bytes each where a line is that short
-    (a small UART: several short calls, not a paced long one); run them with nothing between."""
+    """:func:`begin`, its answer the last; the session's handle (which names it in its calls
+    while it is open) is :func:`handle_of` its token. As calls of at most ``most`` bytes each
+    where a line is that short (a small UART: several short calls, not a paced long one); run
+    them with nothing between."""
     whole = begin(token, session_id, lease_ms, renew, reserve, each)
-    if most is None or len(whole) + len(_HANDLE) + 2 <= most:
-        return [f"{whole}\n{_HANDLE}"]
+    if most is None or len(whole) + 1 <= most:
+        return [whole]
     tokens = list(renew)
     numbers = f"{lease_ms},{reserve},{each}" + (f",{tokens!r}" if tokens else "")
     return [  # the arguments ahead, in a list of the REPL's that begin takes and deletes
-        f"_ba_k=[{token!r}]",
+        f"_ba_k=[{token!r},{handle_of(token)}]",
         f"_ba_k.append({session_id!r})",
         f"_ba_k+=({numbers})",
         "_ba.begin(*_ba_k)\ndel _ba_k",
-        _HANDLE,
     ]
-
-
-_HANDLE = "_ba.v(_ba.G[9])"
-"""Answers the handle of the session that began last."""
 
 
 def end_steps(handle: int, wait_ms: int, most: int | None) -> list[str]:
@@ -89,7 +97,8 @@ def reap_expired() -> str:
 
 def reap(every: bool) -> str:
     """Reap expired sessions (every session with ``every``); answers all reaped so far."""
-    return f"_ba.reap({int(every)})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
+    reason = "'host'" if every else "0"  # every session, ended by a host; or the expired only
+    return f"_ba.reap({reason})\n_ba.v(_ba.reaped)\ndel _ba.reaped[:]"
 
 
 def output(token: Ref) -> str:

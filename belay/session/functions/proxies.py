@@ -1,10 +1,16 @@
 """Proxies for board objects that are not literals: ``p = await session.proxy("expr")``.
 
-A :class:`Proxy` names an object the board keeps for the session (by id) and a path of
-attribute and item steps from it. Building the path (``p.attr``, ``p[key]``) sends nothing;
-awaiting it asks the board once and returns the value when it is a literal, else a new
-proxy. ``await p.method(*args)`` calls it; ``len``, ``contains``, ``set``, ``async for``
-and ``release`` do what they say. A proxy the board holds is a session resource: released
+``session.proxy(expr)`` always answers a :class:`Proxy`: the object stays on the board, so
+changes made through it reach the board's object. A proxy names an object the board keeps for
+the session (by id) and a path of attribute and item steps from it. Building the path
+(``p.attr``, ``p[key]``) sends nothing; awaiting it asks the board once and returns the value
+when it is immutable (numbers, ``str``, ``bytes``, ``None``, booleans, tuples of those), else a
+new proxy of the same board object (``await p["a"].append(4)`` changes the board's list).
+``await p.method(*args)`` calls it and returns what the method returned: a copy when it is a
+literal (a list or dict of literals too: a method's result is a fresh value), else a proxy.
+``await p.snapshot()`` copies the whole object to the host (a literal, else
+:class:`~belay.errors.DeviceValueError`). ``len``, ``contains``, ``set``, ``async for`` and
+``release`` do what they say. A proxy the board holds is a session resource: released
 by :meth:`Proxy.release`, when the host drops its last reference (sent ahead of the
 session's next call), or when the session ends (the agent drops every one).
 """
@@ -73,32 +79,51 @@ class Proxy:
     def __getitem__(self, key: Any) -> Proxy:
         return self._step(("i", key))
 
+    def _op(self, op: str, arguments: str = "") -> str:
+        """The code of proxy operation ``op`` at this path; on a small heap after a collection
+        (a fragmented micro:bit heap fails to parse even a call this short otherwise)."""
+        code = calls.proxy_op(op, *self._where(), arguments)
+        return calls.collect_garbage() + code if collects_before_keeping(self._session.capabilities) else code
+
     def _step(self, step: tuple[str, Any]) -> Proxy:
         return Proxy(self._session, self._ref, self._type, (*self._path, step), self._root or self)
 
     # --- asking the board ------------------------------------------------------------------
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._ask(calls.proxy_op("g", *self._where())).__await__()
+        return self._ask(self._op("g")).__await__()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._ask(calls.proxy_op("c", *self._where(), call_arguments(args, kwargs)))
+        return await self._ask(self._op("c", call_arguments(args, kwargs)))
+
+    async def snapshot(self) -> Any:
+        """A copy of the object (at this path) on the host, when it is a literal (nested lists,
+        dicts, sets and tuples of numbers, strings, bytes and ``None``); raises
+        :class:`~belay.errors.DeviceValueError` for anything else. Named ``snapshot``, not
+        ``value``, so that a board object's own ``value()`` (a ``Pin``'s) stays reachable."""
+        answer = await self._session.run_value(self._op("v"))
+        if isinstance(answer, tuple) and answer[:1] == (3,) and len(answer) == 2:
+            raise DeviceValueError(
+                f"proxy {self!r}: a {type_name(str(answer[1]))} is not a literal; "
+                "it cannot be copied to the host"
+            )
+        return _read(self._session, answer)
 
     async def len(self) -> int:
         """``len()`` of the object on the board."""
-        return int(await self._session.run_value(calls.proxy_op("l", *self._where())))
+        return int(await self._session.run_value(self._op("l")))
 
     async def contains(self, item: Any) -> bool:
         """``item in obj`` on the board."""
-        return bool(await self._session.run_value(calls.proxy_op("n", *self._where(), "," + _literal(item))))
+        return bool(await self._session.run_value(self._op("n", "," + _literal(item))))
 
     async def set(self, attr_or_key: Any, value: Any) -> None:
         """``obj[key] = value`` (a dict, or a non-string key), else ``setattr(obj, attr, value)``."""
-        code = calls.proxy_op("s", *self._where(), f",{_literal(attr_or_key)},{_literal(value)}")
+        code = self._op("s", f",{_literal(attr_or_key)},{_literal(value)}")
         await self._session.run(code)
 
     async def __aiter__(self) -> AsyncIterator[Any]:
-        ref = await self._session.run_value(calls.proxy_op("i", *self._where()))
+        ref = await self._session.run_value(self._op("i"))
         answer = None
         try:
             while (answer := await self._session.run_value(calls.proxy_next(self._session.token, ref))) != 2:
@@ -128,10 +153,14 @@ class Proxy:
         return f"<Proxy {self._type} #{self._ref}{steps} on {self._session.port}>"
 
 
-async def evaluate(session: SessionContext, expression: str, timeout: Timeout = DEFAULT) -> Any:
-    """``session.proxy(expression)``: its value if a literal, else a proxy of it."""
+async def evaluate(session: SessionContext, expression: str, timeout: Timeout = DEFAULT) -> Proxy:
+    """``session.proxy(expression)``: a proxy of its value, whatever it is (kept on the board)."""
     await ensure_loaded(session)
-    return _read(session, await session.run_value(calls.proxy_of(session.token, expression), timeout=timeout))
+    answer = await session.run_value(calls.proxy_of(session.token, expression), timeout=timeout)
+    proxy = _read(session, answer)
+    if not isinstance(proxy, Proxy):
+        raise DeviceValueError(f"session.proxy({expression!r:.60}): the board answered no proxy")
+    return proxy
 
 
 async def ensure_loaded(session: SessionContext) -> None:

@@ -118,8 +118,9 @@ class Thread(RemoteFunction):
                 capability="threads",
             )
         name = self.session.next_name(self.code.name)
+        keep = self.session.options.thread_output_limit
         code = self.deploy_code() + calls.start_thread(
-            self.session.token, name, self.code.name, literals.dumps_for_board(tuple(args))
+            self.session.token, name, self.code.name, literals.dumps_for_board(tuple(args)), keep
         )
         await self.session.run(code, timeout=timeout)
         self.deployed()
@@ -156,7 +157,12 @@ async def start_timer(
     remote = function if isinstance(function, RemoteFunction) else Task(session, function)
     name = session.next_name("timer")
     start = calls.start_timer(
-        session.token, name, remote.code.name, int(period_ms), literals.dumps_for_board(args)
+        session.token,
+        name,
+        remote.code.name,
+        int(period_ms),
+        literals.dumps_for_board(args),
+        session.options.thread_output_limit,
     )
     await session.run(remote.deploy_code() + start, timeout=timeout)
     remote.deployed()

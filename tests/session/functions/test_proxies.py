@@ -9,7 +9,7 @@ import gc
 import pytest
 from session_helpers import port_of
 
-from belay import DeviceExecError, DeviceSession, DeviceSessionManager, SessionError
+from belay import DeviceExecError, DeviceSession, DeviceSessionManager, DeviceValueError, SessionError
 from belay.session.functions.proxies import Proxy
 
 pytestmark = pytest.mark.anyio
@@ -61,10 +61,11 @@ async def test_a_custom_object_is_used_through_its_proxy(manager: DeviceSessionM
 async def test_dicts_lists_and_nested_objects(manager: DeviceSessionManager) -> None:
     async with manager.session(port_of(manager), on_output=None) as session:
         await session.exec(SENSOR + "box = {'a': [1, 2, 3], 'sensor': Sensor(2)}")
-        literal = await session.proxy("box['a']")
-        assert literal == [1, 2, 3]  # a literal comes back as its value, nothing kept
+        listed = await session.proxy("box['a']")
+        assert isinstance(listed, Proxy)  # always a proxy: the list stays on the board
+        assert await listed.snapshot() == [1, 2, 3]
         box = await session.proxy("box")
-        assert isinstance(box, Proxy)  # a dict holding an object is not a literal
+        assert isinstance(box, Proxy)
         assert await box.len() == 2
         assert await box.contains("a") and not await box.contains("zzz")
         assert await box["a"][2] == 3
@@ -77,6 +78,41 @@ async def test_dicts_lists_and_nested_objects(manager: DeviceSessionManager) -> 
         with pytest.raises(DeviceExecError) as caught:
             await box["missing"]
         assert caught.value.remote_type == "KeyError"
+
+
+async def test_a_mutable_literal_stays_on_the_board_and_changes_reach_it(
+    manager: DeviceSessionManager,
+) -> None:
+    async with manager.session(port_of(manager), on_output=None) as session:
+        await session.exec("config = {'a': [1, 2, 3], 'name': 'x', 'pair': (1, 'b'), 'n': None}")
+        config = await session.proxy("config")
+        assert isinstance(config, Proxy)
+        await config["a"].append(4)  # the board's own list
+        assert await session.eval("config['a']") == [1, 2, 3, 4]
+        inner = await config["a"]
+        assert isinstance(inner, Proxy)  # a mutable item is kept, not copied
+        await inner.append(5)
+        assert await session.eval("config['a']") == [1, 2, 3, 4, 5]
+        assert await config["name"] == "x"  # immutable items come back as values
+        assert await config["pair"] == (1, "b")
+        assert await config["n"] is None
+        await config.set("new", True)
+        assert await session.eval("config['new']") is True
+        assert await config["new"] is True  # a bool is immutable (no int on MicroPython)
+        copied = {"a": [1, 2, 3, 4, 5], "name": "x", "pair": (1, "b"), "n": None, "new": True}
+        assert await config.snapshot() == copied
+        number = await session.proxy("6 * 7")
+        assert isinstance(number, Proxy) and await number == 42 and await number.snapshot() == 42
+
+
+async def test_an_object_that_is_no_literal_cannot_be_copied(manager: DeviceSessionManager) -> None:
+    async with manager.session(port_of(manager), on_output=None) as session:
+        await session.exec(SENSOR)
+        sensor = await session.proxy("Sensor(2)")
+        with pytest.raises(DeviceValueError, match=r"a Sensor is not a literal"):
+            await sensor.snapshot()
+        assert await sensor.log.snapshot() == []
+        assert await sensor.read(1) == 2  # still usable
 
 
 async def test_a_file_object_on_the_board(manager: DeviceSessionManager) -> None:
