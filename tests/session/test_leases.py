@@ -118,7 +118,7 @@ async def test_the_reaper_thread_ends_a_silent_session_and_its_thread(device: De
             await anyio.sleep(0.1)
         # The reaper takes the session out first, then waits for its thread to stop, then files
         # its report (with what stopping found): a host asking in between hears it next time.
-        while not (reaped := await reap_board(device)):
+        while not (reaped := await reap_board(device)):  # noqa: ASYNC110 - polling the board is the test
             await anyio.sleep(0.05)
     assert [(r.session_id, r.problems) for r in reaped] == [("quiet", ())]
     assert (await agent_stats(device))["zombies"] == {}
