@@ -26,6 +26,7 @@ from belay.link import OutputCallback
 from belay.log import for_session
 from belay.options import SessionOptions
 from belay.session.board import Board
+from belay.session.opening import end_if_begun
 from belay.session.output import STDOUT
 from belay.session.reaping import journal_reaped, reap_board
 from belay.session.records import ReapedSession, SessionStats
@@ -216,7 +217,9 @@ class DeviceSessionManager(AsyncResource):
         try:
             with for_session(session.session_id):
                 reaped = await self._begin(session, board)
-        except BaseException:
+        except BaseException as error:
+            if not isinstance(error, SessionLimitError):  # cancelled or failed once sent: ended there too
+                await end_if_begun(board, session.token, session_options.cleanup_timeout)
             self._forget(session)
             raise
         self._journal_reaped(port, reaped)

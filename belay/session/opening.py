@@ -3,16 +3,21 @@ they answer, and the board's word for why a session is gone."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
+
+import anyio
 
 from belay.agent import calls
 from belay.agent.answers import MARK, read_value, value_of
 from belay.device import Device
-from belay.errors import DeviceExecError, ProtocolError, SessionLimitError
+from belay.errors import BelayError, DeviceExecError, ProtocolError, SessionLimitError
 from belay.link import CallResult
 from belay.session.board import Board
 from belay.session.budget import session_reserve
+
+logger = logging.getLogger(__name__)
 
 
 async def begin_on_board(
@@ -72,6 +77,19 @@ async def end_on_board(board: Board, token: str, handle: int | None) -> Any:
     steps = calls.end_steps(handle, 1000 if device.capabilities.threads else 0, _most(device))
     done = (await device.call_each(steps))[-1]
     return await read_value(done.output, truncated=done.output_truncated)
+
+
+async def end_if_begun(board: Board, token: str, timeout: float) -> None:
+    """After a begin that was cancelled or failed once sent: end the session on the board if
+    the board opened it (best effort, shielded, within ``timeout``), so nothing of it waits
+    there for its lease to run out. A board that never opened it answers it does not know it."""
+    if board.device.is_lost:
+        return
+    with anyio.move_on_after(timeout, shield=True):
+        try:
+            await end_on_board(board, token, None)
+        except BelayError as error:  # "belay:unknown": it never began; or the board is gone
+            logger.debug("no half-begun session to end on %s: %s", board.port, error)
 
 
 async def why_gone(device: Device, token: str, handle: int | None, error: DeviceExecError) -> DeviceExecError:
