@@ -26,6 +26,7 @@ from pathlib import Path
 from belay.errors import PortBusyError
 from belay.transports.base import DEFAULT_LAB, DEFAULT_LINES, LabOptions, ModemLines, Transport
 from belay.transports.lab_client import LabClient, LabSettings, PlaceAddress, parse_lab_port
+from belay.transports.process import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -205,20 +206,10 @@ def _holders(fd: int) -> str:
     """``process 41234`` or ``processes 41234, 41240``: the living processes the lock file names."""
     text = os.pread(fd, 4096, 0).decode("ascii", "replace")
     pids = [int(word) for word in text.split() if word.isdigit()]
-    alive = [pid for pid in dict.fromkeys(pids) if _alive(pid)] or pids[-1:]
+    alive = [pid for pid in dict.fromkeys(pids) if pid_alive(pid)] or pids[-1:]
     if len(alive) == 1:
         return f"process {alive[0]}"
     return f"processes {', '.join(map(str, alive))}" if alive else "process ?"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _unlock(fd: int) -> None:

@@ -211,6 +211,17 @@ def spawn_piped(argv: Sequence[str]) -> subprocess.Popen[bytes]:
     )
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is alive (one of another user counts: it cannot be signalled)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def kill_process_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the child's whole process group and reap the child; safe to call twice."""
     if process.returncode is None:

@@ -33,6 +33,7 @@ from belay.transports.process import (
     interrupt_if_caught,
     kill_process_group,
     open_raw_pty,
+    pid_alive,
     spawn_on_pty,
     wait_exit,
 )
@@ -72,7 +73,7 @@ def sweep_stale_flash(folder: str | None = None) -> list[str]:
     swept = []
     for name in os.listdir(root):
         pid = name[len(FLASH_PREFIX) :].partition("-")[0]
-        if not name.startswith(FLASH_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+        if not name.startswith(FLASH_PREFIX) or not pid.isdigit() or pid_alive(int(pid)):
             continue
         path = os.path.join(root, name)
         shutil.rmtree(path, ignore_errors=True)
@@ -100,16 +101,6 @@ def _on_sigterm(signum: int, frame: object) -> None:  # pragma: no cover - ends 
         shutil.rmtree(folder, ignore_errors=True)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # then end as SIGTERM would have
     os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class UnixBoard(Transport):
