@@ -177,17 +177,28 @@ def _commit_records(token: str, name: str, temporary: bool) -> str:
 
 
 def file_abort(token: str, temp_paths: list[str], temp_names: list[str]) -> str:
-    """After a failed or cancelled put: close and remove its temporary files (those there)."""
-    closing = "".join(
-        f"if _ba.x({token!r}).get({k!r}):\n _ba.x({token!r})[{k!r}].close()\n _ba.x({token!r})[{k!r}]=None\n"
-        for k in "wr"
-    )
+    """After a failed or cancelled put: close and remove its temporary files (those there).
+    Short code: it runs where a cancelled put may have left a small heap fragmented."""
+    pairs = list(zip(temp_paths, temp_names, strict=True))
+    return _abort_code(token, f"for _ba_e in {dumps_for_board(pairs)}:\n")
+
+
+def file_abort_parts(token: str, prefix_path: str, prefix_name: str, count: int) -> str:
+    """:func:`file_abort` of the parts ``prefix`` + ``0`` ... ``count - 1``, named on the board."""
+    each = f"({_u(prefix_path)}+str(_ba_e),{_u(prefix_name)}+str(_ba_e))"
+    return _abort_code(token, f"for _ba_e in range({count}):\n _ba_e={each}\n")
+
+
+def _abort_code(token: str, each: str) -> str:
+    """Close the session's open files, then for each ``_ba_e`` (board path, name) the loop
+    header ``each`` makes: remove the file if there, and its record."""
     return (
-        f"globals().pop('_ba_f',None)\n{closing}"
-        f"for _ba_k in {dumps_for_board(temp_paths)}:\n"
-        " try:__import__('os').remove(_ba_k)\n except OSError:pass\n"
-        f"for _ba_k in {dumps_for_board(temp_names)}:\n"
-        f" if _ba_k in _ba.x({token!r}).get('f',()):_ba.x({token!r})['f'].remove(_ba_k)\n_ba_k=0\ndel _ba_k"
+        f"globals().pop('_ba_f',None)\n_ba_k=_ba.x({token!r})\n"
+        f"for _ba_e in {_u('wr')}:\n if _ba_k.get(_ba_e):\n  _ba_k[_ba_e].close()\n  _ba_k[_ba_e]=None\n"
+        f"{each}"
+        " try:__import__('os').remove(_ba_e[0])\n except OSError:pass\n"
+        " if _ba_e[1] in _ba_k.get('f',()):_ba_k['f'].remove(_ba_e[1])\n"
+        "_ba_k=_ba_e=0\ndel _ba_k,_ba_e"
     )
 
 

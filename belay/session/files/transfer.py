@@ -198,10 +198,7 @@ class Upload:
         return self._abort_parts()
 
     def _abort_parts(self) -> str:
-        count = range(self.parts + 1)
-        return calls.file_abort(
-            self.token, [f"{self.temp_path}{i}" for i in count], [f"{self.temp_name}{i}" for i in count]
-        )
+        return calls.file_abort_parts(self.token, self.temp_path, self.temp_name, self.parts + 1)
 
 
 async def download(

@@ -188,6 +188,17 @@ class FileWrites:
             return
         with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
             try:
-                await self.session.run(code)
+                await self._run_with_room(code)
             except Exception as error:  # the failure that brought us here matters more
                 logger.warning("could not remove %s on %s: %s", what, self.session.port, error)
+
+    async def _run_with_room(self, code: str) -> None:
+        """Run ``code``; where the board had no room for it (a small heap a cancelled put left
+        fragmented: the micro:bit), collect its garbage and run it once more."""
+        try:
+            await self.session.run(code)
+        except DeviceExecError as error:
+            if error.remote_type != "MemoryError":
+                raise
+            await self.session.run(calls.collect_garbage())
+            await self.session.run(code)
