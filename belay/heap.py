@@ -48,6 +48,12 @@ def roomy_for_transfers(capabilities: Capabilities) -> bool:
     return capabilities.heap >= ROOMY_TRANSFERS_FROM
 
 
+def inflate_window_bits(capabilities: Capabilities) -> int:
+    """The zlib window (log2) a board inflating what belay sends must allocate: 32 KB on a
+    board of a megabyte or more of heap, else 4 KB."""
+    return 15 if capabilities.heap >= 1024 * 1024 else 12
+
+
 def collects_before_keeping(capabilities: Capabilities) -> bool:
     """Whether calls that keep something collect garbage first (:data:`COLLECT_BEFORE_KEEPING_BELOW`)."""
     return capabilities.heap < COLLECT_BEFORE_KEEPING_BELOW

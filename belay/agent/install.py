@@ -22,7 +22,12 @@ from belay.agent.names import AGENT_MODULES, CORE_MODULE, ON_DEMAND_MODULES, THR
 from belay.agent.sources import device_file, minify
 from belay.device import Device
 from belay.errors import BelayError, BoardOutOfMemoryError, DeviceExecError, DeviceValueError, SessionError
-from belay.heap import ONE_CHUNK_AGENT_FREE_FROM, ROOMY_TRANSFERS_FROM, roomy_for_transfers
+from belay.heap import (
+    ONE_CHUNK_AGENT_FREE_FROM,
+    ROOMY_TRANSFERS_FROM,
+    inflate_window_bits,
+    roomy_for_transfers,
+)
 from belay.protocol import codec
 
 logger = logging.getLogger(__name__)
@@ -118,10 +123,9 @@ async def _write_agent(device: Device) -> int:
         ends = [0]
         for body in files.values():
             ends.append(ends[-1] + len(body))
-        wbits = 15 if device.capabilities.heap >= 1024 * 1024 else 12
-        packed = codec.compressed(joined, wbits)
-        literal, escapes = codec.raw_literal(packed), codec.escapes_used(packed)
-        await device.exec(calls.write_files_packed(literal, escapes, list(files), ends))
+        payload, packed = codec.maybe_compressed(joined, inflate_window_bits(device.capabilities))
+        literal, escapes = codec.raw_literal(payload), codec.escapes_used(payload)
+        await device.exec(calls.write_files_packed(literal, escapes, packed, list(files), ends))
         return len(joined)
     return await _write_agent_in_chunks(device)
 

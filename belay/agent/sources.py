@@ -32,7 +32,7 @@ _MINIFIED_MOST = 16
 
 def minify(source: bytes) -> bytes:
     """:func:`minified`, kept in the user's cache for the processes after this one."""
-    key = hashlib.sha256(source + Path(__file__).read_bytes()).hexdigest()[:32]
+    key = hashlib.sha256(source + _this_minifier()).hexdigest()[:32]
     known = user_cache.read_entries(MINIFIED_CACHE)
     kept = known.get(key)
     if isinstance(kept, str):
@@ -40,6 +40,12 @@ def minify(source: bytes) -> bytes:
     small = minified(source)
     user_cache.write_entries(MINIFIED_CACHE, {**known, key: small.decode("utf-8")}, most=_MINIFIED_MOST)
     return small
+
+
+@cache
+def _this_minifier() -> bytes:
+    """This module's own bytes: a cached result is kept only for the minifier that made it."""
+    return Path(__file__).read_bytes()
 
 
 def minified(source: bytes) -> bytes:

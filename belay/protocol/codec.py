@@ -115,6 +115,16 @@ def compressed(data: bytes, wbits: int) -> bytes:
     return packer.compress(data) + packer.flush()
 
 
+def maybe_compressed(data: bytes, wbits: int | None) -> tuple[bytes, bool]:
+    """``data`` compressed with a ``2**wbits``-byte window where that crosses the line in
+    clearly fewer bytes (never with ``wbits`` ``None``: the board cannot inflate), and whether
+    it was."""
+    if wbits is None or not data:
+        return data, False
+    packed = compressed(data, wbits)
+    return (packed, True) if worth_compressing(data, packed) else (data, False)
+
+
 def worth_compressing(data: bytes, packed: bytes) -> bool:
     """Whether ``packed`` crosses the line in clearly fewer bytes than ``data`` would."""
     return escaped_size(packed) < 0.95 * escaped_size(data)

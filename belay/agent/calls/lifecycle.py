@@ -65,8 +65,10 @@ def can_inflate() -> str:
     )
 
 
-def write_files_packed(literal: bytes, escapes: bytes, names: list[str], ends: list[int]) -> bytes:
-    """Write files from one zlib stream in a raw literal (see :func:`unpacked`): file ``i``,
+def write_files_packed(
+    literal: bytes, escapes: bytes, packed: bool, names: list[str], ends: list[int]
+) -> bytes:
+    """Write files from one raw literal (a zlib stream if ``packed``; see :func:`unpacked`): file ``i``,
     named ``names[i]``, is the inflated bytes ``ends[i]:ends[i+1]`` (``ends[0]`` is 0)."""
     loop = (
         f"_ba_e=({dumps_for_board(names)},{ends!r})\n"
@@ -75,7 +77,7 @@ def write_files_packed(literal: bytes, escapes: bytes, names: list[str], ends: l
         " _ba_n.write(memoryview(_ba_f)[_ba_e[1][_ba_k]:_ba_e[1][_ba_k+1]])\n _ba_n.close()\n"
         "del _ba_f,_ba_k,_ba_e,_ba_n"
     )
-    return unpacked(literal, escapes, True) + loop.encode()
+    return unpacked(literal, escapes, packed) + loop.encode()
 
 
 def forget_agent() -> str:

@@ -64,11 +64,7 @@ def batch_code(token: str, prefix: str, files: Sequence[tuple[str, str, bytes]],
     for _, _, data in files:
         ends.append(ends[-1] + len(data))
     joined = names + b"".join(data for _, _, data in files)
-    payload, packed = joined, False
-    if plan.wbits is not None:
-        squeezed = file_codec.compressed(joined, plan.wbits)
-        if file_codec.worth_compressing(joined, squeezed):
-            payload, packed = squeezed, True
+    payload, packed = file_codec.maybe_compressed(joined, plan.wbits)
     literal, escapes = file_codec.raw_literal(payload), file_codec.escapes_used(payload)
     dense = calls.file_write_batch(token, literal, escapes, packed, prefix, ends)
     text = calls.file_write_batch(token, repr(payload).encode("ascii"), b"b''", packed, prefix, ends)

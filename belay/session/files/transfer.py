@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from belay.agent import calls
 from belay.board_info import Capabilities
 from belay.errors import DeviceValueError
-from belay.heap import roomy_for_transfers
+from belay.heap import inflate_window_bits, roomy_for_transfers
 from belay.literals import INTERNED_UP_TO, uninterned
 from belay.protocol import codec as file_codec
 from belay.session.context import SessionContext, Timeout
@@ -52,7 +52,7 @@ def plan_for(capabilities: Capabilities, features: Features) -> TransferPlan:
     if not roomy_for_transfers(capabilities):
         chunk = max(64, min(SMALL_CHUNK, capabilities.mem_free // 24))
         return TransferPlan(chunk=chunk, roomy=False, wbits=None, piece=64)
-    wbits = (15 if heap >= 1024 * 1024 else 12) if features.deflate else None
+    wbits = inflate_window_bits(capabilities) if features.deflate else None
     chunk = max(1024, min(LARGEST_CHUNK, heap // 16))
     return TransferPlan(chunk=chunk, roomy=True, wbits=wbits, piece=min(4096, chunk))
 
@@ -84,11 +84,7 @@ def chunk_code(token: str, chunk: bytes, plan: TransferPlan) -> str:
     if not plan.roomy:
         dense = calls.file_write_literal(token, file_codec.python_literal(chunk))
         return DenseCode(dense, calls.file_write_literal(token, repr(chunk).encode("ascii")).decode("ascii"))
-    payload, packed = chunk, False
-    if plan.wbits is not None and chunk:
-        squeezed = file_codec.compressed(chunk, plan.wbits)
-        if file_codec.worth_compressing(chunk, squeezed):
-            payload, packed = squeezed, True
+    payload, packed = file_codec.maybe_compressed(chunk, plan.wbits)
     literal, escapes = file_codec.raw_literal(payload), file_codec.escapes_used(payload)
     dense = calls.file_write_escaped(token, literal, escapes, packed)
     text = calls.file_write_escaped(token, repr(payload).encode("ascii"), b"b''", packed)
