@@ -6,11 +6,13 @@ from __future__ import annotations
 import collections
 import random
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import pytest
 
-from belay import BelayError, DeviceSessionManager, SessionLimitError, SessionOptions
+from belay import BelayError, DeviceSession, DeviceSessionManager, SessionLimitError, SessionOptions
 from belay.device import Device
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -27,12 +29,25 @@ async def heap(device: Device) -> tuple[int, int]:
     return int(free.group(1)), int(largest.group(1))
 
 
-@pytest.mark.microbit
-async def test_twelve_sessions_at_once_on_the_microbit_run_or_are_refused_cleanly() -> None:
+Work = Callable[[DeviceSession, Any, int, Callable[[], Awaitable[None]]], Awaitable[None]]
+"""``work(session, scale, n, together)``: session ``n``'s work, with its deployed task ``scale(x, k)``;
+``await together()`` returns once all twelve admitted sessions are open (or after 5 s)."""
+
+
+async def twelve_microbit_sessions(work: Work, seconds: float) -> collections.Counter[str]:
+    """Twelve sessions at once on the micro:bit, each deploying a task and doing ``work``: how
+    each ended ("ran", "refused", or the error met); then the board still serves the next host."""
     outcomes: collections.Counter[str] = collections.Counter()
     async with DeviceSessionManager(SessionOptions(max_concurrent_sessions=12)) as manager:
-        all_open = anyio.Event()
-        opened = [0]
+        all_in = anyio.Event()
+        admitted = [0]
+
+        async def together() -> None:
+            admitted[0] += 1
+            if admitted[0] == 12:
+                all_in.set()
+            with anyio.move_on_after(5):
+                await all_in.wait()
 
         async def worker(n: int) -> None:
             try:
@@ -42,27 +57,34 @@ async def test_twelve_sessions_at_once_on_the_microbit_run_or_are_refused_cleanl
                     def scale(x, k):  # type: ignore[no-untyped-def]
                         return x * k
 
-                    assert [await scale(c, n) for c in range(3)] == [0, n, 2 * n]
-                    opened[0] += 1
-                    if opened[0] == 12:
-                        all_open.set()
-                    with anyio.move_on_after(5):
-                        await all_open.wait()  # all twelve are open together
+                    await work(session, scale, n, together)
                 outcomes["ran"] += 1
             except SessionLimitError as refused:
                 assert "room for no more sessions" in str(refused)
                 outcomes["refused"] += 1
-            except BelayError as error:  # pragma: no cover - what the test is here to catch
-                outcomes[f"{type(error).__name__}: {error}"] += 1
+            except BelayError as error:  # what the tests are here to catch
+                outcomes[f"{type(error).__name__}: {str(error)[:200]}"] += 1
 
-        with anyio.fail_after(120):
+        with anyio.fail_after(seconds):
             async with anyio.create_task_group() as group:
                 for n in range(12):
                     group.start_soon(worker, n)
-        assert set(outcomes) <= {"ran", "refused"}, outcomes
-        assert outcomes["ran"] >= 10
         async with manager.session("microbit", on_output=None) as next_host:
             assert await next_host.eval("1 + 1") == 2
+    return outcomes
+
+
+@pytest.mark.microbit
+async def test_twelve_sessions_at_once_on_the_microbit_run_or_are_refused_cleanly() -> None:
+    async def work(
+        session: DeviceSession, scale: Any, n: int, together: Callable[[], Awaitable[None]]
+    ) -> None:
+        assert [await scale(c, n) for c in range(3)] == [0, n, 2 * n]
+        await together()  # all twelve are open together
+
+    outcomes = await twelve_microbit_sessions(work, 120)
+    assert set(outcomes) <= {"ran", "refused"}, outcomes
+    assert outcomes["ran"] >= 10
 
 
 async def test_fifty_sessions_of_mixed_work_leave_the_heap_as_they_found_it() -> None:
@@ -122,40 +144,16 @@ async def test_twelve_sessions_each_with_a_task_and_execs_run_or_are_refused_nev
     five one-line execs: each session runs, or is refused with ``SessionLimitError``; none meets
     a ``MemoryError`` (in belay's own calls or the user's), since admission leaves every
     admitted session room for its calls."""
-    outcomes: collections.Counter[str] = collections.Counter()
-    async with DeviceSessionManager(SessionOptions(max_concurrent_sessions=12)) as manager:
-        all_in = anyio.Event()
-        admitted = [0]
 
-        async def worker(n: int) -> None:
-            try:
-                async with manager.session("microbit", on_output=None) as session:
+    async def work(
+        session: DeviceSession, scale: Any, n: int, together: Callable[[], Awaitable[None]]
+    ) -> None:
+        await together()  # all admitted sessions at work together
+        for c in range(5):
+            assert await scale(c, n) == c * n
+            await session.exec(f"y = {n} + {c}")
+        assert await session.eval("y") == n + 4
 
-                    @session.task
-                    def scale(x, k):  # type: ignore[no-untyped-def]
-                        return x * k
-
-                    admitted[0] += 1
-                    if admitted[0] == 12:
-                        all_in.set()
-                    with anyio.move_on_after(5):
-                        await all_in.wait()  # all admitted sessions at work together
-                    for c in range(5):
-                        assert await scale(c, n) == c * n
-                        await session.exec(f"y = {n} + {c}")
-                    assert await session.eval("y") == n + 4
-                outcomes["ran"] += 1
-            except SessionLimitError as refused:
-                assert "room for no more sessions" in str(refused)
-                outcomes["refused"] += 1
-            except BelayError as error:  # what the test is here to catch
-                outcomes[f"{type(error).__name__}: {str(error)[:200]}"] += 1
-
-        with anyio.fail_after(180):
-            async with anyio.create_task_group() as group:
-                for n in range(12):
-                    group.start_soon(worker, n)
-        assert set(outcomes) <= {"ran", "refused"}, outcomes
-        assert outcomes["ran"] >= 6, outcomes
-        async with manager.session("microbit", on_output=None) as next_host:
-            assert await next_host.eval("1 + 1") == 2
+    outcomes = await twelve_microbit_sessions(work, 180)
+    assert set(outcomes) <= {"ran", "refused"}, outcomes
+    assert outcomes["ran"] >= 6, outcomes
