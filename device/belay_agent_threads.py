@@ -4,6 +4,9 @@
 # belay_agent (no name of its own in the REPL's globals).
 # A thread ends recorded as finished or crashed whatever ends it (SystemExit and
 # KeyboardInterrupt included), never as running. The reaper survives anything it meets.
+# While session code runs (a call, or a session's thread), it imports _thread and time as shims
+# (Z, where the board has sys.modules): a thread it starts with _thread itself is the session's,
+# stopped at its end like session.thread's, and its sleeps (sliced) and prints are where it stops.
 import _thread
 
 import belay_agent as A
@@ -56,7 +59,10 @@ def _keep(r, text):
 def _capture(r):
     # Background code needs its print captured (it must never reach the raw REPL stream); the
     # session's own calls still print straight through, and print(..., file=f) writes to f.
+    # A thread of an ended session stops at its next print.
     def pr(*a, **k):
+        if not running():
+            raise SystemExit
         if "file" in k or (_thread.get_ident() == MAIN and not T.get(-1)):
             return A._p(*a, **k)
         _keep(r, k.get("sep", " ").join([str(o) for o in a]) + k.get("end", "\n"))
@@ -86,6 +92,7 @@ def _guard(r, name, rec, fn, args):
             rec[0] = "crashed"
         T.pop(i, None)
         R.pop(r[0] + "/" + name, None)
+        _unlend()
 
 
 def _start(r, name, fn, args):
@@ -94,6 +101,7 @@ def _start(r, name, fn, args):
     for n in [n for n in ts if ts[n][0] != "running"][:-16]:
         del ts[n]
     rec = ts[name] = R[r[0] + "/" + name] = ["running", None]
+    _lend()
     try:
         _thread.start_new_thread(_guard, (r, name, rec, fn, args))
     except BaseException as err:
@@ -102,6 +110,7 @@ def _start(r, name, fn, args):
         rec[0] = "crashed"
         rec[1] = "not started: %s" % type(err).__name__
         R.pop(r[0] + "/" + name, None)
+        _unlend()
         raise
 
 
@@ -109,6 +118,114 @@ def thread(t, name, fn, args, L=2048):
     r = A.get(t)
     ext(r)["L"] = L
     _start(r, name, r[4][fn], args)
+
+
+N = [0]  # threads session code started with _thread itself, counted for their names
+
+
+def _adopt(fn, args, kw=None):
+    # _thread.start_new_thread as session code sees it: from a session's call or thread, the
+    # thread is that session's ("blink#3"); from anywhere else, a plain one.
+    i = _thread.get_ident()
+    r = T.get(i) or (K[1] if i == MAIN else None)
+    if r is None or r[1] < 0:
+        return _thread.start_new_thread(fn, args, kw or {})
+    N[0] += 1
+    _start(r, "%s#%d" % (getattr(fn, "__name__", "thread"), N[0]), (lambda *a: fn(*a, **kw)) if kw else fn, args)
+
+
+def _nap(f, k):
+    # A sleep in slices of k, a stop point before each: a thread of an ended session stops
+    # within one slice (its session's end waits a second for it).
+    def s(n):
+        while 1:
+            if not running():
+                raise SystemExit
+            if n <= k:
+                return f(n)
+            f(k)
+            n -= k
+
+    return s
+
+
+class _Z:
+    def __repr__(z):
+        return "<module '%s'>" % z.__name__
+
+
+def _shim(m, over):
+    z = _Z()
+    for k in dir(m):
+        try:
+            setattr(z, k, getattr(m, k))
+        except Exception:
+            pass
+    for k in over:
+        setattr(z, k, over[k])
+    return z
+
+
+def _bp(*a, **k):
+    # print while a session's thread runs (where builtins can be overridden): a module's code
+    # in a session's thread is captured too (a thread's print must never reach the raw REPL).
+    r = T.get(_thread.get_ident())
+    if r is None or "file" in k:
+        return A._p(*a, **k)
+    if r[1] < 0:
+        raise SystemExit
+    _keep(r, k.get("sep", " ").join([str(o) for o in a]) + k.get("end", "\n"))
+
+
+def _lend():
+    with L:
+        for k in Z:
+            if k not in M:
+                M[k] = Z[k]
+        if R and U and U[0].print is not _bp:
+            U[1] = U[0].print
+            U[0].print = _bp
+
+
+def _unlend():
+    # Once no call runs and no session's thread: the board's own modules again; once no
+    # session's thread, its own print.
+    with L:
+        if not R and U and U[0].print is _bp:
+            if U[1] is A._p:
+                del U[0].print
+            else:
+                U[0].print = U[1]
+        if B[0] is None and not R:
+            for k in Z:
+                if M.get(k) is Z[k]:
+                    M.pop(k)
+
+
+try:
+    import builtins
+
+    builtins.print = builtins.print  # overridable? (MICROPY_CAN_OVERRIDE_BUILTINS)
+    del builtins.print
+    U = [builtins, None]
+except Exception:
+    U = None
+
+
+L = _thread.allocate_lock()
+
+
+Z = {}
+if M is not None:
+    try:
+        import time as _t
+    except ImportError:
+        import utime as _t
+    Z["_thread"] = _shim(_thread, {"start_new_thread": _adopt})
+    Z["time"] = Z["utime"] = _shim(_t, {"sleep": _nap(_t.sleep, 0.05), "sleep_ms": _nap(sleep_ms, 50)})
+    if hasattr(_t, "sleep_us"):
+        Z["time"].sleep_us = _nap(_t.sleep_us, 50000)
+    del _t
 
 
 def zombies():
@@ -194,6 +311,7 @@ def g(t):
     B[0] = A.ticks_ms()
     r = A.get(t)
     if M is not None:
+        _lend()
         if len(K[0]) != len(M):  # imported outside a call (the agent's parts, a thread): no one's
             K[0] = set(M)
         K[1] = r
@@ -208,7 +326,7 @@ def _mine():
         for k in M:
             if k not in K[0]:
                 K[0].add(k)
-                if not k.startswith("belay_agent"):
+                if not k.startswith("belay_agent") and k not in Z:
                     m.append(k)
 
 
@@ -217,6 +335,8 @@ def d():
         _mine()
     b = B[0]
     B[0] = None
+    if M is not None:
+        _unlend()
     n = A.ticks_ms()
     if b is not None and A.ticks_diff(n, b) > 99:
         for r in A.S.values():

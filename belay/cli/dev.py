@@ -61,7 +61,7 @@ async def dev(container: Container, port: str, args: argparse.Namespace, entry: 
                 await loop(steps)
         finally:
             stop.set()
-            if args.soft_reset:  # the last run's own threads end too
+            if args.soft_reset or steps.stuck:  # the last run's threads end too
                 with anyio.CancelScope(shield=True), anyio.move_on_after(FINAL_RESET_SECONDS):
                     await steps.reset_at_the_end()
 
@@ -91,7 +91,7 @@ def add_parser(commands: Any, name: str) -> None:
                         "even where left out by default (repeatable), as for sync")  # fmt: skip
     parser.add_argument("--mpy", action="store_true", help="send modules compiled with mpy-cross")
     parser.add_argument("--soft-reset", action="store_true", help="soft-reset the board before each "
-                        "run: ends threads the entry started with _thread itself (a session ends its "
-                        "own)")  # fmt: skip
+                        "run and at the end (without it, only where a thread of the old run would not "
+                        "stop)")  # fmt: skip
     add_port_options(parser)
     parser.set_defaults(handler=cmd_dev)

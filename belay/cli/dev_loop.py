@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from belay.cli.dev_watch import Changes, syntax_errors
-from belay.errors import BelayError, DeviceExecError, ProtocolError, TransportError
+from belay.errors import BelayError, DeviceExecError, ProtocolError, ResourceCleanupError, TransportError
 from belay.session.state import SessionState
 
 if TYPE_CHECKING:
@@ -86,6 +86,21 @@ def forget_modules(names: list[str]) -> str:
     )
 
 
+def stuck_threads(error: ResourceCleanupError) -> list[str]:
+    """The threads a session's end reported still running (``thread blink#1``): ones that
+    neither sleep nor print (their stop points), nor look at ``belay_agent.running()``."""
+    found = (re.fullmatch(r"(thread \S+) did not stop", what) for what, _ in error.failures)
+    return [match.group(1) for match in found if match]
+
+
+async def running_threads(session: DeviceSession) -> list[str]:
+    """The session's threads still running (``thread _blink#1``), on boards with threads."""
+    if not session.capabilities.threads:
+        return []
+    threads = (await session.board_stats())["threads"]
+    return [f"thread {name}" for name, (state, _) in sorted(threads.items()) if state == "running"]
+
+
 def files(count: int) -> str:
     return f"{count} file{'s' if count != 1 else ''}"
 
@@ -115,6 +130,7 @@ class DevLoop:
         self.stale: set[str] = set()  # board paths sent since the last run: imported afresh
         self.folders: set[str] | None = None  # the board folders the last whole sync left, relative to remote
         self.ran = False  # a run has been made since the last soft reset
+        self.stuck: list[str] = []  # the last run's threads that did not stop at its end
 
     async def sync(self, changed: list[str]) -> None:
         """Send what changed: the ``changed`` files themselves where each is a file in a folder the
@@ -122,7 +138,9 @@ class DevLoop:
         :class:`SyncRestart` at a file's end when a save arrives, :class:`BoardGone`."""
         started = time.perf_counter()
         sent: list[str] = []
-        if self.args.soft_reset and self.ran:  # the old run's own threads end before anything is sent
+        if self.stuck and self.ran:  # they would run on beside the new run
+            await self._soft_reset(f"the old run's {' and '.join(self.stuck)} did not stop")
+        elif self.args.soft_reset and self.ran:  # everything of the old run ends before anything is sent
             await self._soft_reset("--soft-reset")
 
         async def send(session: DeviceSession) -> None:
@@ -171,13 +189,34 @@ class DevLoop:
         rebooted under it (the session is LOST then)."""
         opened: list[DeviceSession] = []
         try:
-            async with self.manager.session(self.port, on_output=printer) as session:
-                opened.append(session)
+            session = await self.manager.create_session(self.port, on_output=printer)
+            opened.append(session)
+            try:
                 await step(session)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._end(session, failed=True)
+                raise
+            await self._end(session, failed=False)
         except BelayError as error:
             if isinstance(error, TransportError) or any(s.state is SessionState.LOST for s in opened):
                 raise BoardGone(error) from error
             raise
+
+    async def _end(self, session: DeviceSession, *, failed: bool) -> None:
+        """End ``session``; threads of its that would not stop are kept in :attr:`stuck` (the
+        board is soft-reset before the next run), another failure raised (logged after a
+        ``failed`` step, whose error wins)."""
+        try:
+            await self.manager.end_session(session.session_id)
+        except ResourceCleanupError as error:
+            self.stuck = stuck_threads(error)
+            if self.stuck and len(self.stuck) == len(error.failures):
+                logger.info("the run's session on %s ended with threads running: %s", self.port, self.stuck)
+            elif failed:
+                logger.warning("cleanup after a failed step: %s", error)
+            else:
+                raise
 
     async def run(self) -> None:
         """Run the entry in a session of its own until it ends (or the loop cancels it);
@@ -218,11 +257,12 @@ class DevLoop:
             await board.device.soft_reset()
         except TransportError as error:
             raise BoardGone(error) from error
-        self.stale, self.ran = set(), False
+        self.stale, self.ran, self.stuck = set(), False, []
         self.status.say(f"soft-reset the board: {why}")
 
     async def reset_at_the_end(self) -> None:
-        """Soft-reset the board as the loop ends (``--soft-reset``), if it is still there."""
+        """Soft-reset the board as the loop ends (``--soft-reset``, or a thread of the last run
+        would not stop), if it is still there."""
         board = self.manager.board(self.port)
         if self.ran and board is not None and not board.sessions and not board.device.is_lost:
             try:
@@ -237,7 +277,9 @@ class DevLoop:
         self.status.say(f"running {self.entry}")
         self.ran = True
         await session.exec(source, filename=str((self.local / str(self.entry)).resolve()))
-        self.status.say(f"{self.entry} ended: waiting for changes")
+        running = await running_threads(session)
+        on = f"; {', '.join(running)} running on until the next change" if running else ""
+        self.status.say(f"{self.entry} ended{on}: waiting for changes")
         await self.follow(session)
 
     async def follow(self, session: DeviceSession) -> None:

@@ -73,7 +73,8 @@ class Changes:
     """The saves not yet taken by the loop, gathered by :meth:`watch` for the loop's whole life."""
 
     def __init__(self, local: Path, exclude: Iterable[str] = (), include: Iterable[str] = ()) -> None:
-        self.local, self.exclude, self.include = local, tuple(exclude), tuple(include)
+        # Absolute, as the watcher reports paths whatever it was given ("." too).
+        self.local, self.exclude, self.include = local.resolve(), tuple(exclude), tuple(include)
         self.pending: set[str] = set()
         self._arrived = anyio.Event()
 

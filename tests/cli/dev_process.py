@@ -54,11 +54,13 @@ class Lines:
 
 
 @contextmanager
-def belay_dev(*arguments: str) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
-    """``belay dev ARGUMENTS``: the process, its stdout and stderr lines; killed (by its pid) with
-    the block if it is still running."""
+def belay_dev(
+    *arguments: str, cwd: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
+    """``belay dev ARGUMENTS`` (in folder ``cwd``): the process, its stdout and stderr lines;
+    killed (by its pid) with the block if it is still running."""
     dev = subprocess.Popen([*BELAY, "dev", *arguments], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+                           stderr=subprocess.PIPE, text=True, cwd=cwd)  # fmt: skip
     try:
         yield dev, Lines(dev.stdout), Lines(dev.stderr)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from contextlib import ExitStack
 from pathlib import Path
@@ -213,4 +214,57 @@ def test_with_soft_reset_a_thread_the_entry_started_itself_is_gone_at_the_next_r
         out.wait_for("main v2", seconds=60)
         assert "old thread True" not in out.seen, "the old run's thread went on"
         assert out.seen.count("old thread False") == 2
+        stopped_cleanly(dev, err, board)
+
+
+BEATER = (
+    'import _thread, time\n\n\ndef _beat(tag):\n    print("beating", tag)\n    while True:\n'
+    '        with open("beat", "w") as f:\n            f.write(tag)\n        time.sleep_ms(50)\n\n\n'
+    "def start(tag):\n    _thread.start_new_thread(_beat, (tag,))\n"
+)
+"""A module whose thread, started with ``_thread`` itself, writes ``beat`` every 50 ms; it
+reads only its module's globals, which a session's end leaves as they are."""
+SPINNER = (
+    "import _thread\n\n\ndef _spin(tag):\n    n = 0\n    while True:\n        n += 1\n"
+    '        if n % 20000 == 0:\n            with open("beat", "w") as f:\n                f.write(tag)\n\n\n'
+    "def start(tag):\n    _thread.start_new_thread(_spin, (tag,))\n"
+)
+"""The same thread, but it neither sleeps nor prints: nowhere to stop it."""
+STARTER = (
+    'import os, time, beater\nV = "v1"\ntry:\n    os.remove("beat")\nexcept OSError:\n    pass\n'
+    'time.sleep_ms(500)\nprint("old thread", "beat" in os.listdir())\nbeater.start(V)\nprint("main", V)\n'
+)
+
+
+@pytest.mark.parametrize("thread", [BEATER, SPINNER], ids=["sleeps", "spins"])
+def test_a_thread_the_entry_started_with_thread_itself_is_gone_at_the_next_run(
+    tmp_path: Path, thread: str
+) -> None:
+    """A thread the run started is the run's: it stops at its next sleep or print; one that has
+    neither is named and the board soft-reset before the next run. Run in the project's folder
+    with no LOCAL, as people do (the watcher's absolute paths once crashed the loop there)."""
+    project = write_project(tmp_path, {"main.py": STARTER, "beater.py": thread})
+    with served_virtual_board("unix") as board, belay_dev("--port", board, cwd=project) as (dev, out, err):
+        out.wait_for("main v1", seconds=60)
+        said = err.wait_for("main.py ended", seconds=30)
+        assert re.fullmatch(
+            r"belay dev: main.py ended; thread _(beat|spin)#\d+ running on until the next change: "
+            r"waiting for changes",
+            err.seen[said],
+        ), err.seen[said]
+        if thread is BEATER:
+            out.wait_for("beating v1", seconds=30)  # its print, followed from the run's session
+        (project / "main.py").write_text(STARTER.replace('"v1"', '"v2"'))
+        restarted = err.wait_for("changed: main.py: restarting", seconds=60)
+        out.wait_for("main v2", seconds=60)
+        assert "old thread True" not in out.seen, "the old run's thread went on"
+        assert out.seen.count("old thread False") == 2
+        ran = err.wait_for_count("running main.py", 2)  # the status lines up to the new run
+        resets = [line for line in err.seen[restarted:ran] if "soft-reset" in line]
+        if thread is BEATER:
+            assert resets == []
+        else:
+            assert len(resets) == 1 and re.fullmatch(
+                r"belay dev: soft-reset the board: the old run's thread _spin#\d+ did not stop", resets[0]
+            ), resets
         stopped_cleanly(dev, err, board)
