@@ -4,7 +4,7 @@
 # belay_agent (no name of its own in the REPL's globals).
 # A thread ends recorded as finished or crashed whatever ends it (SystemExit and
 # KeyboardInterrupt included), never as running. The reaper survives anything it meets.
-# While session code runs (a call, or a session's thread), it imports _thread and time as shims
+# While sessions are open (or a session's thread runs), code imports _thread and time as shims
 # (Z, where the board has sys.modules): a thread it starts with _thread itself is the session's,
 # stopped at its end like session.thread's, and its sleeps (sliced) and prints are where it stops.
 import _thread
@@ -188,15 +188,16 @@ def _lend():
 
 
 def _unlend():
-    # Once no call runs and no session's thread: the board's own modules again; once no
-    # session's thread, its own print.
+    # Once no session is open and no session's thread runs: the board's own modules again
+    # (lent from a session's first call to its end, not call by call: a call pays one lookup);
+    # once no session's thread, its own print.
     with L:
         if not R and U and U[0].print is _bp:
             if U[1] is A._p:
                 del U[0].print
             else:
                 U[0].print = U[1]
-        if B[0] is None and not R:
+        if M is not None and not A.S and not R:
             for k in Z:
                 if M.get(k) is Z[k]:
                     M.pop(k)
@@ -302,6 +303,7 @@ def _stop(r, wait):
         T.clear()
         if not A.S:
             A.S.clear()
+    _unlend()
     return ["thread %s did not stop" % n for n, q in ts.items() if q[0] == "running"]
 
 
@@ -311,7 +313,8 @@ def g(t):
     B[0] = A.ticks_ms()
     r = A.get(t)
     if M is not None:
-        _lend()
+        if M.get("_thread") is not Z["_thread"]:
+            _lend()
         if len(K[0]) != len(M):  # imported outside a call (the agent's parts, a thread): no one's
             K[0] = set(M)
         K[1] = r
@@ -335,8 +338,6 @@ def d():
         _mine()
     b = B[0]
     B[0] = None
-    if M is not None:
-        _unlend()
     n = A.ticks_ms()
     if b is not None and A.ticks_diff(n, b) > 99:
         for r in A.S.values():
