@@ -133,21 +133,25 @@ async def _plan(plan: PlanningBoard, package: str, index: str | None, mpy: bool)
 
 async def _write(session: DeviceSession, package: str, files: list[PlannedFile], say: Say) -> list[str]:
     """Write the planned ``files``: their folders first (so a board that cannot make them, the
-    micro:bit's flat filesystem, refuses before any file is written), then each file."""
+    micro:bit's flat filesystem, refuses before any file is written), then the files, small
+    ones many to a call (``session.fs.put_many``), each whole or not at all."""
     folders = dict.fromkeys(file.path.rpartition("/")[0] for file in files)
     for folder in folders:
         if folder not in ("", "/"):
             await session.fs.mkdir(folder, parents=True, exist_ok=True, allow_outside=True)
     written: list[str] = []
-    for file in files:
-        say(f"Installing: {file.path}")
-        try:
-            await session.fs.put(file.data, file.path, allow_outside=True)
-        except (BelayError, OSError) as error:
-            done = f"written before it: {', '.join(written)}" if written else "nothing was written before it"
-            stopped = f"installing {package} stopped at {file.path} ({file.package})"
-            raise CliError(f"{stopped}: {error}; {done}") from None
-        written.append(file.path)
+
+    def sent(_path: str, _size: int) -> None:  # in order: the next planned file is the one written
+        written.append(files[len(written)].path)
+        say(f"Installing: {written[-1]}")
+
+    try:
+        await session.fs.put_many([(file.data, file.path) for file in files], allow_outside=True, sent=sent)
+    except (BelayError, OSError) as error:
+        file = files[len(written)]
+        done = f"written before it: {', '.join(written)}" if written else "nothing was written before it"
+        stopped = f"installing {package} stopped at {file.path} ({file.package})"
+        raise CliError(f"{stopped}: {error}; {done}") from None
     return written
 
 

@@ -23,26 +23,28 @@ SMALL_PART = 4
 
 
 def batches(sizes: Sequence[int], plan: TransferPlan, renames: bool) -> list[list[int]]:
-    """The indexes of files of ``sizes`` grouped into calls, in order: small files together up
-    to a chunk's bytes and :data:`FILES_MOST` files; a larger file, or any file on a board that
-    cannot rename or has little room, alone (sent as a put of its own)."""
+    """The indexes of files of ``sizes`` grouped into calls, in order (files are written in the
+    order given): consecutive small files together up to a chunk's bytes and :data:`FILES_MOST`
+    files; a larger file, or any file on a board that cannot rename or has little room, alone
+    (sent as a put of its own)."""
     if not (renames and plan.roomy):
         return [[index] for index in range(len(sizes))]
     groups: list[list[int]] = []
     current: list[int] = []
     filled = 0
     for index, size in enumerate(sizes):
-        if size > plan.chunk // SMALL_PART:
-            groups.append([index])
-            continue
-        if current and (filled + size > plan.chunk or len(current) == FILES_MOST):
+        large = size > plan.chunk // SMALL_PART
+        if current and (large or filled + size > plan.chunk or len(current) == FILES_MOST):
             groups.append(current)
             current, filled = [], 0
+        if large:
+            groups.append([index])
+            continue
         current.append(index)
         filled += size
     if current:
         groups.append(current)
-    return sorted(groups, key=lambda group: group[0])
+    return groups
 
 
 def fits(name: str, prefix: str, on_board: Callable[[str], str]) -> bool:

@@ -117,8 +117,8 @@ class SessionFiles:
     ) -> None:
         """Write each ``(data, remote_path)``, whatever the board holds there. Small files go
         many to a call where the board can rename, each through its own temporary file renamed
-        over its target when whole; the others go as :meth:`put` sends them. ``sent(path,
-        size)`` is called after each file is written.
+        over its target when whole; the others go as :meth:`put` sends them. Files are written
+        in the order given; ``sent(path, size)`` is called after each.
 
         Raises what :meth:`put` raises, for the first file that fails (those before it are written).
         """

@@ -94,12 +94,13 @@ async def test_put_many_writes_whatever_the_board_holds_and_reports_each_file(
     manager: DeviceSessionManager,
 ) -> None:
     files = [(f"file {n}".encode() * n, f"pm{n}.txt") for n in range(6)]
+    files.insert(2, (bytes(range(256)) * 12, "pm-large.bin"))  # alone in its call where batches go
     sent: list[tuple[str, int]] = []
     async with manager.session(port_of(manager)) as session:
         await session.fs.put(b"old", "pm1.txt")
         await session.exec("f=open('pm2.txt','wb')\nf.write(b'behind its back')\nf.close()")
         await session.fs.put_many(files, sent=lambda path, size: sent.append((path, size)))
-        assert sorted(sent) == sorted((path, len(data)) for data, path in files)
+        assert sent == [(path, len(data)) for data, path in files]  # in the order given
         for data, path in files:
             assert await session.fs.get(path) == data
         assert await session.fs.put(files[3][0], files[3][1]) is False  # its hash is known
