@@ -128,8 +128,10 @@ def _adopt(fn, args, kw=None):
     # thread is that session's ("blink#3"); from anywhere else, a plain one.
     i = _thread.get_ident()
     r = T.get(i) or (K[1] if i == MAIN else None)
-    if r is None or r[1] < 0:
+    if r is None:
         return _thread.start_new_thread(fn, args, kw or {})
+    if r[1] < 0:  # a thread of an ended session, stopping: no new one of its
+        raise SystemExit
     N[0] += 1
     _start(r, "%s#%d" % (getattr(fn, "__name__", "thread"), N[0]), (lambda *a: fn(*a, **kw)) if kw else fn, args)
 
