@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from belay.transports.process import end_process
+
 BIN = Path(sys.executable).parent
 MAIN = 'import lib0.mod0\nprint("run", lib0.mod0.VERSION)\n'
 
@@ -67,8 +69,7 @@ def belay_dev(rounds: int) -> list[float]:
             times.append(time.perf_counter() - started)
         return times
     finally:
-        dev.terminate()
-        dev.wait(timeout=30)
+        end_process(dev, grace=30)
 
 
 def mpremote_loop(rounds: int) -> list[float]:
@@ -93,8 +94,7 @@ def mpremote_loop(rounds: int) -> list[float]:
             run.wait(timeout=60)
         return times
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        end_process(server, grace=30)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 import anyio
 
 from belay.device import Device
+from belay.transports.process import end_process
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "lab")]
@@ -61,12 +62,7 @@ def ser2net_without_chardelay(pty: str) -> Iterator[str]:
         _wait_listening(port)
         yield f"rfc2217://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        end_process(process, grace=10)
 
 
 def _wait_listening(port: int) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from belay.transports.process import end_process
+
 MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
 
 
@@ -29,14 +31,7 @@ def served_virtual_board(kind: str = "unix", *options: str, ends_cleanly: bool =
         assert server.stdout is not None
         yield server.stdout.readline().strip()
     finally:
-        server.terminate()
-        try:
-            status = server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
-        if server.stdout is not None:
-            server.stdout.close()
+        status = end_process(server, grace=20)
     if ends_cleanly:
         assert status == 0, f"belay virtual-board exited with {server.returncode} when told to end"
 

@@ -13,7 +13,7 @@ import subprocess
 import termios
 import tty
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import anyio
 
@@ -235,6 +235,24 @@ def kill_process_group(process: subprocess.Popen[bytes]) -> None:
         logger.error("process %d did not die after SIGKILL", process.pid)
     if process.stdout is not None:
         process.stdout.close()
+
+
+def end_process(process: subprocess.Popen[Any], grace: float = 5.0) -> int | None:
+    """Terminate ``process`` by its pid, kill it if it lingers past ``grace`` seconds, reap it
+    and close its pipes; its exit status (``None`` if even SIGKILL left it running). Safe to
+    call twice."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+    return process.returncode
 
 
 async def wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from belay.transports.process import end_process
+
 BELAY = [sys.executable, "-m", "belay"]
 
 
@@ -129,8 +131,7 @@ def test_board_is_left_at_its_friendly_repl_for_other_tools(kind: str) -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert (done.returncode, done.stdout.strip()) == (0, "4"), done.stderr
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        end_process(server, grace=20)
 
 
 def test_repl_with_input_not_a_terminal_ends_with_the_input() -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from virtual_boards import served_virtual_board
 
+from belay.transports.process import end_process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -89,12 +91,7 @@ def _process(command: list[str], log: Path, env: dict[str, str]) -> Iterator[sub
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        end_process(process, grace=15)
 
 
 def _wait_for(predicate: object, what: str, seconds: float = 30.0) -> None:

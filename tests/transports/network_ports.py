@@ -19,24 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from belay.transports.process import end_process
+
 BRIDGE = Path(__file__).with_name("rfc2217_bridge.py")
 READY_TIMEOUT = 10.0
 _LISTENING = re.compile(rb"listening on .*:(\d+)\s*$", re.MULTILINE)
 _NUMBER = re.compile(rb"^(\d+)\s*$", re.MULTILINE)
-
-
-def end_process(process: subprocess.Popen[bytes]) -> None:
-    """Terminate ``process`` by its pid, kill it if it lingers, and reap it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-    for pipe in (process.stdout, process.stderr):
-        if pipe is not None:
-            pipe.close()
 
 
 def await_match(process: subprocess.Popen[bytes], pipe: int, pattern: re.Pattern[bytes]) -> re.Match[bytes]:
