@@ -56,6 +56,10 @@ def _keep(r, text):
             o.pop(0)
 
 
+def _said(a, k):  # what print(*a, **k) would print
+    return k.get("sep", " ").join([str(o) for o in a]) + k.get("end", "\n")
+
+
 def _capture(r):
     # Background code needs its print captured (it must never reach the raw REPL stream); the
     # session's own calls still print straight through, and print(..., file=f) writes to f.
@@ -65,7 +69,7 @@ def _capture(r):
             raise SystemExit
         if "file" in k or (_thread.get_ident() == MAIN and not T.get(-1)):
             return A._p(*a, **k)
-        _keep(r, k.get("sep", " ").join([str(o) for o in a]) + k.get("end", "\n"))
+        _keep(r, _said(a, k))
 
     if "print" not in r[4]:
         r[4]["print"] = pr
@@ -176,7 +180,7 @@ def _bp(*a, **k):
         return A._p(*a, **k)
     if r[1] < 0:
         raise SystemExit
-    _keep(r, k.get("sep", " ").join([str(o) for o in a]) + k.get("end", "\n"))
+    _keep(r, _said(a, k))
 
 
 def _lend():
