@@ -2,7 +2,8 @@
 
 - ``%belay connect PORT``: one session per kernel (a second ``connect`` ends the first); closed
   when the kernel shuts down (or ``%belay close``);
-- ``%%belay``: the cell runs on the board in that session, its output streamed as it comes;
+- ``%%belay``: the cell runs on the board in that session, its output streamed as it comes
+  (what the session's threads printed meanwhile follows it);
   a board traceback names the cell's lines (``File "<cell>", line 3``);
 - ``%belay run FILE``: a host file run as ``__main__`` in the session, its traceback mapped to
   the file.
@@ -123,6 +124,9 @@ def _stdout(data: bytes) -> None:
 
 async def _exec(session: DeviceSession, code: str, filename: str) -> None:
     await session.exec(code, filename=filename)
+    background = await session.output()  # what the session's threads printed meanwhile
+    if background:
+        _stdout(background.encode("utf-8", "surrogateescape"))
 
 
 def show_board_error(shell: Any, kind: type, error: DeviceExecError, tb: Any, tb_offset: Any = None) -> None:

@@ -137,7 +137,10 @@ def _adopt(fn, args, kw=None):
     if r[1] < 0:  # a thread of an ended session, stopping: no new one of its
         raise SystemExit
     N[0] += 1
-    _start(r, "%s#%d" % (getattr(fn, "__name__", "thread"), N[0]), (lambda *a: fn(*a, **kw)) if kw else fn, args)
+    name = "%s#%d" % (getattr(fn, "__name__", "thread"), N[0])
+    if fn is A._p:  # print itself, which no override of the name reaches
+        fn = _bp
+    _start(r, name, (lambda *a: fn(*a, **kw)) if kw else fn, args)
 
 
 def _nap(f, k):

@@ -41,6 +41,8 @@ def test_cells_run_on_the_board_in_one_session(tmp_path: Path) -> None:
         "%%belay\ndef divide(a):\n    return a / 0\n\ndivide(x)",
         "%belay run blink.py",
         "%%belay\nprint(count + 1)",
+        "%%belay\nimport _thread, time\ndef hello():\n    print('from a thread')\n"
+        "_thread.start_new_thread(hello, ())\ntime.sleep_ms(200)",
         "%belay close",
     ], tmp_path)  # fmt: skip
     assert texts[1].startswith("belay: connected to unix (micropython")
@@ -50,6 +52,7 @@ def test_cells_run_on_the_board_in_one_session(tmp_path: Path) -> None:
     assert "ZeroDivisionError" in texts[4]
     assert texts[5] == "file as __main__\n"
     assert texts[6] == "8\n"
+    assert texts[7] == "from a thread\n"  # the session's thread: kept, shown after its cell
 
 
 def test_a_kernel_interrupt_interrupts_the_board_and_the_session_goes_on(tmp_path: Path) -> None:

@@ -146,3 +146,10 @@ async def test_outside_sessions_the_board_keeps_its_own_thread_and_time(
         "'_thread' in sys.modules, 'time' in sys.modules)))"
     )
     assert kinds == ("module", "module", False, False)
+
+
+async def test_print_itself_started_as_a_thread_is_kept_too(manager: DeviceSessionManager) -> None:
+    async with manager.session("unix") as session:
+        started = "import _thread, time\n_thread.start_new_thread(print, ('direct',))\ntime.sleep_ms(100)"
+        assert await session.exec(started) == ""
+        assert await session.output() == "direct\n"
