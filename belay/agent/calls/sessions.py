@@ -107,6 +107,12 @@ def output(token: Ref) -> str:
     return f"_ba.out({token!r})"
 
 
+def running_threads(token: Ref) -> str:
+    """The names of the session's threads still running, sorted (``[]`` where none ran)."""
+    threads = f"(_ba.get({token!r})[5] or {{}}).get('t',{{}})"
+    return f"_ba.v(sorted([n for n,q in {threads}.items() if q[0]=='running']))"
+
+
 def stats() -> str:
     """The agent's whole record and the board's heap (sent on demand, leaves no names)."""
     return minified_device_file("agent_stats.py").decode()
