@@ -29,3 +29,11 @@ def lab(running: Lab) -> Iterator[Lab]:
     running.release_all()
     yield running
     running.release_all()
+
+
+@pytest.fixture
+def lab_env(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab's settings (``LG_COORDINATOR``, ...) in this process's environment, for sessions
+    the test opens itself."""
+    for name, value in lab.env().items():
+        monkeypatch.setenv(name, value)

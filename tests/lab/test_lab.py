@@ -108,9 +108,8 @@ def test_a_place_a_killed_host_held_is_freed_with_belay_lab_release(lab: Lab) ->
     assert done.stdout == "again\n", done.stderr
 
 
-async def test_sessions_through_a_place_in_process(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in lab.env().items():
-        monkeypatch.setenv(name, value)
+@pytest.mark.usefixtures("lab_env")
+async def test_sessions_through_a_place_in_process(lab: Lab) -> None:
     options = SessionOptions(call_timeout=30)
     async with DeviceSessionManager(options) as manager, manager.session("labgrid:board=unix") as session:
         assert await session.eval("6 * 7") == 42
@@ -122,11 +121,10 @@ async def test_sessions_through_a_place_in_process(lab: Lab, monkeypatch: pytest
     assert lab.holders() == {}
 
 
+@pytest.mark.usefixtures("lab_env")
 async def test_after_the_exporter_restarts_the_next_session_finds_the_board_at_its_new_address(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch
+    lab: Lab,
 ) -> None:
-    for name, value in lab.env().items():
-        monkeypatch.setenv(name, value)
     async with DeviceSessionManager(SessionOptions(call_timeout=30)) as manager:
         async with manager.session("labgrid:bench-1") as session:
             assert await session.eval("1 + 1") == 2

@@ -63,11 +63,8 @@ def test_lab_wait_waits_with_a_progress_line_then_refuses(lab: Lab, tmp_path: Pa
 
 
 @pytest.mark.anyio
-async def test_a_place_acquired_by_hand_is_shared_when_both_processes_ask(
-    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in lab.env().items():
-        monkeypatch.setenv(name, value)
+@pytest.mark.usefixtures("lab_env")
+async def test_a_place_acquired_by_hand_is_shared_when_both_processes_ask(lab: Lab, tmp_path: Path) -> None:
     lab.client("-p", "bench-1", "acquire")
     sharing = SessionOptions(call_timeout=30, lab_share=True)
     async with DeviceSessionManager(sharing) as manager:
@@ -91,11 +88,10 @@ async def test_a_place_acquired_by_hand_is_shared_when_both_processes_ask(
 
 
 @pytest.mark.anyio
+@pytest.mark.usefixtures("lab_env")
 async def test_sharing_is_refused_with_a_process_that_did_not_ask_and_on_a_place_not_acquired_by_hand(
-    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lab: Lab, tmp_path: Path
 ) -> None:
-    for name, value in lab.env().items():
-        monkeypatch.setenv(name, value)
     lab.client("-p", "bench-1", "acquire")
     options = SessionOptions(call_timeout=30)
     async with DeviceSessionManager(options) as manager, manager.session("labgrid:bench-1") as session:
